@@ -1,0 +1,47 @@
+import { utf8Write } from './bytes';
+
+/** A reusable, growing output buffer that encoders append to. */
+export class ByteWriter {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(initialSize = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  ensure(extra: number): void {
+    if (this.pos + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + extra) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  bytes(src: Buffer): void {
+    this.ensure(src.length);
+    src.copy(this.buf, this.pos);
+    this.pos += src.length;
+  }
+
+  /** Writes s as UTF-8 and returns its byte length. */
+  utf8(s: string): number {
+    this.ensure(s.length * 3);
+    const n = utf8Write(this.buf, s, this.pos);
+    this.pos += n;
+    return n;
+  }
+
+  /** A copy of what was written since the last reset; the writer is reused afterwards. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}

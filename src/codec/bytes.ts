@@ -1,0 +1,38 @@
+/**
+ * Buffer's unchecked slice/write methods: present on every Node Buffer but absent
+ * from @types/node. They skip the argument checks of toString()/write(), which
+ * shows on a path that runs once per datapoint.
+ */
+interface UncheckedBuffer {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+  utf8Write(s: string, offset: number, length: number): number;
+}
+
+export function latin1Slice(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as UncheckedBuffer).latin1Slice(start, end);
+}
+
+export function utf8Slice(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as UncheckedBuffer).utf8Slice(start, end);
+}
+
+export function utf8Write(buf: Buffer, s: string, offset: number): number {
+  return (buf as unknown as UncheckedBuffer).utf8Write(s, offset, buf.length - offset);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 decode that refuses malformed input (Buffer.toString would substitute U+FFFD). */
+export function decodeUtf8Strict(buf: Buffer, start: number, end: number): string | undefined {
+  for (let i = start; i < end; i++) {
+    if (buf[i] >= 0x80) {
+      try {
+        return strictUtf8.decode(buf.subarray(start, end));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return latin1Slice(buf, start, end);
+}

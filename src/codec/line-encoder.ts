@@ -1,0 +1,47 @@
+import type { ByteWriter } from './byte-writer';
+import type { Encoder } from './encoder';
+import type { DatapointQueue } from '../output/queue';
+
+/**
+ * Carbon's line-protocol value format, ("%.10f" % v).rstrip('0').rstrip('.'):
+ * never exponent notation, so 1e23 -> 99999999999999991611392 and 1e-12 -> 0.
+ */
+export function formatValue(v: number): string {
+  if (Number.isInteger(v)) {
+    if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+    return Math.abs(v) < 1e21 ? String(v) : BigInt(v).toString();
+  }
+  if (v !== v) return 'nan';
+  if (v === Infinity) return 'inf';
+  if (v === -Infinity) return '-inf';
+  const s = v.toFixed(10);
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 0x30) end--;
+  if (s.charCodeAt(end - 1) === 0x2e) end--;
+  return s.slice(0, end);
+}
+
+/** Carbon's "%d" for timestamps: truncation toward zero. */
+export function formatTimestamp(ts: number): string {
+  const t = Math.trunc(ts);
+  if (t === 0) return '0';
+  return Math.abs(t) < 1e21 ? String(t) : BigInt(t).toString();
+}
+
+/**
+ * Plaintext output `name value timestamp\n`, one message per call. We end lines
+ * with LF (what every Carbon receiver reads); carbon-relay writes CRLF.
+ */
+export class LineEncoder implements Encoder {
+  constructor(private readonly prefix = '') {}
+
+  encode(queue: DatapointQueue, max: number, out: ByteWriter): number {
+    const n = Math.min(max, queue.length);
+    for (let k = 0; k < n; k++) {
+      if (this.prefix.length > 0) out.utf8(this.prefix);
+      out.utf8(queue.nameAt(k));
+      out.utf8(' ' + formatValue(queue.valueAt(k)) + ' ' + formatTimestamp(queue.timestampAt(k)) + '\n');
+    }
+    return n;
+  }
+}

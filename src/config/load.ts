@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { ConfigError } from './config-error';
+import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type RuleConfig } from './schema';
+import { YamlFile } from './yaml-file';
+import { RuleSet, type Rule } from '../routing/rule-set';
+
+/** The validated, resolved configuration every component is built from. Paths are absolute. */
+export interface RelayConfig {
+  readonly file: string;
+  readonly logLevel: ConfigInput['logLevel'];
+  readonly shutdownTimeoutMs: number;
+  readonly routeCacheSize: number;
+  readonly listen: ConfigInput['listen'];
+  readonly destinations: readonly DestinationConfig[];
+  /** Rules routing to destination names. */
+  readonly rules: RuleSet<string>;
+}
+
+interface Located<T> {
+  value: T;
+  source: YamlFile;
+  path: (string | number)[];
+}
+
+/**
+ * The one way configuration enters the relay (`start` and `check` share it):
+ * YAML with ${ENV} substitution, schema validation, cross-references (every
+ * rule names a known destination, one default rule) and regex compilation.
+ * Errors name the file, the line and the key path.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const main = YamlFile.read(path.resolve(file), env);
+  const cfg = main.parse(configSchema);
+  const dir = path.dirname(main.file);
+
+  const destinations: Located<DestinationConfig>[] = cfg.destinations.map((d, i) => ({ value: d, source: main, path: ['destinations', i] }));
+  const rules: Located<RuleConfig>[] = (cfg.rules ?? []).map((r, i) => ({ value: r, source: main, path: ['rules', i] }));
+  if (cfg.rulesFile !== undefined) {
+    if (cfg.rules !== undefined) throw new ConfigError('set either rules or rulesFile, not both', { file: main.file, line: main.lineOf(['rulesFile']), path: 'rulesFile' });
+    const rf = YamlFile.read(path.resolve(dir, cfg.rulesFile), env);
+    const parsed = rf.parse(rulesFileSchema);
+    parsed.destinations.forEach((d, i) => destinations.push({ value: resolvePaths(d, path.dirname(rf.file)), source: rf, path: ['destinations', i] }));
+    parsed.rules.forEach((r, i) => rules.push({ value: r, source: rf, path: ['rules', i] }));
+  }
+  for (const d of destinations) if (d.source === main) d.value = resolvePaths(d.value, dir);
+
+  const names = new Set<string>();
+  for (const d of destinations) {
+    if (names.has(d.value.name)) throw at(d, ['name'], `duplicate destination name "${d.value.name}"`);
+    names.add(d.value.name);
+  }
+  if (destinations.length === 0) throw new ConfigError('no destinations configured', { file: main.file });
+  if (rules.length === 0) throw new ConfigError('no rules configured (add at least `- {default: true, destinations: [...]}`)', { file: main.file });
+
+  const compiled: Rule<string>[] = [];
+  let defaultRule: Located<RuleConfig> | undefined;
+  rules.forEach((r, i) => {
+    r.value.destinations.forEach((name, j) => {
+      if (!names.has(name)) throw at(r, ['destinations', j], `unknown destination "${name}" (known: ${[...names].join(', ')})`);
+    });
+    if (r.value.default === true) {
+      if (defaultRule !== undefined) throw at(r, ['default'], `a second default rule (the first is at line ${defaultRule.source.lineOf(defaultRule.path)})`);
+      defaultRule = r;
+      return;
+    }
+    if (r.value.default === false) return; // carbon ignores `default = false` sections
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(pythonToJsRegex(r.value.pattern as string), r.value.ignoreCase ? 'i' : '');
+    } catch (err) {
+      throw at(r, ['pattern'], `invalid regular expression: ${(err as Error).message}`);
+    }
+    compiled.push({ name: r.value.name ?? `rule ${i + 1}`, pattern, targets: r.value.destinations, continue: r.value.continue });
+  });
+  if (defaultRule === undefined) throw new ConfigError('exactly one rule must have `default: true`', { file: rules[0].source.file, line: rules[0].source.lineOf(['rules']), path: 'rules' });
+
+  for (const d of destinations) {
+    const { value } = d;
+    const queueAtHigh = Math.floor(value.maxQueueSize * value.highWaterMark);
+    if (queueAtHigh < 1) throw at(d, ['highWaterMark'], 'maxQueueSize x highWaterMark must be at least 1');
+  }
+
+  return Object.freeze({
+    file: main.file,
+    logLevel: cfg.logLevel,
+    shutdownTimeoutMs: cfg.shutdownTimeout,
+    routeCacheSize: cfg.routeCacheSize,
+    listen: resolveListenPaths(cfg.listen, dir),
+    destinations: destinations.map((d) => d.value),
+    rules: new RuleSet(compiled, defaultRule.value.destinations),
+  });
+}
+
+function at<T>(loc: Located<T>, sub: (string | number)[], problem: string): ConfigError {
+  const p = [...loc.path, ...sub];
+  return new ConfigError(problem, { file: loc.source.file, line: loc.source.lineOf(p), path: p.join('.') });
+}
+
+function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
+  const out = { ...d };
+  if (out.file !== undefined && out.file !== '-') out.file = path.resolve(dir, out.file);
+  if (typeof out.tls === 'object' && out.tls.ca !== undefined) out.tls = { ...out.tls, ca: path.resolve(dir, out.tls.ca) };
+  return out;
+}
+
+function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigInput['listen'] {
+  const t = listen.line?.tls;
+  if (listen.line === undefined || t === undefined) return listen;
+  return { ...listen, line: { ...listen.line, tls: { ...t, cert: path.resolve(dir, t.cert), key: path.resolve(dir, t.key) } } };
+}
+
+/** Carbon's patterns are Python regexes; translate the named-group syntax JS spells differently. */
+export function pythonToJsRegex(pattern: string): string {
+  return pattern.replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>').replace(/\(\?P=([A-Za-z_]\w*)\)/g, '\\k<$1>');
+}

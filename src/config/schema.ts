@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+/** A duration: a number of seconds, or a string like `250ms`, `10s`, `2m`. Parsed to milliseconds. */
+export const duration = z
+  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, 'expected a duration like 250ms, 10s or 2m')])
+  .transform((v) => {
+    if (typeof v === 'number') return Math.round(v * 1000);
+    const n = parseFloat(v);
+    if (v.endsWith('ms')) return Math.round(n);
+    if (v.endsWith('m')) return Math.round(n * 60_000);
+    return Math.round(n * 1000);
+  });
+
+const port = z.number().int().min(0).max(65535);
+
+const listenAddress = z.strictObject({
+  host: z.string().min(1).default('0.0.0.0'),
+  port,
+});
+
+const tlsListen = z.strictObject({
+  host: z.string().min(1).default('0.0.0.0'),
+  port,
+  /** PEM files. */
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
+const tlsClient = z.union([
+  z.boolean(),
+  z.strictObject({
+    ca: z.string().min(1).optional(),
+    servername: z.string().min(1).optional(),
+    rejectUnauthorized: z.boolean().default(true),
+  }),
+]);
+
+export const destinationSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, and _ . : -'),
+    host: z.string().min(1).optional(),
+    port: port.optional(),
+    /** Write plaintext lines to this file, or to stdout for `-`, instead of a network peer. */
+    file: z.string().min(1).optional(),
+    protocol: z.enum(['pickle', 'line']).optional(),
+    /** Prefixed to every name sent here (`KEY.my.metric`), as Hosted Graphite requires. */
+    apiKey: z.string().min(1).optional(),
+    tls: tlsClient.default(false),
+    maxQueueSize: z.number().int().positive().default(100_000),
+    maxDatapointsPerMessage: z.number().int().min(1).max(100_000).default(500),
+    /** Fractions of maxQueueSize: above high, a connected destination pauses TCP receivers; below low, they resume. */
+    highWaterMark: z.number().gt(0).lte(1).default(0.5),
+    lowWaterMark: z.number().gte(0).lt(1).default(0.25),
+    connectTimeout: duration.default(10_000),
+    reconnect: z
+      .strictObject({
+        initialDelay: duration.default(200),
+        maxDelay: duration.default(5000),
+      })
+      .default({ initialDelay: 200, maxDelay: 5000 }),
+  })
+  .superRefine((d, ctx) => {
+    const network = d.host !== undefined || d.port !== undefined;
+    if (d.file !== undefined && network) ctx.addIssue({ code: 'custom', message: 'set either file, or host and port, not both' });
+    else if (d.file === undefined && (d.host === undefined || d.port === undefined)) ctx.addIssue({ code: 'custom', message: 'needs host and port (or file)' });
+    if (d.file !== undefined && d.protocol === 'pickle') ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'file destinations write plaintext lines' });
+    if (d.file !== undefined && d.tls !== false) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'file destinations do not use TLS' });
+    if (d.lowWaterMark >= d.highWaterMark) ctx.addIssue({ code: 'custom', path: ['lowWaterMark'], message: 'must be below highWaterMark' });
+  });
+
+export const ruleSchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    /** A regex searched anywhere in the name (unanchored), as carbon's relay-rules do. */
+    pattern: z.string().min(1).optional(),
+    /** carbon compiles rules with re.I; set false for case-sensitive matching. */
+    ignoreCase: z.boolean().default(true),
+    default: z.boolean().optional(),
+    /** Destination names; an empty list drops the datapoints (counted as blackholed). */
+    destinations: z.array(z.string().min(1)),
+    continue: z.boolean().default(false),
+  })
+  .superRefine((r, ctx) => {
+    if (r.default === true && r.pattern !== undefined) ctx.addIssue({ code: 'custom', message: 'the default rule cannot have a pattern' });
+    if (r.default !== true && r.pattern === undefined) ctx.addIssue({ code: 'custom', message: 'needs a pattern (or default: true)' });
+  });
+
+export const rulesFileSchema = z.strictObject({
+  destinations: z.array(destinationSchema).default([]),
+  rules: z.array(ruleSchema).min(1),
+});
+
+export const configSchema = z.strictObject({
+  logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** How long SIGTERM/SIGINT waits for queued datapoints to be delivered. */
+  shutdownTimeout: duration.default(10_000),
+  /** Names whose routing decision is memoised. */
+  routeCacheSize: z.number().int().positive().default(100_000),
+  listen: z
+    .strictObject({
+      line: z
+        .strictObject({
+          tcp: listenAddress.optional(),
+          udp: listenAddress.optional(),
+          tls: tlsListen.optional(),
+          maxLineLength: z.number().int().positive().default(16_384),
+        })
+        .optional(),
+      pickle: z
+        .strictObject({
+          tcp: listenAddress.optional(),
+          maxFrameLength: z.number().int().positive().default(1_048_576),
+        })
+        .optional(),
+    })
+    .default({}),
+  destinations: z.array(destinationSchema).default([]),
+  rules: z.array(ruleSchema).optional(),
+  /** A YAML file with `rules:` (and optionally more `destinations:`), relative to this file. */
+  rulesFile: z.string().min(1).optional(),
+});
+
+export type ConfigInput = z.infer<typeof configSchema>;
+export type DestinationConfig = z.infer<typeof destinationSchema>;
+export type RuleConfig = z.infer<typeof ruleSchema>;

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import YAML, { LineCounter, isScalar, type Document } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from './config-error';
+
+export type ConfigPath = readonly (string | number)[];
+
+/** A parsed YAML file that can say on which line a key path stands. */
+export class YamlFile {
+  private constructor(
+    readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /**
+   * Read and parse `file`, substituting `${VAR}` and `${VAR:-default}` from env
+   * in string values (so secrets stay out of the file). Values are never echoed
+   * in errors.
+   */
+  static read(file: string, env: NodeJS.ProcessEnv): YamlFile {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read file: ${(err as Error).message}`, { file });
+    }
+    const lines = new LineCounter();
+    const doc = YAML.parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+    const f = new YamlFile(file, doc, lines);
+    const first = doc.errors[0];
+    if (first !== undefined) {
+      throw new ConfigError(first.message.split('\n')[0], { file, line: first.linePos?.[0].line });
+    }
+    YAML.visit(doc, {
+      Scalar(_key, node, path) {
+        if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+        node.value = node.value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, dflt: string | undefined) => {
+          const v = env[name];
+          if (v !== undefined && v !== '') return v;
+          if (dflt !== undefined) return dflt;
+          throw new ConfigError(`environment variable ${name} is not set`, {
+            file,
+            line: f.lineOfNode(node.range?.[0]),
+            path: keyPath(path, node),
+          });
+        });
+      },
+    });
+    return f;
+  }
+
+  /** Validate against a zod schema; every issue is reported with its line and key path. */
+  parse<S extends z.ZodType>(schema: S): z.infer<S> {
+    const result = schema.safeParse(this.doc.toJS() ?? {});
+    if (result.success) return result.data;
+    const messages = result.error.issues.map((issue) => {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      const unknownKey = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      return new ConfigError(issue.message + unknownKey, { file: this.file, line: this.lineOf(path), path: path.join('.') }).message;
+    });
+    throw new ConfigError(messages.join('\n'), {});
+  }
+
+  /** The line of the node at `path`, or of its nearest existing parent. */
+  lineOf(path: ConfigPath): number | undefined {
+    for (let n = path.length; n >= 0; n--) {
+      const node = this.doc.getIn(path.slice(0, n), true);
+      const line = this.lineOfNode((node as { range?: [number, number, number] } | undefined)?.range?.[0]);
+      if (line !== undefined) return line;
+    }
+    return undefined;
+  }
+
+  private lineOfNode(offset: number | undefined): number | undefined {
+    return offset === undefined ? undefined : this.lines.linePos(offset).line;
+  }
+}
+
+function keyPath(path: readonly unknown[], node: unknown): string {
+  const keys: string[] = [];
+  for (let i = 1; i < path.length; i++) {
+    const item = path[i] as { key?: unknown };
+    if (item && typeof item === 'object' && 'key' in item && isScalar(item.key)) keys.push(String(item.key.value));
+  }
+  void node;
+  return keys.join('.');
+}

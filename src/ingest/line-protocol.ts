@@ -1,0 +1,101 @@
+import { decodeLine, LineVerdict } from '../codec/line-decoder';
+import { LineFramer, type LineHandler } from '../codec/line-framer';
+import { MetricBatch } from '../pipeline/metric';
+import type { Pipeline } from '../pipeline/pipeline';
+import type { IngestCounters } from '../telemetry/counters';
+import { excerpt, type RateLimitedLog } from '../telemetry/rate-limited-log';
+import type { StreamProtocol } from './stream-listener';
+
+export interface LineProtocolDeps {
+  pipeline: Pipeline;
+  counters: IngestCounters;
+  limited: RateLimitedLog;
+  now: () => number;
+}
+
+/**
+ * Decodes plaintext lines from one peer into batches. Used per TCP/TLS
+ * connection and per UDP datagram. Unlike carbon-relay, a bad line never costs
+ * the connection: it is counted, logged (rate-limited) and skipped.
+ */
+export class LineProtocol implements StreamProtocol, LineHandler {
+  private readonly framer: LineFramer;
+  private readonly batch = new MetricBatch(512);
+  private nowSeconds = 0;
+
+  constructor(
+    private peer: string,
+    maxLineLength: number,
+    private readonly deps: LineProtocolDeps,
+  ) {
+    this.framer = new LineFramer(maxLineLength, this);
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.nowSeconds = this.deps.now() / 1000;
+    this.framer.push(chunk);
+    this.flush();
+    return true;
+  }
+
+  /** A UDP datagram: lines may end with '\n' or not; nothing carries over. */
+  onDatagram(msg: Buffer, peer: string): void {
+    this.peer = peer;
+    this.nowSeconds = this.deps.now() / 1000;
+    let start = 0;
+    while (start < msg.length) {
+      let nl = msg.indexOf(0x0a, start);
+      if (nl < 0) nl = msg.length;
+      if (nl > start) this.onLine(msg, start, nl);
+      start = nl + 1;
+    }
+    this.flush();
+  }
+
+  onEnd(): void {
+    const n = this.framer.reset();
+    if (n > 0) {
+      this.deps.counters.incompleteLines++;
+      this.deps.limited.warn(`incomplete:${hostOf(this.peer)}`, 'connection closed in the middle of a line, discarding it', { peer: this.peer, bytes: n });
+    }
+  }
+
+  onLine(buf: Buffer, start: number, end: number): void {
+    const v = decodeLine(buf, start, end, this.batch, this.nowSeconds);
+    if (v === LineVerdict.Ok) return;
+    const c = this.deps.counters;
+    let reason: string;
+    if (v === LineVerdict.NanValue) {
+      c.nanValues++;
+      return; // carbon drops these silently; counting them is enough
+    } else if (v === LineVerdict.BadTimestamp) {
+      c.invalidTimestamps++;
+      reason = 'timestamp is NaN or infinite';
+    } else {
+      c.invalidLines++;
+      reason = v === LineVerdict.Empty ? 'empty line' : 'expected "name value timestamp"';
+    }
+    this.deps.limited.warn(`line:${hostOf(this.peer)}`, 'invalid line received, ignoring', {
+      peer: this.peer,
+      reason,
+      line: excerpt(buf.subarray(start, end)),
+    });
+  }
+
+  onOversizedLine(head: Buffer): void {
+    this.deps.counters.lineTooLong++;
+    this.deps.limited.warn(`long:${hostOf(this.peer)}`, 'line exceeds maxLineLength, ignoring', { peer: this.peer, line: excerpt(head, 100) });
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    this.deps.pipeline.accept(this.batch, this.peer);
+    this.batch.clear();
+  }
+}
+
+/** Log keys per host, not per connection, so a reconnecting bad client cannot flood the log. */
+export function hostOf(peer: string): string {
+  const i = peer.lastIndexOf(':');
+  return i < 0 ? peer : peer.slice(0, i);
+}

@@ -1,0 +1,88 @@
+/**
+ * A destination's bounded FIFO of datapoints: a ring of parallel arrays, so
+ * queueing a datapoint allocates nothing once the ring has grown. The ring
+ * starts small and doubles up to the limit, so an idle destination with a large
+ * maxQueueSize costs little memory.
+ */
+export class DatapointQueue {
+  private names: (string | undefined)[];
+  private timestamps: Float64Array;
+  private values: Float64Array;
+  private mask: number;
+  private head = 0;
+  private size = 0;
+
+  constructor(readonly limit: number) {
+    const cap = Math.min(1024, nextPow2(limit));
+    this.names = new Array<string | undefined>(cap);
+    this.timestamps = new Float64Array(cap);
+    this.values = new Float64Array(cap);
+    this.mask = cap - 1;
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  /** False when the queue is at its limit; the caller counts the drop. */
+  push(name: string, timestamp: number, value: number): boolean {
+    if (this.size >= this.limit) return false;
+    if (this.size > this.mask) this.grow();
+    const i = (this.head + this.size) & this.mask;
+    this.names[i] = name;
+    this.timestamps[i] = timestamp;
+    this.values[i] = value;
+    this.size++;
+    return true;
+  }
+
+  /** The k-th queued item, counted from the head. */
+  nameAt(k: number): string {
+    return this.names[(this.head + k) & this.mask] as string;
+  }
+
+  timestampAt(k: number): number {
+    return this.timestamps[(this.head + k) & this.mask];
+  }
+
+  valueAt(k: number): number {
+    return this.values[(this.head + k) & this.mask];
+  }
+
+  /** Remove n items from the head (after they were encoded and written). */
+  shift(n: number): void {
+    for (let k = 0; k < n; k++) this.names[(this.head + k) & this.mask] = undefined;
+    this.head = (this.head + n) & this.mask;
+    this.size -= n;
+  }
+
+  clear(): number {
+    const n = this.size;
+    this.shift(n);
+    return n;
+  }
+
+  private grow(): void {
+    const cap = (this.mask + 1) * 2;
+    const names = new Array<string | undefined>(cap);
+    const ts = new Float64Array(cap);
+    const vs = new Float64Array(cap);
+    for (let k = 0; k < this.size; k++) {
+      const i = (this.head + k) & this.mask;
+      names[k] = this.names[i];
+      ts[k] = this.timestamps[i];
+      vs[k] = this.values[i];
+    }
+    this.names = names;
+    this.timestamps = ts;
+    this.values = vs;
+    this.mask = cap - 1;
+    this.head = 0;
+  }
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}

@@ -1,0 +1,25 @@
+/** What a transport tells its destination about one connection. */
+export interface TransportEvents {
+  onConnect(): void;
+  onDrain(): void;
+  /** The connection is gone (or never came up); `error` says why when it failed. */
+  onClose(error: Error | undefined): void;
+}
+
+/** One open (or opening) connection. */
+export interface Connection {
+  /** False means: stop writing until onDrain (Node's backpressure contract). */
+  write(chunk: Buffer): boolean;
+  /** Flush what was written, then close; onClose follows. */
+  end(): void;
+  destroy(): void;
+  /** Bytes accepted by write() but not yet handed to the kernel. */
+  readonly pendingBytes: number;
+}
+
+/** How a destination reaches its peer: TCP, TLS, or a file. */
+export interface Transport {
+  /** For logs: `host:port`, `tls://host:port`, or a file path. Never contains secrets. */
+  readonly description: string;
+  connect(events: TransportEvents): Connection;
+}

@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import type { RelayConfig } from './config/load';
+import type { DestinationConfig } from './config/schema';
+import { LineEncoder } from './codec/line-encoder';
+import { PickleDecoder } from './codec/pickle-decoder';
+import { PickleEncoder } from './codec/pickle-encoder';
+import { LineProtocol } from './ingest/line-protocol';
+import { PickleProtocol } from './ingest/pickle-protocol';
+import { StreamListener } from './ingest/stream-listener';
+import { UdpListener } from './ingest/udp-listener';
+import { Destination, type DestinationStopReport } from './output/destination';
+import { FileTransport } from './output/transport/file';
+import { SocketTransport } from './output/transport/socket';
+import type { Transport } from './output/transport/transport';
+import { Pipeline } from './pipeline/pipeline';
+import { IngestCounters } from './telemetry/counters';
+import type { Logger } from './telemetry/logger';
+import { RateLimitedLog } from './telemetry/rate-limited-log';
+
+export interface RelayDeps {
+  log: Logger;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
+export interface RelayStopReport {
+  destinations: DestinationStopReport[];
+  undelivered: number;
+}
+
+/**
+ * Builds every component from a validated config and owns their order:
+ * destinations start first (they queue while connecting), receivers last; stop
+ * runs in reverse and drains queues until the deadline.
+ */
+export class Relay {
+  readonly counters = new IngestCounters();
+  readonly destinations: ReadonlyMap<string, Destination>;
+  readonly pipeline: Pipeline;
+  readonly listeners: { line?: StreamListener; lineTls?: StreamListener; pickle?: StreamListener; udp?: UdpListener } = {};
+
+  constructor(
+    readonly config: RelayConfig,
+    deps: RelayDeps,
+  ) {
+    const log = deps.log;
+    const now = deps.now ?? Date.now;
+    const destinations = new Map<string, Destination>();
+    const pressure = { onPressure: (d: Destination, high: boolean) => this.pipeline.onPressure(d, high) };
+    for (const d of config.destinations) {
+      destinations.set(d.name, buildDestination(d, log, pressure));
+    }
+    this.destinations = destinations;
+    const rules = config.rules.map((name) => destinations.get(name) as Destination);
+    this.pipeline = new Pipeline(rules, this.counters, log, { routeCacheSize: config.routeCacheSize });
+
+    const limited = new RateLimitedLog(log);
+    const lineDeps = { pipeline: this.pipeline, counters: this.counters, limited, now };
+    const line = config.listen.line;
+    const maxLine = line?.maxLineLength ?? 16_384;
+    const lineProtocol = (peer: string): LineProtocol => new LineProtocol(peer, maxLine, lineDeps);
+    const listenerDeps = { pipeline: this.pipeline, counters: this.counters, log };
+    if (line?.tcp) this.listeners.line = new StreamListener({ name: 'line', ...line.tcp }, { ...listenerDeps, protocol: lineProtocol });
+    if (line?.tls) {
+      const t = line.tls;
+      this.listeners.lineTls = new StreamListener(
+        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) } },
+        { ...listenerDeps, protocol: lineProtocol },
+      );
+    }
+    if (line?.udp) this.listeners.udp = new UdpListener(line.udp, { log, protocol: lineProtocol });
+    const pickle = config.listen.pickle;
+    if (pickle?.tcp) {
+      const pickleDeps = { ...lineDeps, decoder: new PickleDecoder() };
+      const maxFrame = pickle.maxFrameLength;
+      this.listeners.pickle = new StreamListener(
+        { name: 'pickle', ...pickle.tcp },
+        { ...listenerDeps, protocol: (peer) => new PickleProtocol(peer, maxFrame, pickleDeps) },
+      );
+    }
+  }
+
+  async start(): Promise<void> {
+    for (const d of this.destinations.values()) d.start();
+    const { line, lineTls, udp, pickle } = this.listeners;
+    for (const l of [line, lineTls, udp, pickle]) if (l) await l.start();
+  }
+
+  /** Stop receiving, then deliver what is queued until `deadline` (epoch ms). */
+  async stop(deadline: number): Promise<RelayStopReport> {
+    const { line, lineTls, udp, pickle } = this.listeners;
+    await Promise.all([line, lineTls, udp, pickle].map((l) => l?.stop()));
+    const reports = await Promise.all([...this.destinations.values()].map((d) => d.stop(deadline)));
+    return { destinations: reports, undelivered: reports.reduce((n, r) => n + r.undelivered, 0) };
+  }
+}
+
+function buildDestination(d: DestinationConfig, log: Logger, pressure: { onPressure(d: Destination, high: boolean): void }): Destination {
+  const prefix = d.apiKey === undefined ? '' : d.apiKey.endsWith('.') ? d.apiKey : d.apiKey + '.';
+  let transport: Transport;
+  if (d.file !== undefined) {
+    transport = new FileTransport(d.file);
+  } else {
+    const tlsOpts = d.tls === false ? undefined : d.tls === true ? { rejectUnauthorized: true } : d.tls;
+    if (tlsOpts && !tlsOpts.rejectUnauthorized) {
+      log.warn('TLS certificate verification is OFF for this destination; anyone on the path can read and alter the data', { destination: d.name });
+    }
+    transport = new SocketTransport({ host: d.host as string, port: d.port as number, connectTimeoutMs: d.connectTimeout, tls: tlsOpts });
+  }
+  const protocol = d.file !== undefined ? 'line' : (d.protocol ?? 'pickle');
+  return new Destination(
+    {
+      name: d.name,
+      maxQueueSize: d.maxQueueSize,
+      maxDatapointsPerMessage: d.maxDatapointsPerMessage,
+      highWaterMark: Math.max(1, Math.floor(d.maxQueueSize * d.highWaterMark)),
+      lowWaterMark: Math.floor(d.maxQueueSize * d.lowWaterMark),
+      backoff: { initialMs: d.reconnect.initialDelay, maxMs: d.reconnect.maxDelay, factor: 2, jitter: 0.2 },
+    },
+    { transport, encoder: protocol === 'pickle' ? new PickleEncoder(prefix) : new LineEncoder(prefix), log, pressure },
+  );
+}

@@ -1,0 +1,52 @@
+/**
+ * Plain numeric counters: the hot path increments fields, telemetry reads them.
+ * Each datapoint that does not reach a destination queue lands in exactly one
+ * of the drop counters.
+ */
+export class IngestCounters {
+  /** Datapoints accepted from receivers (carbon's metricsReceived). */
+  metricsReceived = 0;
+  /** Lines that are not `name value timestamp` with float()-parsable numbers (incl. blank lines, invalid UTF-8). */
+  invalidLines = 0;
+  /** Lines over the length limit, skipped to their newline. */
+  lineTooLong = 0;
+  /** Unterminated final lines at connection close (never processed, as in carbon). */
+  incompleteLines = 0;
+  /** Datapoints whose timestamp is NaN or infinite. */
+  invalidTimestamps = 0;
+  /** Datapoints whose value is NaN (carbon drops these silently). */
+  nanValues = 0;
+  /** Pickle frames rejected whole (bad opcode, truncated, forbidden opcode). */
+  invalidPickles = 0;
+  /** Pickle frames over the size limit, skipped. */
+  pickleTooLong = 0;
+  /** Items inside accepted pickle frames that were skipped (bad shape, non-string name, non-numeric). */
+  invalidPickleItems = 0;
+  /** Names that would corrupt the line protocol (empty, whitespace, control characters). */
+  invalidNames = 0;
+  /** Datapoints matched by a rule with no destinations (an explicit blackhole). */
+  blackholed = 0;
+  /** Current TCP receiver connections. */
+  activeConnections = 0;
+}
+
+export class DestinationCounters {
+  /** Datapoints routed here, including ones dropped (carbon's attemptedRelays). */
+  attemptedRelays = 0;
+  /** Datapoints written to the connection. */
+  sent = 0;
+  /** Frames (pickle) or write batches (line) written. */
+  batchesSent = 0;
+  /** Dropped because the queue was at maxQueueSize. */
+  fullQueueDrops = 0;
+  /** Routed while there was no connection. */
+  queuedUntilConnected = 0;
+  /** Largest queue length seen at enqueue time. */
+  relayMaxQueueLength = 0;
+  /** Still queued when shutdown's deadline passed. */
+  undeliveredAtShutdown = 0;
+  /** Connection attempts that failed (refused, TLS verification, timeout). */
+  connectFailures = 0;
+  /** Connections established. */
+  connects = 0;
+}

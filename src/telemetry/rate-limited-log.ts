@@ -1,0 +1,37 @@
+import type { Logger } from './logger';
+
+const MAX_KEYS = 1000;
+
+/**
+ * Bad input can arrive thousands of times a second; this logs the first
+ * occurrence per key (e.g. reason + peer) and then at most one line per
+ * interval carrying the count of what was suppressed in between.
+ */
+export class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  warn(key: string, message: string, meta: Record<string, unknown>): void {
+    const t = this.now();
+    const entry = this.last.get(key);
+    if (entry !== undefined && t - entry.at < this.intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    if (entry === undefined && this.last.size >= MAX_KEYS) this.last.clear();
+    const suppressed = entry?.suppressed ?? 0;
+    this.last.set(key, { at: t, suppressed: 0 });
+    this.log.warn(message, suppressed > 0 ? { ...meta, suppressedSinceLast: suppressed } : meta);
+  }
+}
+
+/** A line or payload excerpt safe for a log line: escaped like Python's repr, cut to `max` characters. */
+export function excerpt(buf: Buffer, max = 400): string {
+  const s = JSON.stringify(buf.subarray(0, max * 4).toString('utf8')).slice(1, -1);
+  return s.length > max ? s.slice(0, max) + '...' : s;
+}
