@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { loadConfig } from '../../src/config/load';
+import { Relay } from '../../src/relay';
+import { silentLogger, type Logger } from '../../src/telemetry/logger';
+
+/** A temporary directory removed by the returned cleanup. */
+export function tempDir(prefix = 'cf-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Write a config object as YAML into a temp dir and load it through the real loader. */
+export function configFrom(obj: unknown, env: NodeJS.ProcessEnv = {}, dir = tempDir()): ReturnType<typeof loadConfig> {
+  const file = path.join(dir, 'relay.yaml');
+  fs.writeFileSync(file, YAML.stringify(obj));
+  return loadConfig(file, env);
+}
+
+/** Listeners on ephemeral ports, for tests. */
+export const EPHEMERAL_LISTEN = {
+  line: { tcp: { host: '127.0.0.1', port: 0 }, udp: { host: '127.0.0.1', port: 0 } },
+  pickle: { tcp: { host: '127.0.0.1', port: 0 } },
+};
+
+/** Build and start a relay from a config object; stop it with `relay.stop(Date.now() + ms)`. */
+export async function startRelay(obj: Record<string, unknown>, log: Logger = silentLogger()): Promise<Relay> {
+  const relay = new Relay(configFrom({ listen: EPHEMERAL_LISTEN, ...obj }), { log });
+  await relay.start();
+  return relay;
+}
