@@ -5,13 +5,19 @@ import { ConfigError } from './config/config-error';
 import { loadConfig, type RelayConfig } from './config/load';
 import { isValidMetricName } from './codec/metric-name';
 import { Relay } from './relay';
-import { createLogger, type LogLevel } from './telemetry/logger';
+import { createLogger, type Logger, type LogLevel } from './telemetry/logger';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
+  /** Resolves when `start` should shut down; defaults to the first SIGTERM or SIGINT. */
+  shutdown?: Promise<string>;
+  /** Use this logger instead of one built from the config (tests pass a silent one). */
+  log?: Logger;
+  /** Called once the relay is listening (tests use it to find ports). */
+  onStarted?: (relay: Relay) => void;
 }
 
 const USAGE = `usage:
@@ -102,7 +108,7 @@ async function route(config: RelayConfig, metrics: string[], io: CliIO): Promise
 async function start(config: RelayConfig, io: CliIO): Promise<number> {
   const envLevel = io.env.LOG_LEVEL;
   const level = (envLevel !== undefined && LOG_LEVELS.includes(envLevel) ? envLevel : config.logLevel) as LogLevel;
-  const log = createLogger({ level });
+  const log = io.log ?? createLogger({ level });
   const relay = new Relay(config, { log });
   try {
     await relay.start();
@@ -112,15 +118,17 @@ async function start(config: RelayConfig, io: CliIO): Promise<number> {
     return 1;
   }
   log.info('carbon-fanout started', { config: config.file, destinations: [...relay.destinations.values()].map((d) => `${d.name}=${d.description}`) });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  io.onStarted?.(relay);
+  const signal = await (io.shutdown ??
+    new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    }));
   log.info('shutting down: delivering queued datapoints', { signal, deadlineMs: config.shutdownTimeoutMs });
   const report = await relay.stop(Date.now() + config.shutdownTimeoutMs);
   if (report.undelivered > 0) log.error('shutdown finished with undelivered datapoints', { undelivered: report.undelivered });
   else log.info('shutdown complete: every queued datapoint was delivered');
-  await new Promise<void>((r) => log.on('finish', r).end());
+  if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;
 }
 
