@@ -16,6 +16,7 @@ import { Pipeline } from './pipeline/pipeline';
 import { IngestCounters } from './telemetry/counters';
 import type { Logger } from './telemetry/logger';
 import { RateLimitedLog } from './telemetry/rate-limited-log';
+import { defaultSelfMetricsPrefix, SelfMetrics } from './telemetry/self-metrics';
 
 export interface RelayDeps {
   log: Logger;
@@ -37,6 +38,7 @@ export class Relay {
   readonly counters = new IngestCounters();
   readonly destinations: ReadonlyMap<string, Destination>;
   readonly pipeline: Pipeline;
+  readonly selfMetrics: SelfMetrics;
   readonly listeners: { line?: StreamListener; lineTls?: StreamListener; pickle?: StreamListener; udp?: UdpListener } = {};
 
   constructor(
@@ -53,6 +55,11 @@ export class Relay {
     this.destinations = destinations;
     const rules = config.rules.map((name) => destinations.get(name) as Destination);
     this.pipeline = new Pipeline(rules, this.counters, log, { routeCacheSize: config.routeCacheSize });
+
+    this.selfMetrics = new SelfMetrics(
+      { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
+      { pipeline: this.pipeline, counters: this.counters, destinations, now },
+    );
 
     const limited = new RateLimitedLog(log);
     const lineDeps = { pipeline: this.pipeline, counters: this.counters, limited, now };
@@ -84,12 +91,16 @@ export class Relay {
     for (const d of this.destinations.values()) d.start();
     const { line, lineTls, udp, pickle } = this.listeners;
     for (const l of [line, lineTls, udp, pickle]) if (l) await l.start();
+    this.selfMetrics.start();
   }
 
   /** Stop receiving, then deliver what is queued until `deadline` (epoch ms). */
   async stop(deadline: number): Promise<RelayStopReport> {
     const { line, lineTls, udp, pickle } = this.listeners;
     await Promise.all([line, lineTls, udp, pickle].map((l) => l?.stop()));
+    this.selfMetrics.stop();
+    // A last interval's counters, so drops just before shutdown are not lost from view.
+    if (this.config.selfMetrics.intervalMs > 0) this.selfMetrics.emit();
     const reports = await Promise.all([...this.destinations.values()].map((d) => d.stop(deadline)));
     return { destinations: reports, undelivered: reports.reduce((n, r) => n + r.undelivered, 0) };
   }

@@ -10,6 +10,7 @@ export interface RelayConfig {
   readonly logLevel: ConfigInput['logLevel'];
   readonly shutdownTimeoutMs: number;
   readonly routeCacheSize: number;
+  readonly selfMetrics: { readonly intervalMs: number; readonly prefix: string | undefined };
   readonly listen: ConfigInput['listen'];
   readonly destinations: readonly DestinationConfig[];
   /** Rules routing to destination names. */
@@ -85,6 +86,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     logLevel: cfg.logLevel,
     shutdownTimeoutMs: cfg.shutdownTimeout,
     routeCacheSize: cfg.routeCacheSize,
+    selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
     listen: resolveListenPaths(cfg.listen, dir),
     destinations: destinations.map((d) => d.value),
     rules: new RuleSet(compiled, defaultRule.value.destinations),

@@ -96,6 +96,15 @@ export const configSchema = z.strictObject({
   shutdownTimeout: duration.default(10_000),
   /** Names whose routing decision is memoised. */
   routeCacheSize: z.number().int().positive().default(100_000),
+  /** The relay's own counters, emitted through the rules like any metric (carbon's CARBON_METRIC_*). */
+  selfMetrics: z
+    .strictObject({
+      /** 0 disables. */
+      interval: duration.default(60_000),
+      /** Default: carbon.relays.<hostname with . as _>-a */
+      prefix: z.string().min(1).optional(),
+    })
+    .default({ interval: 60_000 }),
   listen: z
     .strictObject({
       line: z

@@ -43,10 +43,14 @@ export class Pipeline implements PressureListener {
     this.limited = new RateLimitedLog(log);
   }
 
-  /** Route every datapoint in the batch. `origin` names the peer for log lines. */
-  accept(batch: MetricBatch, origin: string): void {
+  /**
+   * Route every datapoint in the batch. `origin` names the peer for log lines;
+   * `received` is false for the relay's own metrics (not counted as received).
+   */
+  accept(batch: MetricBatch, origin: string, received = true): void {
     const { names, values, timestamps } = batch;
     const c = this.counters;
+    let valid = 0;
     for (let i = 0; i < batch.length; i++) {
       const name = names[i];
       const route = this.routes.get(name);
@@ -55,7 +59,7 @@ export class Pipeline implements PressureListener {
         this.limited.warn(`name:${origin}`, 'invalid metric name, dropping datapoint', { peer: origin, name: JSON.stringify(name.slice(0, 200)) });
         continue;
       }
-      c.metricsReceived++;
+      valid++;
       if (route.length === 0) {
         c.blackholed++;
         continue;
@@ -64,6 +68,7 @@ export class Pipeline implements PressureListener {
       const v = values[i];
       for (let d = 0; d < route.length; d++) route[d].offer(name, ts, v);
     }
+    if (received) c.metricsReceived += valid;
   }
 
   /** Convenience for single-datapoint producers (HTTP, pollers); same path as accept(). */

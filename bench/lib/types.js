@@ -1,0 +1,37 @@
+// @ts-check
+'use strict';
+
+/**
+ * The contract between bench/run.js and a scenario. A scenario module exports
+ * `{ name, run }`; `run` does everything (start processes, load, measure, clean
+ * up) and resolves with one ScenarioResult. Add a scenario by writing such a
+ * module under bench/e2e/ and listing it in bench/run.js.
+ *
+ * @typedef {object} ScenarioOptions
+ * @property {number} metrics        datapoints to send (BENCH_METRICS)
+ * @property {number} timeoutMs      give up waiting for delivery after this long (BENCH_TIMEOUT_S)
+ * @property {string[]} relayNodeArgs extra `node` flags for the relay process (BENCH_RELAY_NODE_ARGS, e.g. --cpu-prof)
+ * @property {(msg: string) => void} log progress output (stderr)
+ *
+ * @typedef {object} ScenarioResult
+ * @property {string} name
+ * @property {number} metrics            datapoints sent by the load generator
+ * @property {number} seconds            wall time, first byte sent -> last datapoint counted by the sink (or the timeout)
+ * @property {number} metricsPerSec      datapoints delivered per wall second
+ * @property {number} cpuMicrosPerMetric relay CPU (user+system, all threads) per delivered datapoint
+ * @property {number} peakRssMiB         relay peak RSS (VmHWM)
+ * @property {number} loss               sent - delivered (0 means every datapoint arrived)
+ * @property {Record<string, string | number>} [details] scenario-specific extras, printed under the table
+ *
+ * @typedef {object} Scenario
+ * @property {string} name
+ * @property {(opts: ScenarioOptions) => Promise<ScenarioResult>} run
+ *
+ * @typedef {object} MicroResult
+ * @property {string} name
+ * @property {number} datapoints  per timed round
+ * @property {number} seconds     median round time
+ * @property {number} perSec      datapoints per second (median round)
+ */
+
+module.exports = {};
