@@ -72,6 +72,7 @@ describe('carbon-fanout CLI', () => {
       cfg,
       YAML.stringify({
         listen: { line: { tcp: { host: '127.0.0.1', port: 0 } } },
+        selfMetrics: { interval: 0 },
         destinations: [{ name: 'f', file: 'out.txt' }],
         rules: [{ default: true, destinations: ['f'] }],
       }),

@@ -24,9 +24,12 @@ export const EPHEMERAL_LISTEN = {
   pickle: { tcp: { host: '127.0.0.1', port: 0 } },
 };
 
-/** Build and start a relay from a config object; stop it with `relay.stop(Date.now() + ms)`. */
+/**
+ * Build and start a relay from a config object; stop it with `relay.stop(Date.now() + ms)`.
+ * Self-metrics are off unless the test configures them, so captures hold only what the test sent.
+ */
 export async function startRelay(obj: Record<string, unknown>, log: Logger = silentLogger()): Promise<Relay> {
-  const relay = new Relay(configFrom({ listen: EPHEMERAL_LISTEN, ...obj }), { log });
+  const relay = new Relay(configFrom({ listen: EPHEMERAL_LISTEN, selfMetrics: { interval: 0 }, ...obj }), { log });
   await relay.start();
   return relay;
 }
