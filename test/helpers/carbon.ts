@@ -1,0 +1,308 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { runPythonJson } from './python';
+import { tempDir } from './relay';
+
+/**
+ * Real Debian graphite-carbon daemons (carbon-cache, carbon-relay) for interop
+ * tests: each runs in the foreground from its own temp dir, bound to 127.0.0.1
+ * on free ports, and is always killed by stop().
+ */
+
+/** Ports the kernel just handed out for 127.0.0.1 (all bound at once, so distinct), for programs that need a number up front. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+  }
+}
+
+/** True when a TCP connection to 127.0.0.1:port succeeds (it is closed again at once). */
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export type CarbonProgram = 'cache' | 'relay';
+
+export interface CarbonDaemonSpec {
+  program: CarbonProgram;
+  /** Keys for the `[cache]` or `[relay]` section, besides the directories this helper points into its temp dir. */
+  settings: Record<string, string | number | boolean>;
+  /** More files for CONF_DIR, by name (storage-schemas.conf, relay-rules.conf). */
+  files?: Record<string, string>;
+  /** Ports on 127.0.0.1 that must accept connections before start() resolves. */
+  readyPorts: readonly number[];
+  startTimeoutMs?: number;
+}
+
+/** The daemon could not bind a port (another process took it after freePorts() saw it free); worth a retry on new ports. */
+export class CarbonStartError extends Error {
+  override readonly name = 'CarbonStartError';
+}
+
+const MAX_LOG = 256 * 1024;
+
+export class CarbonDaemon {
+  private logText = '';
+  private exitStatus: string | null = null;
+  private readonly exited: Promise<void>;
+
+  private constructor(
+    readonly program: CarbonProgram,
+    /** CONF_DIR, with everything else the daemon writes below it. */
+    readonly dir: string,
+    private readonly child: ChildProcess,
+  ) {
+    const keep = (c: Buffer): void => {
+      this.logText += c.toString('utf8');
+      if (this.logText.length > MAX_LOG) this.logText = this.logText.slice(-MAX_LOG);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitStatus = `exited with ${code ?? signal}`;
+        live.delete(child);
+        resolve();
+      });
+      // A failed spawn (no such program) may never emit 'exit'.
+      child.once('error', (e) => {
+        this.logText += `\nspawn error: ${e.message}`;
+        if (child.pid === undefined) {
+          this.exitStatus = `failed to start: ${e.message}`;
+          live.delete(child);
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Write carbon.conf (and the extra files) into a fresh temp dir, start the daemon and wait until its ports accept connections. */
+  static async start(spec: CarbonDaemonSpec): Promise<CarbonDaemon> {
+    const dir = tempDir(`cf-carbon-${spec.program}-`);
+    const sub = (...p: string[]): string => path.join(dir, ...p);
+    for (const d of ['storage/whisper', 'storage/lists', 'log', 'run']) fs.mkdirSync(sub(d), { recursive: true });
+    const settings: Record<string, string | number | boolean> = {
+      STORAGE_DIR: sub('storage'),
+      LOCAL_DATA_DIR: sub('storage', 'whisper'),
+      WHITELISTS_DIR: sub('storage', 'lists'),
+      CONF_DIR: dir,
+      LOG_DIR: sub('log'),
+      PID_DIR: sub('run'),
+      ENABLE_UDP_LISTENER: 'False',
+      // No self-metrics: every datapoint in a test is one the test sent.
+      CARBON_METRIC_INTERVAL: 0,
+      ...spec.settings,
+    };
+    // ConfigParser interpolates '%', so escape it in paths and values.
+    const body = Object.entries(settings).map(([k, v]) => `${k} = ${String(v).replace(/%/g, '%%')}`);
+    fs.writeFileSync(sub('carbon.conf'), `[${spec.program}]\n${body.join('\n')}\n`);
+    // Every carbon daemon refuses to start without storage-schemas.conf, even the relay.
+    const files = { 'storage-schemas.conf': '[default]\npattern = .*\nretentions = 60s:1d\n', ...spec.files };
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(sub(name), text);
+
+    const bin = `/usr/bin/carbon-${spec.program}`;
+    const child = spawn(fs.existsSync(bin) ? bin : `carbon-${spec.program}`, [`--config=${sub('carbon.conf')}`, '--nodaemon', 'start'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONWARNINGS: 'ignore', PYTHONUNBUFFERED: '1' },
+    });
+    live.add(child);
+    const daemon = new CarbonDaemon(spec.program, dir, child);
+    try {
+      await daemon.waitReady(spec.readyPorts, spec.startTimeoutMs ?? 30_000);
+    } catch (err) {
+      await daemon.stop();
+      throw err;
+    }
+    return daemon;
+  }
+
+  /** Everything the daemon printed so far (it logs to stdout in the foreground). */
+  get log(): string {
+    return this.logText;
+  }
+
+  get running(): boolean {
+    return this.exitStatus === null;
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; then remove the temp dir. Safe to call twice. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.exitStatus === null) {
+      this.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        this.exited.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.child.kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async waitReady(ports: readonly number[], timeoutMs: number): Promise<void> {
+    const start = Date.now();
+    const pending = new Set(ports);
+    while (pending.size > 0) {
+      if (this.exitStatus !== null) {
+        const message = `carbon-${this.program} ${this.exitStatus} before it was ready:\n${this.logText}`;
+        throw /Address already in use|CannotListenError/.test(this.logText) ? new CarbonStartError(message) : new Error(message);
+      }
+      if (Date.now() - start > timeoutMs) {
+        throw new Error(`carbon-${this.program} not accepting connections on ${[...pending].join(', ')} after ${timeoutMs} ms:\n${this.logText}`);
+      }
+      for (const p of [...pending]) {
+        // The log line proves the port is carbon's, not some other process's that won the race for it.
+        if (new RegExp(`starting on ${p}\\b`).test(this.logText) && (await canConnect(p))) pending.delete(p);
+      }
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Start a daemon on fresh free ports, retrying (with new ports) if it exits before it is ready. */
+async function startOnFreePorts(portCount: number, specFor: (ports: number[]) => CarbonDaemonSpec): Promise<{ daemon: CarbonDaemon; ports: number[] }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await freePorts(portCount);
+    try {
+      return { daemon: await CarbonDaemon.start(specFor(ports)), ports };
+    } catch (err) {
+      if (!(err instanceof CarbonStartError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+export interface CarbonCache {
+  daemon: CarbonDaemon;
+  linePort: number;
+  picklePort: number;
+  /** Where whisper files go (LOCAL_DATA_DIR). */
+  dataDir: string;
+  /** The .wsp file carbon-cache writes for a metric name. */
+  whisperFile(metric: string): string;
+  /** Every .wsp file under dataDir, as metric names, sorted. */
+  storedMetrics(): string[];
+}
+
+/** carbon-cache with one storage schema for every metric, e.g. `1s:1h`. */
+export async function startCarbonCache(retentions: string): Promise<CarbonCache> {
+  const { daemon, ports } = await startOnFreePorts(3, ([line, pickle, query]) => ({
+    program: 'cache',
+    settings: {
+      LINE_RECEIVER_INTERFACE: '127.0.0.1',
+      LINE_RECEIVER_PORT: line,
+      PICKLE_RECEIVER_INTERFACE: '127.0.0.1',
+      PICKLE_RECEIVER_PORT: pickle,
+      CACHE_QUERY_INTERFACE: '127.0.0.1',
+      CACHE_QUERY_PORT: query,
+      MAX_CACHE_SIZE: 'inf',
+      MAX_CREATES_PER_MINUTE: 'inf',
+      MAX_UPDATES_PER_SECOND: 100_000,
+      LOG_UPDATES: 'False',
+      LOG_CREATES: 'False',
+    },
+    files: { 'storage-schemas.conf': `[default]\npattern = .*\nretentions = ${retentions}\n` },
+    readyPorts: [line, pickle],
+  }));
+  const dataDir = path.join(daemon.dir, 'storage', 'whisper');
+  return {
+    daemon,
+    linePort: ports[0],
+    picklePort: ports[1],
+    dataDir,
+    // carbon's getFilesystemPath: dots become directories.
+    whisperFile: (metric) => path.join(dataDir, metric.replace(/\./g, path.sep).replace(/^\/+/, '') + '.wsp'),
+    storedMetrics: () =>
+      (fs.readdirSync(dataDir, { recursive: true, encoding: 'utf8' }) as string[])
+        .filter((f) => f.endsWith('.wsp'))
+        .map((f) => f.slice(0, -'.wsp'.length).split(path.sep).join('.'))
+        .sort(),
+  };
+}
+
+export interface CarbonRelay {
+  daemon: CarbonDaemon;
+  linePort: number;
+  picklePort: number;
+}
+
+/** carbon-relay with RELAY_METHOD=rules whose only (default) rule sends everything to `destinations` (`host:port`). */
+export async function startCarbonRelay(destinations: readonly string[], protocol: 'pickle' | 'line' = 'pickle'): Promise<CarbonRelay> {
+  const list = destinations.join(', ');
+  const { daemon, ports } = await startOnFreePorts(2, ([line, pickle]) => ({
+    program: 'relay',
+    settings: {
+      LINE_RECEIVER_INTERFACE: '127.0.0.1',
+      LINE_RECEIVER_PORT: line,
+      PICKLE_RECEIVER_INTERFACE: '127.0.0.1',
+      PICKLE_RECEIVER_PORT: pickle,
+      RELAY_METHOD: 'rules',
+      DESTINATIONS: list,
+      DESTINATION_PROTOCOL: protocol,
+    },
+    files: { 'relay-rules.conf': `[default]\ndefault = true\ndestinations = ${list}\n` },
+    readyPorts: [line, pickle],
+  }));
+  return { daemon, linePort: ports[0], picklePort: ports[1] };
+}
+
+/** One whisper cell to read: the file and a timestamp inside the archive's retention. */
+export interface WhisperPoint {
+  file: string;
+  timestamp: number;
+}
+
+const FETCH_SCRIPT = String.raw`
+import json, os, sys, whisper
+out = []
+for path, t in json.load(sys.stdin):
+    try:
+        if not os.path.exists(path):
+            out.append(None)
+            continue
+        (start, end, step), values = whisper.fetch(path, t - 1, t + 1)
+        i = (int(t) - int(t) % step - start) // step
+        v = values[i] if 0 <= i < len(values) else None
+        out.append(None if v is None else repr(v))
+    except Exception as e:  # a file carbon is still creating
+        out.append('error: %r' % e)
+print(json.dumps(out))
+`;
+
+/**
+ * Read whisper cells with python3-whisper's whisper.fetch (an independent
+ * reader): for each point, Python's repr() of the stored float, or null when
+ * the file or the value is not there (yet).
+ */
+export function readWhisper(points: readonly WhisperPoint[]): Promise<(string | null)[]> {
+  return runPythonJson<(string | null)[]>(FETCH_SCRIPT, { input: JSON.stringify(points.map((p) => [p.file, p.timestamp])) });
+}
