@@ -67,11 +67,12 @@ export class Relay {
     const maxLine = line?.maxLineLength ?? 16_384;
     const lineProtocol = (peer: string): LineProtocol => new LineProtocol(peer, maxLine, lineDeps);
     const listenerDeps = { pipeline: this.pipeline, counters: this.counters, log };
-    if (line?.tcp) this.listeners.line = new StreamListener({ name: 'line', ...line.tcp }, { ...listenerDeps, protocol: lineProtocol });
+    const maxConnections = config.listen.maxConnections;
+    if (line?.tcp) this.listeners.line = new StreamListener({ name: 'line', ...line.tcp, maxConnections }, { ...listenerDeps, protocol: lineProtocol });
     if (line?.tls) {
       const t = line.tls;
       this.listeners.lineTls = new StreamListener(
-        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) } },
+        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, maxConnections },
         { ...listenerDeps, protocol: lineProtocol },
       );
     }
@@ -81,7 +82,7 @@ export class Relay {
       const pickleDeps = { ...lineDeps, decoder: new PickleDecoder() };
       const maxFrame = pickle.maxFrameLength;
       this.listeners.pickle = new StreamListener(
-        { name: 'pickle', ...pickle.tcp },
+        { name: 'pickle', ...pickle.tcp, maxConnections },
         { ...listenerDeps, protocol: (peer) => new PickleProtocol(peer, maxFrame, pickleDeps) },
       );
     }

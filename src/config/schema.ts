@@ -107,6 +107,8 @@ export const configSchema = z.strictObject({
     .default({ interval: 60_000 }),
   listen: z
     .strictObject({
+      /** Per TCP/TLS listener; further connections are refused (each may buffer up to one line or frame). */
+      maxConnections: z.number().int().positive().default(1024),
       line: z
         .strictObject({
           tcp: listenAddress.optional(),
@@ -122,7 +124,7 @@ export const configSchema = z.strictObject({
         })
         .optional(),
     })
-    .default({}),
+    .default({ maxConnections: 1024 }),
   destinations: z.array(destinationSchema).default([]),
   rules: z.array(ruleSchema).optional(),
   /** A YAML file with `rules:` (and optionally more `destinations:`), relative to this file. */

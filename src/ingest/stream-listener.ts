@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import type { Pausable, Pipeline } from '../pipeline/pipeline';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
+import { RateLimitedLog } from '../telemetry/rate-limited-log';
 
 /** Per-connection protocol logic (line or pickle). */
 export interface StreamProtocol {
@@ -18,6 +19,8 @@ export interface StreamListenerOptions {
   host: string;
   port: number;
   tls?: { cert: Buffer; key: Buffer };
+  /** Connections beyond this are refused (and logged, rate-limited). */
+  maxConnections: number;
 }
 
 export interface StreamListenerDeps {
@@ -37,11 +40,14 @@ export class StreamListener implements Pausable {
   private readonly sockets = new Set<net.Socket>();
   private paused = false;
   private unregister: (() => void) | null = null;
+  private readonly limited: RateLimitedLog;
 
   constructor(
     private readonly opts: StreamListenerOptions,
     private readonly deps: StreamListenerDeps,
-  ) {}
+  ) {
+    this.limited = new RateLimitedLog(deps.log);
+  }
 
   get name(): string {
     return this.opts.name;
@@ -60,9 +66,17 @@ export class StreamListener implements Pausable {
       : net.createServer(onConnection);
     if (this.opts.tls) {
       server.on('tlsClientError', (err: Error, sock: tls.TLSSocket) => {
-        this.deps.log.warn('TLS handshake with client failed', { listener: this.opts.name, peer: peerOf(sock), reason: err.message });
+        this.limited.warn(`tls:${sock.remoteAddress ?? ''}`, 'TLS handshake with client failed', { listener: this.opts.name, peer: peerOf(sock), reason: err.message });
       });
     }
+    server.maxConnections = this.opts.maxConnections;
+    server.on('drop', (info?: net.DropArgument) => {
+      this.limited.warn(`drop:${this.opts.name}`, 'connection refused: maxConnections reached', {
+        listener: this.opts.name,
+        peer: info?.remoteAddress ?? 'unknown',
+        maxConnections: this.opts.maxConnections,
+      });
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
