@@ -127,6 +127,7 @@ function buildDestination(d: DestinationConfig, log: Logger, pressure: { onPress
       maxDatapointsPerMessage: d.maxDatapointsPerMessage,
       highWaterMark: Math.max(1, Math.floor(d.maxQueueSize * d.highWaterMark)),
       lowWaterMark: Math.floor(d.maxQueueSize * d.lowWaterMark),
+      stallTimeoutMs: d.stallTimeout,
       backoff: { initialMs: d.reconnect.initialDelay, maxMs: d.reconnect.maxDelay, factor: 2, jitter: 0.2 },
     },
     { transport, encoder: protocol === 'pickle' ? new PickleEncoder(prefix) : new LineEncoder(prefix), log, pressure },

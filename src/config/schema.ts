@@ -51,6 +51,8 @@ export const destinationSchema = z
     /** Fractions of maxQueueSize: above high, a connected destination pauses TCP receivers; below low, they resume. */
     highWaterMark: z.number().gt(0).lte(1).default(0.5),
     lowWaterMark: z.number().gte(0).lt(1).default(0.25),
+    /** A connected destination that holds receivers paused this long without draining is treated as down (0 = never). */
+    stallTimeout: duration.default(30_000),
     connectTimeout: duration.default(10_000),
     reconnect: z
       .strictObject({

@@ -22,6 +22,12 @@ export interface DestinationOptions {
   highWaterMark: number;
   /** Queue length below which it lets them resume. */
   lowWaterMark: number;
+  /**
+   * How long a connected destination may hold receivers paused without
+   * draining to its low-water mark. After that it is treated like a down one:
+   * it stops pausing receivers and drops at its queue bound. 0 = forever.
+   */
+  stallTimeoutMs: number;
   backoff: BackoffOptions;
 }
 
@@ -57,6 +63,9 @@ export class Destination {
   private waitingDrain = false;
   private flushScheduled = false;
   private pressured = false;
+  /** Gave up on pausing for this destination until it drains (stallTimeoutMs). */
+  private stalled = false;
+  private stallTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly writer = new ByteWriter(WRITE_CHUNK_BYTES + 64 * 1024);
   private readonly backoff: Backoff;
@@ -113,7 +122,7 @@ export class Destination {
       c.queuedUntilConnected++;
       return;
     }
-    if (!this.pressured && len >= this.opts.highWaterMark) this.setPressure(true);
+    if (!this.pressured && !this.stalled && len >= this.opts.highWaterMark) this.setPressure(true);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -142,6 +151,7 @@ export class Destination {
       this.deps.log.error('undelivered datapoints at shutdown', { destination: this.name, peer: this.description, undelivered });
     }
     this.state = 'stopped';
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const conn = this.conn;
@@ -179,6 +189,7 @@ export class Destination {
     this.conn = null;
     this.waitingDrain = false;
     if (this.pressured) this.setPressure(false);
+    this.stalled = false;
     if (this.state === 'stopped') return;
     if (this.ending) {
       // stop() closed a drained connection on purpose.
@@ -219,13 +230,35 @@ export class Destination {
         break;
       }
     }
-    if (this.pressured && q.length <= this.opts.lowWaterMark) this.setPressure(false);
+    if (q.length <= this.opts.lowWaterMark) {
+      if (this.pressured) this.setPressure(false);
+      this.stalled = false;
+    }
     this.checkDrained();
   };
 
   private setPressure(high: boolean): void {
     this.pressured = high;
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+    if (high && this.opts.stallTimeoutMs > 0) {
+      this.stallTimer = setTimeout(() => this.onStall(), this.opts.stallTimeoutMs);
+      this.stallTimer.unref();
+    }
     this.deps.pressure?.onPressure(this, high);
+  }
+
+  private onStall(): void {
+    this.stallTimer = null;
+    if (!this.pressured) return;
+    this.stalled = true;
+    this.deps.log.warn('destination is not draining; no longer pausing receivers for it (it will drop at maxQueueSize)', {
+      destination: this.name,
+      peer: this.description,
+      queued: this.queue.length,
+      stallTimeoutMs: this.opts.stallTimeoutMs,
+    });
+    this.setPressure(false);
   }
 
   /**

@@ -109,6 +109,29 @@ describe('destinations under failure', () => {
     expect(slow.datapoints[total - 1]).toEqual({ name: `flow.${total - 1}`, value: total - 1, timestamp: 1700000000 + total - 1 });
   }, 90_000);
 
+  it('stops pausing receivers for a destination that stays connected but never drains (stallTimeout)', async () => {
+    const stuck = await sink('pickle');
+    relay = await startRelay({
+      destinations: [{ name: 'stuck', host: '127.0.0.1', port: stuck.port, maxQueueSize: 20_000, stallTimeout: '300ms' }],
+      rules: [{ default: true, destinations: ['stuck'] }],
+    });
+    const d = relay.destinations.get('stuck')!;
+    await waitFor(() => d.isConnected && stuck.connections === 1, 'connected');
+    stuck.pauseReading();
+    const total = 600_000;
+    let sent = false;
+    const client = net.connect(relay.listeners.line!.port, '127.0.0.1');
+    client.on('close', () => (sent = true));
+    client.end(Buffer.from(lines('stall', total)));
+    await waitFor(() => relay!.pipeline.paused, 'receivers paused first', 30_000);
+    await waitFor(() => sent, 'sender was not blocked forever', 60_000);
+    await waitFor(() => d.counters.attemptedRelays === total, 'every line routed', 30_000);
+    expect(relay.pipeline.paused).toBe(false);
+    expect(d.counters.fullQueueDrops).toBeGreaterThan(0);
+    // Nothing vanishes: every routed datapoint was written, is queued, or was counted as dropped.
+    expect(d.counters.sent + d.queue.length + d.counters.fullQueueDrops).toBe(total);
+  }, 120_000);
+
   it('flushes queued datapoints on stop and reports what a down destination could not deliver', async () => {
     const s = await sink('line');
     relay = await startRelay({
