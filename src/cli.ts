@@ -3,7 +3,9 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error';
 import { loadConfig, type RelayConfig } from './config/load';
-import { isValidMetricName } from './codec/metric-name';
+import { buildRouters } from './routing/build';
+import { createGroup } from './routing/hash-group';
+import { RouteVerdict } from './routing/router';
 import { Relay } from './relay';
 import { createLogger, type Logger, type LogLevel } from './telemetry/logger';
 
@@ -84,14 +86,24 @@ function summary(c: RelayConfig): string {
     l.line?.tls && `line tls ${l.line.tls.host}:${l.line.tls.port}`,
     l.pickle?.tcp && `pickle tcp ${l.pickle.tcp.host}:${l.pickle.tcp.port}`,
   ].filter(Boolean);
+  const groups = c.groups.length > 0 ? `, ${c.groups.length} groups (${c.groups.map((g) => g.name).join(', ')})` : '';
   return `OK ${c.file}: ${listeners.length} listeners (${listeners.join(', ')}), ${c.destinations.length} destinations (${c.destinations
     .map((d) => d.name)
-    .join(', ')}), ${c.rules.rules.length + 1} rules`;
+    .join(', ')})${groups}, ${c.rules.rules.length + 1} rules`;
 }
 
+const VERDICT_TEXT: Record<RouteVerdict, string> = {
+  [RouteVerdict.Ok]: '',
+  [RouteVerdict.InvalidName]: '(invalid name: dropped)',
+  [RouteVerdict.Blacklisted]: '(blacklisted: dropped)',
+  [RouteVerdict.NotWhitelisted]: '(not whitelisted: dropped)',
+};
+
 async function route(config: RelayConfig, metrics: string[], io: CliIO): Promise<number> {
+  const { received } = buildRouters(config, (d) => d.name, createGroup, io.log ?? createLogger({ level: 'error' }));
   const print = (m: string): void => {
-    io.stdout.write(`${m}\t${isValidMetricName(m) ? config.rules.match(m).join(',') : '(invalid name: dropped)'}\n`);
+    const r = received.route(m);
+    io.stdout.write(`${m}\t${r.verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[r.verdict]}\n`);
   };
   if (metrics.length > 0) {
     metrics.forEach(print);

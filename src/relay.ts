@@ -13,6 +13,10 @@ import { FileTransport } from './output/transport/file';
 import { SocketTransport } from './output/transport/socket';
 import type { Transport } from './output/transport/transport';
 import { Pipeline } from './pipeline/pipeline';
+import { buildRouters } from './routing/build';
+import { createGroup } from './routing/hash-group';
+import type { NameFilter } from './routing/name-filter';
+import type { Router } from './routing/router';
 import { IngestCounters } from './telemetry/counters';
 import type { Logger } from './telemetry/logger';
 import { RateLimitedLog } from './telemetry/rate-limited-log';
@@ -39,6 +43,8 @@ export class Relay {
   readonly destinations: ReadonlyMap<string, Destination>;
   readonly pipeline: Pipeline;
   readonly selfMetrics: SelfMetrics;
+  private readonly filter: NameFilter | undefined;
+  private readonly receivedRouter: Router<Destination>;
   readonly listeners: { line?: StreamListener; lineTls?: StreamListener; pickle?: StreamListener; udp?: UdpListener } = {};
 
   constructor(
@@ -53,8 +59,10 @@ export class Relay {
       destinations.set(d.name, buildDestination(d, log, pressure));
     }
     this.destinations = destinations;
-    const rules = config.rules.map((name) => destinations.get(name) as Destination);
-    this.pipeline = new Pipeline(rules, this.counters, log, { routeCacheSize: config.routeCacheSize });
+    const routers = buildRouters(config, (d) => destinations.get(d.name) as Destination, createGroup, log);
+    this.filter = routers.filter;
+    this.receivedRouter = routers.received;
+    this.pipeline = new Pipeline(routers, this.counters, log, config.minTimestampResolution);
 
     this.selfMetrics = new SelfMetrics(
       { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
@@ -92,6 +100,7 @@ export class Relay {
     for (const d of this.destinations.values()) d.start();
     const { line, lineTls, udp, pickle } = this.listeners;
     for (const l of [line, lineTls, udp, pickle]) if (l) await l.start();
+    this.filter?.start(() => this.receivedRouter.invalidate());
     this.selfMetrics.start();
   }
 
@@ -100,6 +109,7 @@ export class Relay {
     const { line, lineTls, udp, pickle } = this.listeners;
     await Promise.all([line, lineTls, udp, pickle].map((l) => l?.stop()));
     this.selfMetrics.stop();
+    this.filter?.stop();
     // A last interval's counters, so drops just before shutdown are not lost from view.
     if (this.config.selfMetrics.intervalMs > 0) this.selfMetrics.emit();
     const reports = await Promise.all([...this.destinations.values()].map((d) => d.stop(deadline)));

@@ -43,7 +43,7 @@ describe('carbon-fanout CLI', () => {
     fs.writeFileSync(file, 'destinations:\n  - name: a\n    file: "-"\nrules:\n  - pattern: ^x\n    destinations: [a, nope]\n  - default: true\n    destinations: [a]\n');
     const t = io();
     expect(await main(['check', '-c', file], t)).toBe(1);
-    expect(t.err()).toBe(`config error: ${file}:6: rules.0.destinations.1: unknown destination "nope" (known: a)\n`);
+    expect(t.err()).toBe(`config error: ${file}:6: rules.0.destinations.1: unknown destination or group "nope" (known: a)\n`);
   });
 
   it('route: prints each metric with its destinations in send order, from arguments or stdin', async () => {

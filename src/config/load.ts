@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { ConfigError } from './config-error';
-import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type RuleConfig } from './schema';
+import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type RuleConfig } from './schema';
 import { YamlFile } from './yaml-file';
+import { pythonToJsRegex } from '../routing/python-regex';
 import { RuleSet, type Rule } from '../routing/rule-set';
 
 /** The validated, resolved configuration every component is built from. Paths are absolute. */
@@ -13,8 +14,19 @@ export interface RelayConfig {
   readonly selfMetrics: { readonly intervalMs: number; readonly prefix: string | undefined };
   readonly listen: ConfigInput['listen'];
   readonly destinations: readonly DestinationConfig[];
-  /** Rules routing to destination names. */
+  readonly groups: readonly GroupConfig[];
+  /** Rules routing to destination or group names. */
   readonly rules: RuleSet<string>;
+  readonly filters: FilterConfig | undefined;
+  readonly normalizeTags: boolean;
+  readonly minTimestampResolution: number;
+}
+
+export interface FilterConfig {
+  readonly allow: readonly RegExp[];
+  readonly block: readonly RegExp[];
+  readonly allowFile?: string;
+  readonly blockFile?: string;
 }
 
 interface Located<T> {
@@ -36,12 +48,14 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 
   const destinations: Located<DestinationConfig>[] = cfg.destinations.map((d, i) => ({ value: d, source: main, path: ['destinations', i] }));
   const rules: Located<RuleConfig>[] = (cfg.rules ?? []).map((r, i) => ({ value: r, source: main, path: ['rules', i] }));
+  const groups: Located<GroupConfig>[] = cfg.groups.map((g, i) => ({ value: resolveGroupPaths(g, dir), source: main, path: ['groups', i] }));
   if (cfg.rulesFile !== undefined) {
     if (cfg.rules !== undefined) throw new ConfigError('set either rules or rulesFile, not both', { file: main.file, line: main.lineOf(['rulesFile']), path: 'rulesFile' });
     const rf = YamlFile.read(path.resolve(dir, cfg.rulesFile), env);
     const parsed = rf.parse(rulesFileSchema);
     parsed.destinations.forEach((d, i) => destinations.push({ value: resolvePaths(d, path.dirname(rf.file)), source: rf, path: ['destinations', i] }));
     parsed.rules.forEach((r, i) => rules.push({ value: r, source: rf, path: ['rules', i] }));
+    parsed.groups.forEach((g, i) => groups.push({ value: resolveGroupPaths(g, path.dirname(rf.file)), source: rf, path: ['groups', i] }));
   }
   for (const d of destinations) if (d.source === main) d.value = resolvePaths(d.value, dir);
 
@@ -51,13 +65,22 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     names.add(d.value.name);
   }
   if (destinations.length === 0) throw new ConfigError('no destinations configured', { file: main.file });
+  const network = new Set(destinations.filter((d) => d.value.file === undefined).map((d) => d.value.name));
+  for (const g of groups) {
+    if (names.has(g.value.name)) throw at(g, ['name'], `"${g.value.name}" is already the name of a destination or group`);
+    g.value.members.forEach((m, j) => {
+      if (!network.has(m)) throw at(g, ['members', j], names.has(m) ? `"${m}" is a file destination or group; members must be host/port destinations` : `unknown destination "${m}"`);
+    });
+    if (new Set(g.value.members).size !== g.value.members.length) throw at(g, ['members'], 'a destination is listed twice');
+  }
+  for (const g of groups) names.add(g.value.name);
   if (rules.length === 0) throw new ConfigError('no rules configured (add at least `- {default: true, destinations: [...]}`)', { file: main.file });
 
   const compiled: Rule<string>[] = [];
   let defaultRule: Located<RuleConfig> | undefined;
   rules.forEach((r, i) => {
     r.value.destinations.forEach((name, j) => {
-      if (!names.has(name)) throw at(r, ['destinations', j], `unknown destination "${name}" (known: ${[...names].join(', ')})`);
+      if (!names.has(name)) throw at(r, ['destinations', j], `unknown destination or group "${name}" (known: ${[...names].join(', ')})`);
     });
     if (r.value.default === true) {
       if (defaultRule !== undefined) throw at(r, ['default'], `a second default rule (the first is at line ${defaultRule.source.lineOf(defaultRule.path)})`);
@@ -89,13 +112,39 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
     listen: resolveListenPaths(cfg.listen, dir),
     destinations: destinations.map((d) => d.value),
+    groups: groups.map((g) => g.value),
     rules: new RuleSet(compiled, defaultRule.value.destinations),
+    filters: compileFilters(main, cfg.filters, dir),
+    normalizeTags: cfg.normalizeTags,
+    minTimestampResolution: cfg.minTimestampResolution,
   });
 }
 
 function at<T>(loc: Located<T>, sub: (string | number)[], problem: string): ConfigError {
   const p = [...loc.path, ...sub];
   return new ConfigError(problem, { file: loc.source.file, line: loc.source.lineOf(p), path: p.join('.') });
+}
+
+function resolveGroupPaths(g: GroupConfig, dir: string): GroupConfig {
+  return g.aggregationRules === undefined ? g : { ...g, aggregationRules: path.resolve(dir, g.aggregationRules) };
+}
+
+function compileFilters(source: YamlFile, f: ConfigInput['filters'], dir: string): FilterConfig | undefined {
+  if (f === undefined) return undefined;
+  const compile = (key: 'allow' | 'block'): RegExp[] =>
+    f[key].map((p, i) => {
+      try {
+        return new RegExp(pythonToJsRegex(p));
+      } catch (err) {
+        throw new ConfigError(`invalid regular expression: ${(err as Error).message}`, { file: source.file, line: source.lineOf(['filters', key, i]), path: `filters.${key}.${i}` });
+      }
+    });
+  return {
+    allow: compile('allow'),
+    block: compile('block'),
+    allowFile: f.allowFile === undefined ? undefined : path.resolve(dir, f.allowFile),
+    blockFile: f.blockFile === undefined ? undefined : path.resolve(dir, f.blockFile),
+  };
 }
 
 function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
@@ -109,9 +158,4 @@ function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigI
   const t = listen.line?.tls;
   if (listen.line === undefined || t === undefined) return listen;
   return { ...listen, line: { ...listen.line, tls: { ...t, cert: path.resolve(dir, t.cert), key: path.resolve(dir, t.key) } } };
-}
-
-/** Carbon's patterns are Python regexes; translate the named-group syntax JS spells differently. */
-export function pythonToJsRegex(pattern: string): string {
-  return pattern.replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>').replace(/\(\?P=([A-Za-z_]\w*)\)/g, '\\k<$1>');
 }

@@ -40,6 +40,8 @@ export const destinationSchema = z
     name: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, and _ . : -'),
     host: z.string().min(1).optional(),
     port: port.optional(),
+    /** carbon's DESTINATIONS instance (`host:port:instance`): part of the hash-ring key in groups. */
+    instance: z.string().min(1).optional(),
     /** Write plaintext lines to this file, or to stdout for `-`, instead of a network peer. */
     file: z.string().min(1).optional(),
     protocol: z.enum(['pickle', 'line']).optional(),
@@ -70,6 +72,28 @@ export const destinationSchema = z
     if (d.lowWaterMark >= d.highWaterMark) ctx.addIssue({ code: 'custom', path: ['lowWaterMark'], message: 'must be below highWaterMark' });
   });
 
+export const hashTypes = ['carbon_ch', 'fnv1a_ch', 'mmh3_ch', 'jump_fnv1a_ch'] as const;
+
+/** A set of destinations that splits metrics between its members by hash, usable as a rule target. */
+export const groupSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, and _ . : -'),
+    /** carbon_ch/fnv1a_ch/mmh3_ch are carbon's rings; jump_fnv1a_ch is carbon-c-relay's jump hash. */
+    type: z.enum(hashTypes).default('carbon_ch'),
+    /** carbon's RELAY_METHOD flavours: consistent (default), fast (fast-hashing), plus aggregated over aggregation rules. */
+    ring: z.enum(['consistent', 'fast']).default('consistent'),
+    replication: z.number().int().min(1).default(1),
+    /** Replicas on distinct hosts (carbon's DIVERSE_REPLICAS). */
+    diverse: z.boolean().default(true),
+    /** Destination names, in carbon's DESTINATIONS order (it matters for ring collisions). */
+    members: z.array(z.string().min(1)).min(1),
+    /** carbon's aggregated-consistent-hashing: hash on the aggregate names of this aggregation-rules.conf. */
+    aggregationRules: z.string().min(1).optional(),
+  })
+  .superRefine((g, ctx) => {
+    if (g.type === 'jump_fnv1a_ch' && g.ring === 'fast') ctx.addIssue({ code: 'custom', path: ['ring'], message: 'jump_fnv1a_ch has no fast variant' });
+  });
+
 export const ruleSchema = z
   .strictObject({
     name: z.string().min(1).optional(),
@@ -89,6 +113,7 @@ export const ruleSchema = z
 
 export const rulesFileSchema = z.strictObject({
   destinations: z.array(destinationSchema).default([]),
+  groups: z.array(groupSchema).default([]),
   rules: z.array(ruleSchema).min(1),
 });
 
@@ -131,8 +156,24 @@ export const configSchema = z.strictObject({
   rules: z.array(ruleSchema).optional(),
   /** A YAML file with `rules:` (and optionally more `destinations:`), relative to this file. */
   rulesFile: z.string().min(1).optional(),
+  groups: z.array(groupSchema).default([]),
+  /** carbon's USE_WHITELIST: regexes searched in received names (case-sensitive); files in carbon's format are re-read on change. */
+  filters: z
+    .strictObject({
+      allow: z.array(z.string().min(1)).default([]),
+      block: z.array(z.string().min(1)).default([]),
+      allowFile: z.string().min(1).optional(),
+      blockFile: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** carbon's TAG_RELAY_NORMALIZED: route and send tagged names in graphite's canonical form. */
+  normalizeTags: z.boolean().default(false),
+  /** carbon's MIN_TIMESTAMP_RESOLUTION: floor received timestamps to a multiple of this many seconds (0 = off). */
+  minTimestampResolution: z.number().int().min(0).default(0),
 });
 
 export type ConfigInput = z.infer<typeof configSchema>;
 export type DestinationConfig = z.infer<typeof destinationSchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
+export type GroupConfig = z.infer<typeof groupSchema>;
+export type HashType = (typeof hashTypes)[number];

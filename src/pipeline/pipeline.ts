@@ -1,8 +1,6 @@
 import { MetricBatch, type Metric } from './metric';
-import { isValidMetricName } from '../codec/metric-name';
 import type { Destination, PressureListener } from '../output/destination';
-import { RouteCache } from '../routing/route-cache';
-import type { RuleSet } from '../routing/rule-set';
+import { RouteVerdict, type Route, type Router } from '../routing/router';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
@@ -13,62 +11,48 @@ export interface Pausable {
   resume(): void;
 }
 
-/** Routing decision for a name: its destinations, or null when the name itself is rejected. */
-type Route = readonly Destination[] | null;
-
-export interface PipelineOptions {
-  routeCacheSize: number;
+export interface PipelineRouters {
+  /** For received datapoints: filters, tags, rules. */
+  received: Router<Destination>;
+  /** For the relay's own metrics, which bypass the white/blacklists as in carbon. */
+  internal: Router<Destination>;
 }
 
 /**
- * The single fan-out point: validates names, routes each (cached per name) and
- * offers the datapoint to every matched destination once. It also turns queue
- * pressure from connected destinations into pause/resume of the sources, so a
- * fast sender is slowed rather than dropped.
+ * The single fan-out point: routes each datapoint (decision cached per name)
+ * and offers it to every chosen destination once, counting what is rejected
+ * by reason. It also turns queue pressure from connected destinations into
+ * pause/resume of the sources, so a fast sender is slowed rather than dropped.
  */
 export class Pipeline implements PressureListener {
-  private readonly routes: RouteCache<Route>;
   private readonly pressured = new Set<Destination>();
   private readonly sources = new Set<Pausable>();
   private readonly limited: RateLimitedLog;
   private readonly one = new MetricBatch(1);
 
   constructor(
-    private readonly rules: RuleSet<Destination>,
+    private readonly routers: PipelineRouters,
     private readonly counters: IngestCounters,
     log: Logger,
-    opts: PipelineOptions,
+    /** carbon's MIN_TIMESTAMP_RESOLUTION for received datapoints: int(ts) // res * res. 0 = off. */
+    private readonly timestampResolution = 0,
   ) {
-    this.routes = new RouteCache<Route>(opts.routeCacheSize, (name) => (isValidMetricName(name) ? this.rules.match(name) : null));
     this.limited = new RateLimitedLog(log);
   }
 
-  /**
-   * Route every datapoint in the batch. `origin` names the peer for log lines;
-   * `received` is false for the relay's own metrics (not counted as received).
-   */
-  accept(batch: MetricBatch, origin: string, received = true): void {
-    const { names, values, timestamps } = batch;
-    const c = this.counters;
-    let valid = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const name = names[i];
-      const route = this.routes.get(name);
-      if (route === null) {
-        c.invalidNames++;
-        this.limited.warn(`name:${origin}`, 'invalid metric name, dropping datapoint', { peer: origin, name: JSON.stringify(name.slice(0, 200)) });
-        continue;
-      }
-      valid++;
-      if (route.length === 0) {
-        c.blackholed++;
-        continue;
-      }
-      const ts = timestamps[i];
-      const v = values[i];
-      for (let d = 0; d < route.length; d++) route[d].offer(name, ts, v);
+  /** Route every received datapoint in the batch. `origin` names the peer for log lines. */
+  accept(batch: MetricBatch, origin: string): void {
+    const res = this.timestampResolution;
+    if (res > 0) {
+      const ts = batch.timestamps;
+      for (let i = 0; i < batch.length; i++) ts[i] = Math.floor(Math.trunc(ts[i]) / res) * res;
     }
-    if (received) c.metricsReceived += valid;
+    this.counters.metricsReceived += this.offer(batch, origin, this.routers.received);
+  }
+
+  /** The relay's own metrics: routed like any other, not counted as received, not filtered. */
+  acceptInternal(batch: MetricBatch): void {
+    this.offer(batch, 'self-metrics', this.routers.internal);
   }
 
   /** Convenience for single-datapoint producers (HTTP, pollers); same path as accept(). */
@@ -78,9 +62,9 @@ export class Pipeline implements PressureListener {
     this.accept(this.one, origin);
   }
 
-  /** The destinations a name routes to, in send order (for `carbon-fanout route`). */
-  route(name: string): readonly Destination[] | null {
-    return this.routes.get(name);
+  /** The routing decision for a name (for `carbon-fanout route` and tests). */
+  route(name: string): Route<Destination> {
+    return this.routers.received.route(name);
   }
 
   get paused(): boolean {
@@ -102,6 +86,42 @@ export class Pipeline implements PressureListener {
     for (const s of this.sources) {
       if (this.paused) s.pause();
       else s.resume();
+    }
+  }
+
+  /** Returns how many datapoints were accepted for routing. */
+  private offer(batch: MetricBatch, origin: string, router: Router<Destination>): number {
+    const { names, values, timestamps } = batch;
+    const c = this.counters;
+    let accepted = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const route = router.route(names[i]);
+      if (route.verdict !== RouteVerdict.Ok) {
+        this.reject(route, origin);
+        continue;
+      }
+      accepted++;
+      if (route.tagError) c.invalidTags++;
+      const dests = route.destinations;
+      if (dests.length === 0) {
+        c.blackholed++;
+        continue;
+      }
+      const name = route.name;
+      const ts = timestamps[i];
+      const v = values[i];
+      for (let d = 0; d < dests.length; d++) dests[d].offer(name, ts, v);
+    }
+    return accepted;
+  }
+
+  private reject(route: Route<Destination>, origin: string): void {
+    const c = this.counters;
+    if (route.verdict === RouteVerdict.Blacklisted) c.blacklistMatches++;
+    else if (route.verdict === RouteVerdict.NotWhitelisted) c.whitelistRejects++;
+    else {
+      c.invalidNames++;
+      this.limited.warn(`name:${origin}`, 'invalid metric name, dropping datapoint', { peer: origin, name: JSON.stringify(route.name.slice(0, 200)) });
     }
   }
 }

@@ -26,6 +26,12 @@ export class IngestCounters {
   invalidNames = 0;
   /** Datapoints matched by a rule with no destinations (an explicit blackhole). */
   blackholed = 0;
+  /** Datapoints whose name matched the blacklist (carbon's blacklistMatches). */
+  blacklistMatches = 0;
+  /** Datapoints whose name was not in a non-empty whitelist (carbon's whitelistRejects). */
+  whitelistRejects = 0;
+  /** Tag normalisation was on and the name's tags did not parse; routed as received. */
+  invalidTags = 0;
   /** Current TCP receiver connections. */
   activeConnections = 0;
 }

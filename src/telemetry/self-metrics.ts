@@ -24,6 +24,9 @@ const INGEST_DELTAS = [
   'invalidPickleItems',
   'invalidNames',
   'blackholed',
+  'blacklistMatches',
+  'whitelistRejects',
+  'invalidTags',
 ] as const satisfies readonly (keyof IngestCounters)[];
 
 const DESTINATION_DELTAS = [
@@ -97,8 +100,7 @@ export class SelfMetrics {
     this.lastCpu = cpu;
     this.lastCpuAt = nowMs;
     b.push(`${p}.memUsage`, process.memoryUsage.rss(), ts);
-    // Like carbon, self-metrics are routed but not counted in metricsReceived.
-    this.deps.pipeline.accept(b, 'self-metrics', false);
+    this.deps.pipeline.acceptInternal(b);
     return b;
   }
 
