@@ -133,6 +133,7 @@ function buildDestination(d: DestinationConfig, log: Logger, pressure: { onPress
   return new Destination(
     {
       name: d.name,
+      metricName: d.metricName ?? d.name.replace(/\./g, '_'),
       maxQueueSize: d.maxQueueSize,
       maxDatapointsPerMessage: d.maxDatapointsPerMessage,
       highWaterMark: Math.max(1, Math.floor(d.maxQueueSize * d.highWaterMark)),

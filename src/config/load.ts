@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ConfigError } from './config-error';
 import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type RuleConfig } from './schema';
-import { YamlFile } from './yaml-file';
+import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { pythonToJsRegex } from '../routing/python-regex';
 import { RuleSet, type Rule } from '../routing/rule-set';
 
@@ -31,7 +31,7 @@ export interface FilterConfig {
 
 interface Located<T> {
   value: T;
-  source: YamlFile;
+  source: ConfigSource;
   path: (string | number)[];
 }
 
@@ -42,7 +42,19 @@ interface Located<T> {
  * Errors name the file, the line and the key path.
  */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): RelayConfig {
-  const main = YamlFile.read(path.resolve(file), env);
+  return resolveConfig(YamlFile.read(path.resolve(file), env), env);
+}
+
+/**
+ * Configuration built from another format (carbon.conf + relay-rules.conf):
+ * the same schema, defaults and cross-checks as YAML. `file` names the origin
+ * in errors and resolves relative paths.
+ */
+export function loadConfigObject(data: unknown, file: string, env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  return resolveConfig(new ObjectSource(path.resolve(file), data), env);
+}
+
+function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig {
   const cfg = main.parse(configSchema);
   const dir = path.dirname(main.file);
 
@@ -129,7 +141,7 @@ function resolveGroupPaths(g: GroupConfig, dir: string): GroupConfig {
   return g.aggregationRules === undefined ? g : { ...g, aggregationRules: path.resolve(dir, g.aggregationRules) };
 }
 
-function compileFilters(source: YamlFile, f: ConfigInput['filters'], dir: string): FilterConfig | undefined {
+function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: string): FilterConfig | undefined {
   if (f === undefined) return undefined;
   const compile = (key: 'allow' | 'block'): RegExp[] =>
     f[key].map((p, i) => {

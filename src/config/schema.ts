@@ -40,6 +40,8 @@ export const destinationSchema = z
     name: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, and _ . : -'),
     host: z.string().min(1).optional(),
     port: port.optional(),
+    /** The `<d>` in self-metrics `destinations.<d>.sent` etc. Default: the name with dots as underscores. */
+    metricName: z.string().regex(/^[^.\s]+$/, 'no dots or whitespace').optional(),
     /** carbon's DESTINATIONS instance (`host:port:instance`): part of the hash-ring key in groups. */
     instance: z.string().min(1).optional(),
     /** Write plaintext lines to this file, or to stdout for `-`, instead of a network peer. */

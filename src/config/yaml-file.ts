@@ -5,8 +5,44 @@ import { ConfigError } from './config-error';
 
 export type ConfigPath = readonly (string | number)[];
 
+/** Where configuration data came from, for error messages: a file, and (when known) the line of a key path. */
+export interface ConfigSource {
+  readonly file: string;
+  lineOf(path: ConfigPath): number | undefined;
+  /** Validate the data against a schema; every issue is reported with its line (if known) and key path. */
+  parse<S extends z.ZodType>(schema: S): z.infer<S>;
+}
+
+/** Configuration built in memory from another format (carbon.conf): errors name the file and key path. */
+export class ObjectSource implements ConfigSource {
+  constructor(
+    readonly file: string,
+    private readonly data: unknown,
+  ) {}
+
+  lineOf(): number | undefined {
+    return undefined;
+  }
+
+  parse<S extends z.ZodType>(schema: S): z.infer<S> {
+    return validate(this, this.data, schema);
+  }
+}
+
+/** Validate data against a zod schema; all issues become one ConfigError, each with file, line and key path. */
+function validate<S extends z.ZodType>(source: ConfigSource, data: unknown, schema: S): z.infer<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const messages = result.error.issues.map((issue) => {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const unknownKey = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+    return new ConfigError(issue.message + unknownKey, { file: source.file, line: source.lineOf(path), path: path.join('.') }).message;
+  });
+  throw new ConfigError(messages.join('\n'), {});
+}
+
 /** A parsed YAML file that can say on which line a key path stands. */
-export class YamlFile {
+export class YamlFile implements ConfigSource {
   private constructor(
     readonly file: string,
     private readonly doc: Document,
@@ -42,7 +78,7 @@ export class YamlFile {
           throw new ConfigError(`environment variable ${name} is not set`, {
             file,
             line: f.lineOfNode(node.range?.[0]),
-            path: keyPath(path, node),
+            path: keyPath(path),
           });
         });
       },
@@ -52,14 +88,7 @@ export class YamlFile {
 
   /** Validate against a zod schema; every issue is reported with its line and key path. */
   parse<S extends z.ZodType>(schema: S): z.infer<S> {
-    const result = schema.safeParse(this.doc.toJS() ?? {});
-    if (result.success) return result.data;
-    const messages = result.error.issues.map((issue) => {
-      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-      const unknownKey = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-      return new ConfigError(issue.message + unknownKey, { file: this.file, line: this.lineOf(path), path: path.join('.') }).message;
-    });
-    throw new ConfigError(messages.join('\n'), {});
+    return validate(this, this.doc.toJS() ?? {}, schema);
   }
 
   /** The line of the node at `path`, or of its nearest existing parent. */
@@ -77,12 +106,12 @@ export class YamlFile {
   }
 }
 
-function keyPath(path: readonly unknown[], node: unknown): string {
+/** The dotted key path of a node from YAML.visit's ancestor list (sequence indices are not recoverable there). */
+function keyPath(path: readonly unknown[]): string {
   const keys: string[] = [];
   for (let i = 1; i < path.length; i++) {
     const item = path[i] as { key?: unknown };
     if (item && typeof item === 'object' && 'key' in item && isScalar(item.key)) keys.push(String(item.key.value));
   }
-  void node;
   return keys.join('.');
 }

@@ -16,6 +16,8 @@ export interface PressureListener {
 
 export interface DestinationOptions {
   name: string;
+  /** Path segment for this destination in self-metrics. */
+  metricName: string;
   maxQueueSize: number;
   maxDatapointsPerMessage: number;
   /** Queue length at which a connected destination asks for sources to pause. */
@@ -56,6 +58,7 @@ const WRITE_CHUNK_BYTES = 256 * 1024;
  */
 export class Destination {
   readonly name: string;
+  readonly metricName: string;
   readonly counters = new DestinationCounters();
   readonly queue: DatapointQueue;
   private state: DestinationState = 'idle';
@@ -78,6 +81,7 @@ export class Destination {
     private readonly deps: DestinationDeps,
   ) {
     this.name = opts.name;
+    this.metricName = opts.metricName;
     this.queue = new DatapointQueue(opts.maxQueueSize);
     this.backoff = new Backoff(opts.backoff);
     this.limited = new RateLimitedLog(deps.log, 30_000);

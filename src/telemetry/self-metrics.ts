@@ -84,9 +84,10 @@ export class SelfMetrics {
     const b = this.batch;
     b.clear();
     const p = this.opts.prefix;
-    for (const [name, d] of this.deps.destinations) {
+    for (const d of this.deps.destinations.values()) {
       const c = d.counters;
-      for (const key of DESTINATION_DELTAS) b.push(`${p}.destinations.${name}.${key}`, this.delta(this.lastDest, `${name}.${key}`, c[key]), ts);
+      const name = d.metricName;
+      for (const key of DESTINATION_DELTAS) b.push(`${p}.destinations.${name}.${key}`, this.delta(this.lastDest, `${d.name}\n${key}`, c[key]), ts);
       b.push(`${p}.destinations.${name}.relayMaxQueueLength`, c.relayMaxQueueLength, ts);
       b.push(`${p}.destinations.${name}.queueLength`, d.queue.length, ts);
       c.relayMaxQueueLength = d.queue.length;
