@@ -1,0 +1,128 @@
+import fs from 'node:fs';
+import { ConfigError } from '../config/config-error';
+import type { Logger } from '../telemetry/logger';
+import { pythonToJsRegex } from './python-regex';
+
+const METHODS = new Set(['sum', 'avg', 'min', 'max', 'p50', 'p75', 'p80', 'p90', 'p95', 'p99', 'p999', 'count']);
+
+/**
+ * One line of carbon's aggregation-rules.conf, `output (freq) = method input`,
+ * reduced to what routing needs: the aggregate name a metric belongs to.
+ * aggregated-consistent-hashing hashes on those names, so every input of one
+ * aggregate lands on the same carbon-aggregator.
+ */
+export class AggregationRule {
+  readonly regex: RegExp;
+
+  constructor(
+    readonly input: string,
+    readonly output: string,
+  ) {
+    this.regex = new RegExp(`^${buildRegex(input)}`);
+  }
+
+  /** The aggregate name for `metric`, or undefined when the rule does not match (or a template field is missing). */
+  aggregateName(metric: string): string | undefined {
+    const m = this.regex.exec(metric);
+    if (m === null) return undefined;
+    const fields = m.groups ?? {};
+    let failed = false;
+    // carbon: output.replace('<', '%(').replace('>', ')s') % fields, where a missing key raises.
+    const template = this.output.replace(/</g, '%(').replace(/>/g, ')s');
+    const name = template.replace(/%\(([^)]*)\)s|%/g, (all, f: string | undefined) => {
+      const v = f === undefined ? undefined : fields[f];
+      if (v === undefined) failed = true;
+      return v ?? all;
+    });
+    return failed ? undefined : name;
+  }
+}
+
+/** carbon's AggregationRule.build_regex, part by part, with `$` appended (and matched from the start). */
+function buildRegex(input: string): string {
+  const parts = input.split('.').map((part) => {
+    if (part.includes('<<') && part.includes('>>')) {
+      const i = part.indexOf('<<');
+      const j = part.indexOf('>>');
+      return `${part.slice(0, i)}(?P<${part.slice(i + 2, j)}>.+?)${part.slice(j + 2)}`;
+    }
+    const i = part.indexOf('<');
+    const j = part.indexOf('>');
+    if (i > -1 && j > i) return `${part.slice(0, i)}(?P<${part.slice(i + 1, j)}>[^.]+?)${part.slice(j + 1)}`;
+    if (part === '*') return '[^.]+';
+    return part.replace(/\*/g, '[^.]*');
+  });
+  return pythonToJsRegex(parts.join('\\.') + '$');
+}
+
+/** Parse aggregation-rules.conf text; a bad line is an error naming file and line, as carbon refuses it at startup. */
+export function parseAggregationRules(text: string, file: string): AggregationRule[] {
+  const rules: AggregationRule[] = [];
+  text.split('\n').forEach((raw, idx) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const fail = (why: string): never => {
+      throw new ConfigError(`invalid aggregation rule: ${why}`, { file, line: idx + 1 });
+    };
+    const eq = line.indexOf('=');
+    if (eq < 0) fail('expected "output (frequency) = method input"');
+    const left = line.slice(0, eq).trim().split(/\s+/);
+    const right = line.slice(eq + 1).trim().split(/\s+/);
+    if (left.length !== 2 || right.length !== 2) fail('expected "output (frequency) = method input"');
+    if (!/^\(?\d+\)?$/.test(left[1])) fail(`frequency ${JSON.stringify(left[1])} is not an integer`);
+    if (!METHODS.has(right[0])) fail(`unknown method ${JSON.stringify(right[0])}`);
+    try {
+      rules.push(new AggregationRule(right[1], left[0]));
+    } catch (err) {
+      fail(`input pattern is not a valid regex: ${(err as Error).message}`);
+    }
+  });
+  return rules;
+}
+
+/** aggregation-rules.conf, re-read when its mtime advances (carbon checks every 10 s); a missing file means no rules. */
+export class AggregationRulesFile {
+  rules: AggregationRule[] = [];
+  private lastMtimeMs = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly log: Logger,
+  ) {
+    this.refresh(true);
+  }
+
+  /** Aggregate names for the metric, or the metric itself when no rule matches (carbon's router). */
+  keysFor(metric: string): string[] {
+    const keys: string[] = [];
+    for (const r of this.rules) {
+      const k = r.aggregateName(metric);
+      if (k !== undefined && !keys.includes(k)) keys.push(k);
+    }
+    if (keys.length === 0) keys.push(metric);
+    return keys;
+  }
+
+  /** Returns true when the rules changed. At startup a bad file throws; later it is logged and the old rules kept. */
+  refresh(initial = false): boolean {
+    let mtimeMs: number;
+    try {
+      mtimeMs = fs.statSync(this.path).mtimeMs;
+    } catch {
+      const had = this.rules.length > 0;
+      this.rules = [];
+      return had;
+    }
+    if (mtimeMs <= this.lastMtimeMs) return false;
+    try {
+      this.rules = parseAggregationRules(fs.readFileSync(this.path, 'utf8'), this.path);
+    } catch (err) {
+      if (initial) throw err;
+      this.log.error('keeping previous aggregation rules', { error: (err as Error).message });
+      return false;
+    } finally {
+      this.lastMtimeMs = mtimeMs;
+    }
+    return true;
+  }
+}

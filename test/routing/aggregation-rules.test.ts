@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import fixture from '../fixtures/aggregation-names.json';
+import { AggregationRule, AggregationRulesFile, parseAggregationRules } from '../../src/routing/aggregation-rules';
+import { ConfigError } from '../../src/config/config-error';
+import { silentLogger } from '../../src/telemetry/logger';
+import { tempDir } from '../helpers/relay';
+
+describe('aggregation rules (carbon-aggregator naming, for aggregated-consistent-hashing)', () => {
+  const rules = (fixture.rules as [string, string][]).map(([output, input]) => new AggregationRule(input, output));
+
+  it.each(fixture.cases as [string, (string | null)[]][])('%j maps like carbon AggregationRule.get_aggregate_metric', (metric, expected) => {
+    expect(rules.map((r) => r.aggregateName(metric) ?? null)).toEqual(expected);
+  });
+
+  it('parses the file format and names the line of a bad rule', () => {
+    const text = '# comment\n\nall.<a> (60) = sum x.<a>\nbroken line\n';
+    expect(() => parseAggregationRules(text, 'agg.conf')).toThrow(new ConfigError('invalid aggregation rule: expected "output (frequency) = method input"', { file: 'agg.conf', line: 4 }));
+    expect(() => parseAggregationRules('a (60) = median b', 'agg.conf')).toThrow(/line|unknown method "median"/);
+    expect(parseAggregationRules('all.<a> (60) = sum x.<a>', 'f').map((r) => r.output)).toEqual(['all.<a>']);
+  });
+
+  it('keys a metric by every matching aggregate, or by itself when none matches; reloads on change', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'aggregation-rules.conf');
+    fs.writeFileSync(file, 'sum.<a> (60) = sum x.<a>.*\nmax.<a> (60) = max x.<a>.*\n');
+    const f = new AggregationRulesFile(file, silentLogger());
+    expect(f.keysFor('x.y.z')).toEqual(['sum.y', 'max.y']);
+    expect(f.keysFor('other')).toEqual(['other']);
+    fs.writeFileSync(file, 'only.<a> (60) = sum x.<a>.*\n');
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    expect(f.refresh()).toBe(true);
+    expect(f.keysFor('x.y.z')).toEqual(['only.y']);
+  });
+});
