@@ -186,9 +186,18 @@ export class PickleDecoder {
           const n = b[p++];
           if (n > MAX_LONG1_BYTES) throw new PickleDecodeError(`LONG1 of ${n} bytes is too large`);
           need(n);
-          let v = 0;
-          for (let i = n - 1; i >= 0; i--) v = v * 256 + b[p + i];
-          if (n > 0 && b[p + n - 1] & 0x80) v -= 2 ** (8 * n);
+          let v: number;
+          if (n <= 6) {
+            v = 0;
+            for (let i = n - 1; i >= 0; i--) v = v * 256 + b[p + i];
+            if (n > 0 && b[p + n - 1] & 0x80) v -= 2 ** (8 * n);
+          } else {
+            // Beyond 2**53 accumulate exactly, then round once, as float(int) does.
+            let big = 0n;
+            for (let i = n - 1; i >= 0; i--) big = (big << 8n) | BigInt(b[p + i]);
+            if (b[p + n - 1] & 0x80) big -= 1n << BigInt(8 * n);
+            v = Number(big);
+          }
           stack.push(v);
           p += n;
           break;

@@ -8,7 +8,9 @@ import { latin1Slice } from './bytes';
 
 /** Characters Python's str.split()/strip() treat as whitespace (differs from JS \s). */
 export const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const TRIM_RE = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'g');
+/** float() strips a narrower set than split() splits on: not the \x1c-\x1f separators. */
+const FLOAT_WHITESPACE = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const TRIM_RE = new RegExp(`^[${FLOAT_WHITESPACE}]+|[${FLOAT_WHITESPACE}]+$`, 'g');
 const DECIMAL_RE = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/;
 const NON_ASCII_DIGIT_RE = /\p{Nd}/gu;
 const IS_DIGIT_RE = /^\p{Nd}$/u;

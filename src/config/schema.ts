@@ -60,7 +60,8 @@ export const destinationSchema = z
     connectTimeout: duration.default(10_000),
     reconnect: z
       .strictObject({
-        initialDelay: duration.default(200),
+        /** At least 10 ms: a zero delay would make a down destination a busy reconnect loop. */
+        initialDelay: duration.pipe(z.number().min(10, 'must be at least 10ms')).default(200),
         maxDelay: duration.default(5000),
       })
       .default({ initialDelay: 200, maxDelay: 5000 }),

@@ -69,6 +69,11 @@ export class YamlFile implements ConfigSource {
       throw new ConfigError(first.message.split('\n')[0], { file, line: first.linePos?.[0].line });
     }
     YAML.visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) === undefined) {
+          throw new ConfigError('alias refers to an anchor that is not defined before it', { file, line: f.lineOfNode(node.range?.[0]) });
+        }
+      },
       Scalar(_key, node, path) {
         if (typeof node.value !== 'string' || !node.value.includes('${')) return;
         node.value = node.value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, dflt: string | undefined) => {
@@ -88,7 +93,14 @@ export class YamlFile implements ConfigSource {
 
   /** Validate against a zod schema; every issue is reported with its line and key path. */
   parse<S extends z.ZodType>(schema: S): z.infer<S> {
-    return validate(this, this.doc.toJS() ?? {}, schema);
+    let data: unknown;
+    try {
+      data = this.doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      // e.g. alias expansion beyond maxAliasCount (a "billion laughs" document); the message names no values.
+      throw new ConfigError(`cannot expand YAML document: ${(err as Error).name}`, { file: this.file });
+    }
+    return validate(this, data ?? {}, schema);
   }
 
   /** The line of the node at `path`, or of its nearest existing parent. */

@@ -21,7 +21,8 @@ export class Backoff {
   ) {}
 
   next(): number {
-    const base = Math.min(this.opts.maxMs, this.opts.initialMs * this.opts.factor ** this.attempt);
+    // Capping the exponent keeps factor ** attempt finite (0 * Infinity would be NaN).
+    const base = Math.min(this.opts.maxMs, this.opts.initialMs * this.opts.factor ** Math.min(this.attempt, 64));
     this.attempt++;
     const spread = base * this.opts.jitter;
     return Math.max(0, Math.round(base - spread + 2 * spread * this.random()));

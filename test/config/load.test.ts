@@ -1,0 +1,344 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../../src/config/config-error';
+import { loadConfig } from '../../src/config/load';
+import { configFrom, tempDir } from '../helpers/relay';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function newDir(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
+/** Write YAML text (line numbers as written) into a fresh temp dir; returns the file's path. */
+function yamlFile(text: string, name = 'relay.yaml', dir = newDir()): string {
+  const file = path.join(dir, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** The ConfigError loading `file` throws (fails the test if it loads or throws anything else). */
+function configError(file: string, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    loadConfig(file, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`${file} loaded`);
+}
+
+const load = (obj: unknown, env: NodeJS.ProcessEnv = {}): ReturnType<typeof loadConfig> => configFrom(obj, env, newDir());
+const DEST = { name: 'a', host: '127.0.0.1', port: 2004 };
+const DEFAULT_RULE = { default: true, destinations: ['a'] };
+
+describe('defaults', () => {
+  it('fills every default for a minimal config', () => {
+    const dir = newDir();
+    const cfg = configFrom({ destinations: [DEST], rules: [DEFAULT_RULE] }, {}, dir);
+    expect(cfg.file).toBe(path.join(dir, 'relay.yaml'));
+    expect(cfg.logLevel).toBe('info');
+    expect(cfg.shutdownTimeoutMs).toBe(10_000);
+    expect(cfg.routeCacheSize).toBe(100_000);
+    expect(cfg.selfMetrics).toEqual({ intervalMs: 60_000, prefix: undefined });
+    expect(cfg.listen).toEqual({ maxConnections: 1024 });
+    expect(cfg.groups).toEqual([]);
+    expect(cfg.filters).toBeUndefined();
+    expect(cfg.normalizeTags).toBe(false);
+    expect(cfg.minTimestampResolution).toBe(0);
+    expect(cfg.destinations).toEqual([
+      {
+        name: 'a',
+        host: '127.0.0.1',
+        port: 2004,
+        tls: false,
+        maxQueueSize: 100_000,
+        maxDatapointsPerMessage: 500,
+        highWaterMark: 0.5,
+        lowWaterMark: 0.25,
+        stallTimeout: 30_000,
+        connectTimeout: 10_000,
+        reconnect: { initialDelay: 200, maxDelay: 5000 },
+      },
+    ]);
+    expect(cfg.rules.rules).toEqual([]);
+    expect(cfg.rules.defaultTargets).toEqual(['a']);
+    expect(Object.isFrozen(cfg)).toBe(true);
+  });
+
+  it('fills listener defaults', () => {
+    const cfg = load({ listen: { line: { tcp: { port: 2003 }, udp: { port: 2003 } }, pickle: { tcp: { port: 2004 } } }, destinations: [DEST], rules: [DEFAULT_RULE] });
+    expect(cfg.listen).toEqual({
+      maxConnections: 1024,
+      line: { tcp: { host: '0.0.0.0', port: 2003 }, udp: { host: '0.0.0.0', port: 2003 }, maxLineLength: 16_384 },
+      pickle: { tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 1_048_576 },
+    });
+  });
+
+  it.each<[unknown, number]>([
+    [1.5, 1500],
+    [0, 0],
+    ['250ms', 250],
+    ['10s', 10_000],
+    ['2.5s', 2500],
+    ['2m', 120_000],
+  ])('duration %j is %i ms', (value, ms) => {
+    expect(load({ shutdownTimeout: value, destinations: [DEST], rules: [DEFAULT_RULE] }).shutdownTimeoutMs).toBe(ms);
+  });
+
+  it('rules: ignoreCase defaults to true and continue to false; unnamed rules are numbered', () => {
+    const cfg = load({ destinations: [DEST], rules: [{ pattern: '^a', destinations: ['a'] }, DEFAULT_RULE, { name: 'named', pattern: 'b', ignoreCase: false, continue: true, destinations: [] }] });
+    expect(cfg.rules.rules.map((r) => [r.name, r.pattern.source, r.pattern.flags, r.continue, r.targets])).toEqual([
+      ['rule 1', '^a', 'i', false, ['a']],
+      ['named', 'b', '', true, []],
+    ]);
+  });
+});
+
+describe('${ENV} substitution', () => {
+  const withKey = (apiKey: string, host = '127.0.0.1'): unknown => ({ destinations: [{ ...DEST, host, apiKey }], rules: [DEFAULT_RULE] });
+
+  it.each<[string, NodeJS.ProcessEnv, string]>([
+    ['${HG_KEY}', { HG_KEY: 'k-123' }, 'k-123'],
+    ['${HG_KEY:-fallback}', { HG_KEY: 'k-123' }, 'k-123'],
+    ['${HG_KEY:-fallback}', {}, 'fallback'],
+    ['${HG_KEY:-fallback}', { HG_KEY: '' }, 'fallback'],
+    ['${HG_KEY:-}x', {}, 'x'],
+    ['pre-${A}-${B:-b}-post', { A: 'a' }, 'pre-a-b-post'],
+    ['${A}${A}', { A: 'z' }, 'zz'],
+    // substituted after parsing: the value is never parsed as YAML, and never substituted again
+    ['${A}', { A: 'x: y\n- z # not a comment' }, 'x: y\n- z # not a comment'],
+    ['${A}', { A: '${B}' }, '${B}'],
+    // not references
+    ['$HG_KEY', { HG_KEY: 'k' }, '$HG_KEY'],
+    ['${1BAD}', {}, '${1BAD}'],
+  ])('%s with %j -> %j', (text, env, expected) => {
+    expect(load(withKey(text), env).destinations[0].apiKey).toBe(expected);
+  });
+
+  it('applies to every string value, including nested ones and rule patterns', () => {
+    const cfg = load(
+      { logLevel: '${LEVEL}', destinations: [{ ...DEST, host: '${HOST:-localhost}', tls: { servername: '${SNI}' } }], rules: [{ pattern: '^${PREFIX}\\.', destinations: ['a'] }, DEFAULT_RULE] },
+      { LEVEL: 'debug', SNI: 'carbon.example.com', PREFIX: 'servers' },
+    );
+    expect(cfg.logLevel).toBe('debug');
+    expect(cfg.destinations[0].host).toBe('localhost');
+    expect(cfg.destinations[0].tls).toEqual({ servername: 'carbon.example.com', rejectUnauthorized: true });
+    expect(cfg.rules.rules[0].pattern.source).toBe('^servers\\.');
+  });
+
+  it('a missing variable is an error naming file, line and variable, never the value of other secrets', () => {
+    const file = yamlFile(
+      [
+        'destinations:', // 1
+        '  - name: local', // 2
+        '    host: ${CARBON_HOST}', // 3
+        '    port: 2004', // 4
+        '  - name: hg', // 5
+        '    host: carbon.hostedgraphite.com', // 6
+        '    port: 2003', // 7
+        '    apiKey: ${HG_API_KEY}', // 8
+        'rules:', // 9
+        '  - default: true', // 10
+        '    destinations: [local, hg]', // 11
+        '',
+      ].join('\n'),
+    );
+    const err = configError(file, { CARBON_HOST: 'db-secret-host-7781', OTHER_TOKEN: 'tok-55aa' });
+    expect(err.message).toMatch(new RegExp(`^${escape(file)}:8: destinations(\\.1)?\\.apiKey: environment variable HG_API_KEY is not set$`));
+    expect(err.where).toMatchObject({ file, line: 8 });
+    expect(err.message).not.toContain('db-secret-host-7781');
+    expect(err.message).not.toContain('tok-55aa');
+  });
+
+  it('an empty variable without a default counts as missing', () => {
+    const file = yamlFile('destinations:\n  - name: a\n    host: ${H}\n    port: 2004\nrules:\n  - {default: true, destinations: [a]}\n');
+    const err = configError(file, { H: '' });
+    expect(err.message).toMatch(new RegExp(`^${escape(file)}:3: destinations(\\.0)?\\.host: environment variable H is not set$`));
+    expect(err.where).toMatchObject({ file, line: 3 });
+  });
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+describe('errors name the file, the line and the key path', () => {
+  it('an unknown key (reported at the object that holds it)', () => {
+    const file = yamlFile('destinations:\n  - name: a\n    host: h\n    port: 2004\n    protocl: line\nrules:\n  - {default: true, destinations: [a]}\n');
+    expect(configError(file).message).toBe(`${file}:2: destinations.0: Unrecognized key: "protocl" (protocl)`);
+  });
+
+  it('an unknown top-level key', () => {
+    const file = yamlFile('destinations: []\ndestinatons: []\nrules: []\n');
+    expect(configError(file).message).toBe(`${file}:1: Unrecognized key: "destinatons" (destinatons)`);
+  });
+
+  it('every schema problem is listed, each on its own line', () => {
+    const file = yamlFile('logLevel: loud\ndestinations:\n  - name: a\n    host: h\n    port: "2004"\n    maxQueueSize: -1\nrules:\n  - {default: true, destinations: [a]}\n');
+    expect(configError(file).message.split('\n')).toEqual([
+      `${file}:1: logLevel: Invalid option: expected one of "error"|"warn"|"info"|"debug"`,
+      `${file}:5: destinations.0.port: Invalid input: expected number, received string`,
+      `${file}:6: destinations.0.maxQueueSize: Too small: expected number to be >0`,
+    ]);
+  });
+
+  it('an unknown destination in a rule', () => {
+    const file = yamlFile(
+      ['destinations:', '  - {name: a, host: h, port: 2004}', '  - {name: b, host: h, port: 2104}', 'rules:', '  - pattern: ^x', '    destinations: [a]', '  - pattern: ^y', '    destinations:', '      - b', '      - nope', '  - {default: true, destinations: [a]}', ''].join('\n'),
+    );
+    const err = configError(file);
+    expect(err.message).toBe(`${file}:10: rules.1.destinations.1: unknown destination or group "nope" (known: a, b)`);
+    expect(err.where).toEqual({ file, line: 10, path: 'rules.1.destinations.1' });
+  });
+
+  it('two default rules', () => {
+    const file = yamlFile(['destinations:', '  - {name: a, host: h, port: 2004}', 'rules:', '  - default: true', '    destinations: [a]', '  - pattern: x', '    destinations: [a]', '  - default: true', '    destinations: [a]', ''].join('\n'));
+    const err = configError(file);
+    expect(err.message).toBe(`${file}:8: rules.2.default: a second default rule (the first is at line 4)`);
+    expect(err.where).toEqual({ file, line: 8, path: 'rules.2.default' });
+  });
+
+  it('no default rule', () => {
+    const file = yamlFile(['destinations:', '  - {name: a, host: h, port: 2004}', 'rules:', '  - pattern: x', '    destinations: [a]', ''].join('\n'));
+    expect(configError(file).message).toBe(`${file}:4: rules: exactly one rule must have \`default: true\``);
+  });
+
+  it('no rules at all', () => {
+    const file = yamlFile('destinations:\n  - {name: a, host: h, port: 2004}\n');
+    expect(configError(file).message).toBe(`${file}: no rules configured (add at least \`- {default: true, destinations: [...]}\`)`);
+  });
+
+  it('no destinations', () => {
+    const file = yamlFile('rules:\n  - {default: true, destinations: []}\n');
+    expect(configError(file).message).toBe(`${file}: no destinations configured`);
+  });
+
+  it('an invalid regular expression', () => {
+    const file = yamlFile(['destinations:', '  - {name: a, host: h, port: 2004}', 'rules:', '  - {default: true, destinations: [a]}', '  - pattern: "^servers.(web"', '    destinations: [a]', ''].join('\n'));
+    const err = configError(file);
+    expect(err.message).toBe(`${file}:5: rules.1.pattern: invalid regular expression: Invalid regular expression: /^servers.(web/i: Unterminated group`);
+    expect(err.where).toEqual({ file, line: 5, path: 'rules.1.pattern' });
+  });
+
+  it('duplicate destination names', () => {
+    const file = yamlFile(['destinations:', '  - name: a', '    host: h', '    port: 2004', '  - name: a', '    host: h2', '    port: 2004', 'rules:', '  - {default: true, destinations: [a]}', ''].join('\n'));
+    const err = configError(file);
+    expect(err.message).toBe(`${file}:5: destinations.1.name: duplicate destination name "a"`);
+    expect(err.where).toEqual({ file, line: 5, path: 'destinations.1.name' });
+  });
+
+  it('a YAML syntax error', () => {
+    const file = yamlFile('destinations:\n  - name: a\n    name: b\n');
+    expect(configError(file).message).toBe(`${file}:3: Map keys must be unique at line 3, column 5:`);
+  });
+
+  it('a missing file', () => {
+    const file = path.join(newDir(), 'absent.yaml');
+    expect(configError(file).message).toBe(`${file}: cannot read file: ENOENT: no such file or directory, open '${file}'`);
+  });
+});
+
+describe('rulesFile', () => {
+  function setup(rulesText: string, mainExtra = ''): { dir: string; file: string } {
+    const dir = newDir();
+    yamlFile(rulesText, 'conf/rules.yaml', dir);
+    const file = yamlFile(['destinations:', '  - name: local', '    file: out/local.txt', 'rulesFile: conf/rules.yaml', mainExtra, ''].join('\n'), 'relay.yaml', dir);
+    return { dir, file };
+  }
+
+  it('is read relative to the config file; its destinations resolve paths relative to itself', () => {
+    const { dir, file } = setup(
+      ['destinations:', '  - name: extra', '    file: extra.txt', '  - name: hg', '    host: carbon.example', '    port: 2003', 'rules:', '  - pattern: ^x\\.', '    destinations: [extra, hg]', '  - {default: true, destinations: [local]}', ''].join('\n'),
+    );
+    const cfg = loadConfig(file, {});
+    expect(cfg.destinations.map((d) => [d.name, d.file, d.host])).toEqual([
+      ['local', path.join(dir, 'out', 'local.txt'), undefined],
+      ['extra', path.join(dir, 'conf', 'extra.txt'), undefined],
+      ['hg', undefined, 'carbon.example'],
+    ]);
+    expect(cfg.rules.match('x.y')).toEqual(['extra', 'hg']);
+    expect(cfg.rules.match('X.y')).toEqual(['extra', 'hg']);
+    expect(cfg.rules.match('z')).toEqual(['local']);
+  });
+
+  it('errors in it name the rules file and its line', () => {
+    const { dir } = setup(['rules:', '  - pattern: ^x', '    destinations: [nope]', '  - {default: true, destinations: [local]}', ''].join('\n'));
+    const err = configError(path.join(dir, 'relay.yaml'));
+    expect(err.message).toBe(`${path.join(dir, 'conf', 'rules.yaml')}:3: rules.0.destinations.0: unknown destination or group "nope" (known: local)`);
+  });
+
+  it('a destination name used in both files is a duplicate, reported in the rules file', () => {
+    const { dir } = setup(['destinations:', '  - name: local', '    file: again.txt', 'rules:', '  - {default: true, destinations: [local]}', ''].join('\n'));
+    expect(configError(path.join(dir, 'relay.yaml')).message).toBe(`${path.join(dir, 'conf', 'rules.yaml')}:2: destinations.0.name: duplicate destination name "local"`);
+  });
+
+  it('cannot be combined with rules', () => {
+    const { file } = setup('rules:\n  - {default: true, destinations: [local]}\n', 'rules:\n  - {default: true, destinations: [local]}');
+    expect(configError(file).message).toBe(`${file}:4: rulesFile: set either rules or rulesFile, not both`);
+  });
+
+  it('a missing rules file is reported with its resolved path', () => {
+    const dir = newDir();
+    const file = yamlFile('destinations:\n  - {name: a, host: h, port: 2004}\nrulesFile: missing.yaml\n', 'relay.yaml', dir);
+    expect(configError(file).message).toMatch(new RegExp(`^${escape(path.join(dir, 'missing.yaml'))}: cannot read file: ENOENT`));
+  });
+});
+
+describe('Python regex syntax', () => {
+  it('(?P<name>...) and (?P=name) are accepted and translated', () => {
+    const cfg = load({ destinations: [DEST], rules: [{ pattern: '^(?P<env>prod|dev)\\.(?P=env)\\.', destinations: ['a'] }, DEFAULT_RULE] });
+    const re = cfg.rules.rules[0].pattern;
+    expect(re.source).toBe('^(?<env>prod|dev)\\.\\k<env>\\.');
+    expect(re.exec('PROD.prod.x')?.groups).toEqual({ env: 'PROD' });
+    expect(re.test('prod.dev.x')).toBe(false);
+  });
+});
+
+describe('secrets never appear in error messages', () => {
+  const SECRET = 'SECRET-KEY-5f2d9c';
+  const dest = (extra: string): string => ['destinations:', '  - name: hg', '    host: carbon.example', '    port: 2003', `    apiKey: ${SECRET}`, extra, 'rules:', '  - {default: true, destinations: [hg]}', ''].join('\n');
+
+  it.each<[string, string, NodeJS.ProcessEnv?]>([
+    ['unknown key next to the key', dest('    protocl: line')],
+    ['wrong type next to the key', dest('    maxQueueSize: lots')],
+    ['invalid enum next to the key', dest('    protocol: udp')],
+    ['bad duration next to the key', dest('    connectTimeout: soon')],
+    ['apiKey given twice', dest(`    apiKey: ${SECRET}2`)],
+    ['bad indentation after the key', dest('   oops: 1')],
+    ['tab indentation after the key', dest('\toops: 1')],
+    ['the key followed by a stray line', dest(`    ${SECRET}`)],
+    ['the key as a nested mapping', dest('').replace(`apiKey: ${SECRET}`, `apiKey: ${SECRET}: x`)],
+    ['the key unterminated in quotes', dest('').replace(`apiKey: ${SECRET}`, `apiKey: "${SECRET}`)],
+    ['the key with a bad escape', dest('').replace(`apiKey: ${SECRET}`, `apiKey: "${SECRET}\\q"`)],
+    ['the key in a list', dest('').replace(`apiKey: ${SECRET}`, `apiKey: [${SECRET}]`)],
+    ['unknown destination in a rule', dest('').replace('destinations: [hg]', 'destinations: [hg, other]')],
+    ['duplicate destination', dest('  - {name: hg, host: h, port: 1}')],
+    ['two default rules', `${dest('')}  - {default: true, destinations: [hg]}\n`],
+    ['invalid regex', `${dest('')}  - {pattern: "(", destinations: [hg]}\n`],
+    ['a missing variable elsewhere', dest('').replace('carbon.example', '${CARBON_HOST}')],
+    ['a missing variable, key from env', dest('').replace(SECRET, '${HG_KEY}').replace('carbon.example', '${CARBON_HOST}'), { HG_KEY: SECRET }],
+    ['a schema error, key from env', dest('    port2: 1').replace(SECRET, '${HG_KEY}'), { HG_KEY: SECRET }],
+  ])('%s', (_label, text, env = {}) => {
+    const err = configError(yamlFile(text), env);
+    expect(err.message.length).toBeGreaterThan(0);
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).not.toContain('5f2d9c');
+  });
+});
+
+test('an unresolved YAML alias is a ConfigError with file and line, not echoing the text', () => {
+  const file = path.join(tempDir(), 'relay.yaml');
+  fs.writeFileSync(file, 'destinations:\n  - name: hg\n    host: h\n    port: 2003\n    apiKey: *SECRET-KEY-5f2d\nrules:\n  - {default: true, destinations: [hg]}\n');
+  let err: unknown;
+  try { loadConfig(file, {}); } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as ConfigError).where).toMatchObject({ file, line: 5 });
+  expect((err as Error).message).not.toContain('SECRET-KEY-5f2d');
+});
