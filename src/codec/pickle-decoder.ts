@@ -108,8 +108,11 @@ export class PickleDecoder {
       }
       return stack.pop() as Value;
     };
+    /** The top of the stack, which (as in CPython) may not reach below the current MARK. */
     const top = (): Value => {
-      if (stack.length === 0) throw new PickleDecodeError(`stack underflow at offset ${p}`);
+      if (stack.length === 0 || (this.marks.length > 0 && stack.length <= this.marks[this.marks.length - 1])) {
+        throw new PickleDecodeError(`stack underflow at offset ${p}`);
+      }
       return stack[stack.length - 1];
     };
     const popMark = (): Value[] => {

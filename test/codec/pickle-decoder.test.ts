@@ -608,3 +608,9 @@ test('LONG1 is rounded once, like float(int)', () => {
   new PickleDecoder().decode(frame, batch, 0);
   expect(batch.values[0]).toBe(4611686018427388928);
 });
+
+test('APPEND may not reach a list below the current MARK (CPython: stack underflow)', () => {
+  // PROTO 2, EMPTY_LIST, BININT1 1, MARK, APPEND, STOP
+  const frame = Buffer.from([0x80, 2, 0x5d, 0x4b, 1, 0x28, 0x61, 0x2e]);
+  expect(() => new PickleDecoder().decode(frame, new MetricBatch(), 0)).toThrow(/stack underflow/);
+});
