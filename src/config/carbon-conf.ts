@@ -363,7 +363,8 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
   // conf.py read_config: [relay], then [relay:<instance>] when an instance is given
   const hasRelay = settings.readFrom(ini, 'relay');
   const hasInstance = instance !== '' && settings.readFrom(ini, `relay:${instance}`);
-  if (!hasRelay && !hasInstance) warn({ file: confFile }, `no [relay]${instance === '' ? '' : ` or [relay:${instance}]`} section; carbon's defaults apply`);
+  // carbon would start with its defaults, i.e. with no destinations at all
+  if (!hasRelay && !hasInstance) throw new ConfigError(`no [relay]${instance === '' ? '' : ` or [relay:${instance}]`} section`, { file: confFile });
 
   const confDir = path.resolve(settings.isSet('CONF_DIR') ? text(settings.get('CONF_DIR')) : path.dirname(confFile));
   /** Paths given on carbon-relay's command line are relative to the working directory, like everything else carbon opens. */
