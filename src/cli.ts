@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error';
 import { loadConfig, type RelayConfig } from './config/load';
 import { buildRouters } from './routing/build';
-import { createGroup } from './routing/hash-group';
 import { RouteVerdict } from './routing/router';
 import { Relay } from './relay';
 import { createLogger, type Logger, type LogLevel } from './telemetry/logger';
@@ -100,7 +99,7 @@ const VERDICT_TEXT: Record<RouteVerdict, string> = {
 };
 
 async function route(config: RelayConfig, metrics: string[], io: CliIO): Promise<number> {
-  const { received } = buildRouters(config, (d) => d.name, createGroup, io.log ?? createLogger({ level: 'error' }));
+  const { received } = buildRouters(config, (d) => d.name, io.log ?? createLogger({ level: 'error' }));
   const print = (m: string): void => {
     const r = received.route(m);
     io.stdout.write(`${m}\t${r.verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[r.verdict]}\n`);

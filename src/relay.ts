@@ -14,9 +14,7 @@ import { SocketTransport } from './output/transport/socket';
 import type { Transport } from './output/transport/transport';
 import { Pipeline } from './pipeline/pipeline';
 import { buildRouters } from './routing/build';
-import { createGroup } from './routing/hash-group';
-import type { NameFilter } from './routing/name-filter';
-import type { Router } from './routing/router';
+import { CARBON_RELOAD_INTERVAL_MS, Reloader } from './routing/reloader';
 import { IngestCounters } from './telemetry/counters';
 import type { Logger } from './telemetry/logger';
 import { RateLimitedLog } from './telemetry/rate-limited-log';
@@ -43,8 +41,7 @@ export class Relay {
   readonly destinations: ReadonlyMap<string, Destination>;
   readonly pipeline: Pipeline;
   readonly selfMetrics: SelfMetrics;
-  private readonly filter: NameFilter | undefined;
-  private readonly receivedRouter: Router<Destination>;
+  private readonly reloader: Reloader;
   readonly listeners: { line?: StreamListener; lineTls?: StreamListener; pickle?: StreamListener; udp?: UdpListener } = {};
 
   constructor(
@@ -59,9 +56,11 @@ export class Relay {
       destinations.set(d.name, buildDestination(d, log, pressure));
     }
     this.destinations = destinations;
-    const routers = buildRouters(config, (d) => destinations.get(d.name) as Destination, createGroup, log);
-    this.filter = routers.filter;
-    this.receivedRouter = routers.received;
+    const routers = buildRouters(config, (d) => destinations.get(d.name) as Destination, log);
+    this.reloader = new Reloader(routers.reloadables, CARBON_RELOAD_INTERVAL_MS, () => {
+      routers.received.invalidate();
+      routers.internal.invalidate();
+    });
     this.pipeline = new Pipeline(routers, this.counters, log, config.minTimestampResolution);
 
     this.selfMetrics = new SelfMetrics(
@@ -100,7 +99,7 @@ export class Relay {
     for (const d of this.destinations.values()) d.start();
     const { line, lineTls, udp, pickle } = this.listeners;
     for (const l of [line, lineTls, udp, pickle]) if (l) await l.start();
-    this.filter?.start(() => this.receivedRouter.invalidate());
+    this.reloader.start();
     this.selfMetrics.start();
   }
 
@@ -109,7 +108,7 @@ export class Relay {
     const { line, lineTls, udp, pickle } = this.listeners;
     await Promise.all([line, lineTls, udp, pickle].map((l) => l?.stop()));
     this.selfMetrics.stop();
-    this.filter?.stop();
+    this.reloader.stop();
     // A last interval's counters, so drops just before shutdown are not lost from view.
     if (this.config.selfMetrics.intervalMs > 0) this.selfMetrics.emit();
     const reports = await Promise.all([...this.destinations.values()].map((d) => d.stop(deadline)));

@@ -444,6 +444,8 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
       host: d.host,
       port: d.port,
       ...(d.instance !== null && { instance: d.instance }),
+      // client.py: ('%s:%d:%s' % (host, port, instance)).replace('.', '_'), so dashboards keep their series
+      metricName: `${d.host}:${d.port}:${d.instance ?? 'None'}`.replace(/\./g, '_'),
       protocol,
       ...(ssl && { tls: ca === undefined ? {} : { ca } }),
       maxQueueSize,

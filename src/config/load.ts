@@ -84,6 +84,15 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
       if (!network.has(m)) throw at(g, ['members', j], names.has(m) ? `"${m}" is a file destination or group; members must be host/port destinations` : `unknown destination "${m}"`);
     });
     if (new Set(g.value.members).size !== g.value.members.length) throw at(g, ['members'], 'a destination is listed twice');
+    // a ring node is (host, instance): two members that differ only by port would be one node (carbon refuses them too)
+    const ringKeys = new Map<string, string>();
+    g.value.members.forEach((m, j) => {
+      const d = destinations.find((x) => x.value.name === m)?.value as DestinationConfig;
+      const key = `${d.host ?? ''}\n${d.instance ?? ''}`;
+      const other = ringKeys.get(key);
+      if (other !== undefined) throw at(g, ['members', j], `"${m}" and "${other}" have the same host and instance; give them distinct instances`);
+      ringKeys.set(key, m);
+    });
   }
   for (const g of groups) names.add(g.value.name);
   if (rules.length === 0) throw new ConfigError('no rules configured (add at least `- {default: true, destinations: [...]}`)', { file: main.file });

@@ -37,7 +37,8 @@ const tlsClient = z.union([
 
 export const destinationSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, and _ . : -'),
+    // brackets for IPv6 entries written as in carbon's DESTINATIONS ([::1]:2004:a)
+    name: z.string().regex(/^[A-Za-z0-9_.:[\]-]+$/, 'use letters, digits, and _ . : - [ ]'),
     host: z.string().min(1).optional(),
     port: port.optional(),
     /** The `<d>` in self-metrics `destinations.<d>.sent` etc. Default: the name with dots as underscores. */

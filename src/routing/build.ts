@@ -1,22 +1,17 @@
 import type { RelayConfig } from '../config/load';
-import type { DestinationConfig, GroupConfig } from '../config/schema';
+import type { DestinationConfig } from '../config/schema';
 import type { Logger } from '../telemetry/logger';
+import type { HashRingNode } from './hash-ring';
+import { HashGroup } from './hash-group';
 import { NameFilter } from './name-filter';
+import type { Reloadable } from './reloader';
 import { DirectTarget, Router, type Target } from './router';
-
-/** How a group member is keyed on carbon's ring: the DESTINATIONS host string and instance. */
-export interface GroupMember<D> {
-  server: string;
-  instance: string | null;
-  value: D;
-}
-
-export type GroupFactory = <D>(group: GroupConfig, members: GroupMember<D>[], log: Logger) => Target<D>;
 
 export interface BuiltRouters<D> {
   received: Router<D>;
   internal: Router<D>;
-  filter: NameFilter | undefined;
+  /** Files to poll; after a change both routers must be invalidated. */
+  reloadables: Reloadable[];
 }
 
 /**
@@ -24,33 +19,28 @@ export interface BuiltRouters<D> {
  * Destinations for the relay, names for `carbon-fanout route`. The same rules,
  * groups and filters either way, so the dry run cannot disagree with the relay.
  */
-export function buildRouters<D>(
-  config: RelayConfig,
-  destinationFor: (d: DestinationConfig) => D,
-  groupFactory: GroupFactory,
-  log: Logger,
-): BuiltRouters<D> {
+export function buildRouters<D>(config: RelayConfig, destinationFor: (d: DestinationConfig) => D, log: Logger): BuiltRouters<D> {
   const targets = new Map<string, Target<D>>();
-  const values = new Map<string, D>();
+  const nodes = new Map<string, HashRingNode<D>>();
   for (const d of config.destinations) {
-    const v = destinationFor(d);
-    values.set(d.name, v);
-    targets.set(d.name, new DirectTarget(v));
+    const value = destinationFor(d);
+    // carbon keys a ring node by the DESTINATIONS host string and instance, never the port
+    nodes.set(d.name, { server: d.host ?? d.name, instance: d.instance ?? null, value });
+    targets.set(d.name, new DirectTarget(value));
   }
-  const byName = new Map(config.destinations.map((d) => [d.name, d]));
+  const reloadables: Reloadable[] = [];
   for (const g of config.groups) {
-    const members = g.members.map((m) => {
-      const d = byName.get(m) as DestinationConfig;
-      return { server: d.host as string, instance: d.instance ?? null, value: values.get(m) as D };
-    });
-    targets.set(g.name, groupFactory(g, members, log));
+    const group = new HashGroup(g, g.members.map((m) => nodes.get(m) as HashRingNode<D>), log);
+    if (g.aggregationRules !== undefined) reloadables.push(group);
+    targets.set(g.name, group);
   }
   const rules = config.rules.map((name) => targets.get(name) as Target<D>);
   const f = config.filters;
-  const filter = f === undefined ? undefined : new NameFilter({ ...f, reloadIntervalMs: 10_000 }, log);
+  const filter = f === undefined ? undefined : new NameFilter(f, log);
+  if (filter !== undefined) reloadables.push(filter);
   return {
     received: new Router(rules, { filter, normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize }),
     internal: new Router(rules, { normalizeTags: config.normalizeTags, cacheSize: 10_000 }),
-    filter,
+    reloadables,
   };
 }

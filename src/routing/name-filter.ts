@@ -1,3 +1,4 @@
+import type { Reloadable } from './reloader';
 import fs from 'node:fs';
 import { pythonToJsRegex } from './python-regex';
 import type { Logger } from '../telemetry/logger';
@@ -71,8 +72,6 @@ export interface NameFilterOptions {
   block: readonly RegExp[];
   allowFile?: string;
   blockFile?: string;
-  /** How often files are checked for changes (carbon: 10 s). */
-  reloadIntervalMs: number;
 }
 
 /**
@@ -80,8 +79,7 @@ export interface NameFilterOptions {
  * whitelist is non-empty, names it does not match are rejected. Static lists
  * from YAML and carbon-format files are combined.
  */
-export class NameFilter {
-  private timer: NodeJS.Timeout | null = null;
+export class NameFilter implements Reloadable {
   private allow: RegexList;
   private block: RegexList;
   private readonly allowFile: RegexListFile | undefined;
@@ -115,19 +113,5 @@ export class NameFilter {
     if (a) this.allow = new RegexList([...this.opts.allow, ...(this.allowFile as RegexListFile).list.patterns]);
     if (b) this.block = new RegexList([...this.opts.block, ...(this.blockFile as RegexListFile).list.patterns]);
     return a || b;
-  }
-
-  /** Poll the files; `onChange` runs after a list changed. */
-  start(onChange: () => void): void {
-    if (this.allowFile === undefined && this.blockFile === undefined) return;
-    this.timer = setInterval(() => {
-      if (this.refresh()) onChange();
-    }, this.opts.reloadIntervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
   }
 }

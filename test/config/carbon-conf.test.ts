@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CARBON_RING_GROUP, parseCarbonDestination, parsePyInt, pyFloatRepr, readCarbonConf, type CarbonConfOptions } from '../../src/config/carbon-conf';
 import { ConfigError } from '../../src/config/config-error';
 import { loadConfigObject } from '../../src/config/load';
-import { configSchema, destinationSchema } from '../../src/config/schema';
+import { configSchema } from '../../src/config/schema';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'carbon');
 const HOSTNAME = 'relay01.example.com';
@@ -74,7 +74,7 @@ describe('readCarbonConf: the fixtures', () => {
         line: { tcp: { host: '0.0.0.0', port: 2013 } },
         pickle: { tcp: { host: '0.0.0.0', port: 2014 }, maxFrameLength: 1048576 },
       },
-      destinations: [{ name: '127.0.0.1:2004', host: '127.0.0.1', port: 2004, protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 }],
+      destinations: [{ name: '127.0.0.1:2004', host: '127.0.0.1', port: 2004, metricName: '127_0_0_1:2004:None', protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 }],
       rules: [{ name: 'default', default: true, destinations: ['127.0.0.1:2004'] }],
       normalizeTags: false,
       minTimestampResolution: 0,
@@ -106,9 +106,9 @@ describe('readCarbonConf: the fixtures', () => {
         pickle: { tcp: { host: '0.0.0.0', port: 2014 }, maxFrameLength: 1048576 },
       },
       destinations: [
-        { name: '127.0.0.1:2004:a', host: '127.0.0.1', port: 2004, instance: 'a', protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 },
-        { name: '127.0.0.1:2104:b', host: '127.0.0.1', port: 2104, instance: 'b', protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 },
-        { name: '10.0.0.5:2004', host: '10.0.0.5', port: 2004, protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 },
+        { name: '127.0.0.1:2004:a', host: '127.0.0.1', port: 2004, instance: 'a', metricName: '127_0_0_1:2004:a', protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 },
+        { name: '127.0.0.1:2104:b', host: '127.0.0.1', port: 2104, instance: 'b', metricName: '127_0_0_1:2104:b', protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 },
+        { name: '10.0.0.5:2004', host: '10.0.0.5', port: 2004, metricName: '10_0_0_5:2004:None', protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 },
       ],
       rules: [
         { name: 'carbon', pattern: '^carbon\\.', continue: true, destinations: ['127.0.0.1:2004:a'] },
@@ -146,7 +146,7 @@ describe('readCarbonConf: the fixtures', () => {
     const { config, warnings } = read('hashing');
     const dir = path.join(FIXTURES, 'hashing');
     // the schema's destination names cannot hold brackets yet: then the name is carbon's own host:port:instance label
-    const ipv6Name = destinationSchema.shape.name.safeParse('[2001:db8::7]:2004:c').success ? '[2001:db8::7]:2004:c' : '2001:db8::7:2004:c';
+    const ipv6Name = '[2001:db8::7]:2004:c';
     const tls = { ca: '/etc/ssl/private-ca.pem' };
     expect(config).toStrictEqual({
       listen: {
@@ -154,9 +154,9 @@ describe('readCarbonConf: the fixtures', () => {
         pickle: { tcp: { host: '::', port: 2014 }, maxFrameLength: 4194304 },
       },
       destinations: [
-        { name: 'cache-1.example.com:2004:a', host: 'cache-1.example.com', port: 2004, instance: 'a', protocol: 'pickle', tls, maxQueueSize: 1000, maxDatapointsPerMessage: 500 },
-        { name: 'cache-2.example.com:2004:b', host: 'cache-2.example.com', port: 2004, instance: 'b', protocol: 'pickle', tls, maxQueueSize: 1000, maxDatapointsPerMessage: 500 },
-        { name: ipv6Name, host: '2001:db8::7', port: 2004, instance: 'c', protocol: 'pickle', tls, maxQueueSize: 1000, maxDatapointsPerMessage: 500 },
+        { name: 'cache-1.example.com:2004:a', host: 'cache-1.example.com', port: 2004, instance: 'a', metricName: 'cache-1_example_com:2004:a', protocol: 'pickle', tls, maxQueueSize: 1000, maxDatapointsPerMessage: 500 },
+        { name: 'cache-2.example.com:2004:b', host: 'cache-2.example.com', port: 2004, instance: 'b', metricName: 'cache-2_example_com:2004:b', protocol: 'pickle', tls, maxQueueSize: 1000, maxDatapointsPerMessage: 500 },
+        { name: ipv6Name, host: '2001:db8::7', port: 2004, instance: 'c', metricName: '2001:db8::7:2004:c', protocol: 'pickle', tls, maxQueueSize: 1000, maxDatapointsPerMessage: 500 },
       ],
       groups: [
         {

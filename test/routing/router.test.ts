@@ -23,12 +23,12 @@ describe('Router', () => {
   });
 
   it('applies the blacklist before the whitelist; an empty whitelist allows everything', () => {
-    const both = new NameFilter({ allow: [/^keep\./], block: [/secret/], reloadIntervalMs: 10_000 }, silentLogger());
+    const both = new NameFilter({ allow: [/^keep\./], block: [/secret/] }, silentLogger());
     const r = new Router(rules, { filter: both, normalizeTags: false, cacheSize: 100 });
     expect(r.route('keep.secret').verdict).toBe(RouteVerdict.Blacklisted);
     expect(r.route('other.x').verdict).toBe(RouteVerdict.NotWhitelisted);
     expect(r.route('keep.x').verdict).toBe(RouteVerdict.Ok);
-    const blockOnly = new Router(rules, { filter: new NameFilter({ allow: [], block: [/secret/], reloadIntervalMs: 10_000 }, silentLogger()), normalizeTags: false, cacheSize: 100 });
+    const blockOnly = new Router(rules, { filter: new NameFilter({ allow: [], block: [/secret/] }, silentLogger()), normalizeTags: false, cacheSize: 100 });
     expect(blockOnly.route('other.x').verdict).toBe(RouteVerdict.Ok);
   });
 
@@ -36,7 +36,7 @@ describe('Router', () => {
     const dir = tempDir();
     const file = path.join(dir, 'blacklist.conf');
     fs.writeFileSync(file, '# comment\n\n^drop\\.\n[invalid\n');
-    const filter = new NameFilter({ allow: [], block: [], blockFile: file, reloadIntervalMs: 10_000 }, silentLogger());
+    const filter = new NameFilter({ allow: [], block: [], blockFile: file }, silentLogger());
     const r = new Router(rules, { filter, normalizeTags: false, cacheSize: 100 });
     expect(r.route('drop.me').verdict).toBe(RouteVerdict.Blacklisted);
     expect(r.route('also.me').verdict).toBe(RouteVerdict.Ok);
