@@ -2,7 +2,10 @@
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error';
-import { loadConfig, type RelayConfig } from './config/load';
+import { stringify as stringifyYaml } from 'yaml';
+import { carbonDestinationLabel, readCarbonConf, type CarbonConfResult } from './config/carbon-conf';
+import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
+import type { DestinationConfig } from './config/schema';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
 import { Relay } from './relay';
@@ -25,9 +28,24 @@ const USAGE = `usage:
   carbon-fanout start [-c FILE]             run the relay (default config: config/relay.yaml)
   carbon-fanout check -c FILE               validate a config; exit 0 with a summary, 1 with the error
   carbon-fanout route -c FILE [METRIC...]   print METRIC<TAB>destinations for each metric (args or stdin lines)
+  carbon-fanout convert --carbon-conf FILE  print the equivalent carbon-fanout YAML
+
+  start, check and route read carbon-relay's own files instead of -c with:
+    --carbon-conf FILE   carbon.conf ([relay], then [relay:<instance>])
+    --rules FILE         relay-rules.conf (default: CONF_DIR/relay-rules.conf)
+    --instance NAME      carbon-relay --instance (default: a)
+    --whitelist FILE, --blacklist FILE, --aggregation-rules FILE
 `;
 
 const LOG_LEVELS: readonly string[] = ['error', 'warn', 'info', 'debug'];
+const COMMANDS: readonly string[] = ['start', 'check', 'route', 'convert'];
+
+/** What a command runs on: the validated config, and for carbon.conf input what the conversion reported. */
+interface LoadedConfig {
+  config: RelayConfig;
+  /** Set when read from carbon.conf: the native config object (for convert) and its warnings. */
+  carbon?: CarbonConfResult;
+}
 
 /** The CLI as a function: argv in, exit code out. The only place that reads argv or decides exit codes. */
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
@@ -36,29 +54,57 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        'carbon-conf': { type: 'string' },
+        rules: { type: 'string' },
+        instance: { type: 'string' },
+        whitelist: { type: 'string' },
+        blacklist: { type: 'string' },
+        'aggregation-rules': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
     io.stderr.write(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
+  const v = parsed.values;
   const [command, ...rest] = parsed.positionals;
-  if (parsed.values.help || command === undefined) {
-    (parsed.values.help ? io.stdout : io.stderr).write(USAGE);
-    return parsed.values.help ? 0 : 2;
+  if (v.help || command === undefined) {
+    (v.help ? io.stdout : io.stderr).write(USAGE);
+    return v.help ? 0 : 2;
   }
-  const file = parsed.values.config ?? (command === 'start' ? 'config/relay.yaml' : undefined);
-  if (file === undefined) {
-    io.stderr.write(`${command}: -c FILE is required\n${USAGE}`);
+  if (!COMMANDS.includes(command)) {
+    io.stderr.write(`unknown command "${command}"\n${USAGE}`);
     return 2;
   }
-  let config: RelayConfig;
+  const carbonConf = v['carbon-conf'];
+  const carbonOnly = (['rules', 'instance', 'whitelist', 'blacklist', 'aggregation-rules'] as const).filter((k) => v[k] !== undefined);
+  let problem: string | undefined;
+  if (carbonConf !== undefined && v.config !== undefined) problem = 'use -c FILE or --carbon-conf FILE, not both';
+  else if (carbonConf === undefined && carbonOnly.length > 0) problem = `--${carbonOnly[0]} needs --carbon-conf`;
+  else if (command === 'convert' && carbonConf === undefined) problem = '--carbon-conf FILE is required';
+  else if (command !== 'start' && carbonConf === undefined && v.config === undefined) problem = '-c FILE (or --carbon-conf FILE) is required';
+  if (problem !== undefined) {
+    io.stderr.write(`${command}: ${problem}\n${USAGE}`);
+    return 2;
+  }
+  let loaded: LoadedConfig;
   try {
-    if (!['start', 'check', 'route'].includes(command)) {
-      io.stderr.write(`unknown command "${command}"\n${USAGE}`);
-      return 2;
+    if (carbonConf !== undefined) {
+      const carbon = readCarbonConf({
+        carbonConf,
+        rules: v.rules,
+        instance: v.instance,
+        whitelist: v.whitelist,
+        blacklist: v.blacklist,
+        aggregationRules: v['aggregation-rules'],
+      });
+      loaded = { config: loadConfigObject(carbon.config, carbonConf, io.env), carbon };
+    } else {
+      loaded = { config: loadConfig(v.config ?? 'config/relay.yaml', io.env) };
     }
-    config = loadConfig(file, io.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr.write(`config error: ${err.message}\n`);
@@ -66,15 +112,29 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     }
     throw err;
   }
+  // start logs them through the relay's logger instead
+  if (command !== 'start') for (const w of loaded.carbon?.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
   switch (command) {
     case 'check':
-      io.stdout.write(`${summary(config)}\n`);
+      io.stdout.write(`${summary(loaded.config)}\n`);
       return 0;
     case 'route':
-      return route(config, rest, io);
+      return route(loaded, rest, io);
+    case 'convert':
+      io.stdout.write(toYaml(loaded));
+      return 0;
     default:
-      return start(config, io);
+      return start(loaded, io);
   }
+}
+
+/** The native YAML for a carbon.conf: loads to the same config (a test holds it to that). */
+function toYaml(loaded: LoadedConfig): string {
+  const header = [
+    `# carbon-fanout config converted from ${loaded.config.file}`,
+    '# Self-metric prefix and file paths are fixed at conversion time; edit them if this file moves to another host.',
+  ];
+  return `${header.join('\n')}\n${stringifyYaml(loaded.carbon?.config, { lineWidth: 0 })}`;
 }
 
 function summary(c: RelayConfig): string {
@@ -98,8 +158,14 @@ const VERDICT_TEXT: Record<RouteVerdict, string> = {
   [RouteVerdict.NotWhitelisted]: '(not whitelisted: dropped)',
 };
 
-async function route(config: RelayConfig, metrics: string[], io: CliIO): Promise<number> {
-  const { received } = buildRouters(config, (d) => d.name, io.log ?? createLogger({ level: 'error' }));
+/** Destinations as the relay names them, or as carbon writes them in DESTINATIONS when the input was carbon.conf. */
+function routeLabel(loaded: LoadedConfig): (d: DestinationConfig) => string {
+  if (loaded.carbon === undefined) return (d) => d.name;
+  return (d) => carbonDestinationLabel({ host: d.host as string, port: d.port as number, instance: d.instance ?? null });
+}
+
+async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promise<number> {
+  const { received } = buildRouters(loaded.config, routeLabel(loaded), io.log ?? createLogger({ level: 'error' }));
   const print = (m: string): void => {
     const r = received.route(m);
     io.stdout.write(`${m}\t${r.verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[r.verdict]}\n`);
@@ -116,10 +182,12 @@ async function route(config: RelayConfig, metrics: string[], io: CliIO): Promise
   return 0;
 }
 
-async function start(config: RelayConfig, io: CliIO): Promise<number> {
+async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
+  const config = loaded.config;
   const envLevel = io.env.LOG_LEVEL;
   const level = (envLevel !== undefined && LOG_LEVELS.includes(envLevel) ? envLevel : config.logLevel) as LogLevel;
   const log = io.log ?? createLogger({ level });
+  for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   const relay = new Relay(config, { log });
   try {
     await relay.start();

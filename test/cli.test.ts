@@ -88,4 +88,89 @@ describe('carbon-fanout CLI', () => {
     expect(await exit).toBe(0);
     expect(fs.readFileSync(outFile, 'utf8')).toBe('cli.metric 12.5 1700000000\n');
   });
+
+  describe('with carbon-relay\'s own files', () => {
+    const carbonDir = path.join(ROOT, 'test/fixtures/carbon');
+    const rulesConf = path.join(carbonDir, 'rules/carbon.conf');
+
+    it('check --carbon-conf summarises the relay carbon-relay would run', async () => {
+      const t = io();
+      expect(await main(['check', '--carbon-conf', rulesConf], t)).toBe(0);
+      expect(t.out()).toMatch(/^OK .*rules\/carbon\.conf: 3 listeners \(line tcp 127\.0\.0\.1:2013, line udp 0\.0\.0\.0:2013, pickle tcp 0\.0\.0\.0:2014\), 3 destinations/);
+      const b = io();
+      expect(await main(['check', '--carbon-conf', rulesConf, '--instance', 'b'], b)).toBe(0);
+      expect(b.out()).toContain('line tcp 127.0.0.1:2113');
+    });
+
+    it('route --carbon-conf prints destinations as DESTINATIONS writes them, in carbon\'s rule order', async () => {
+      const t = io();
+      expect(await main(['route', '--carbon-conf', rulesConf, 'carbon.agents.x', 'servers.web1.cpu', 'load.100%.x', 'other'], t)).toBe(0);
+      expect(t.out()).toBe(
+        [
+          'carbon.agents.x\t127.0.0.1:2004:a,127.0.0.1:2104:b',
+          // the [web] pattern holds ' # web servers' (no inline comments), so it cannot match a valid name
+          'servers.web1.cpu\t127.0.0.1:2004:a,127.0.0.1:2104:b',
+          'load.100%.x\t127.0.0.1:2104:b,127.0.0.1:2004:a',
+          'other\t127.0.0.1:2004:a,127.0.0.1:2104:b',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('route --carbon-conf shows the ring members of a hashing relay, IPv6 in brackets', async () => {
+      const t = io();
+      expect(await main(['route', '--carbon-conf', path.join(carbonDir, 'hashing/carbon.conf'), 'foo.bar'], t)).toBe(0);
+      expect(t.out()).toMatch(/^foo\.bar\t(cache-[12]\.example\.com:2004:[ab]|\[2001:db8::7\]:2004:c),(cache-[12]\.example\.com:2004:[ab]|\[2001:db8::7\]:2004:c)\n$/);
+    });
+
+    it('convert prints YAML that loads to a relay routing every name the same way', async () => {
+      const dir = tempDir();
+      for (const conf of ['rules/carbon.conf', 'hashing/carbon.conf', 'debian/carbon.conf']) {
+        const t = io();
+        expect(await main(['convert', '--carbon-conf', path.join(carbonDir, conf)], t)).toBe(0);
+        expect(t.out()).toMatch(/^# carbon-fanout config converted from /);
+        const yamlFile = path.join(dir, conf.replace('/', '-') + '.yaml');
+        fs.writeFileSync(yamlFile, t.out());
+        const names = ['carbon.agents.x', 'servers.web7.cpu', 'load.100%.y', 'foo.bar', 'a;b=c', ...Array.from({ length: 50 }, (_, i) => `m.${i}.x`)];
+        const native = io();
+        const carbon = io();
+        expect(await main(['route', '-c', yamlFile, ...names], native)).toBe(0);
+        expect(await main(['route', '--carbon-conf', path.join(carbonDir, conf), ...names], carbon)).toBe(0);
+        // native output names destinations by their config name; carbon's by host:port:instance, which here is the same text
+        expect(native.out()).toBe(carbon.out());
+        expect(native.out().split('\n')).toHaveLength(names.length + 1);
+      }
+    });
+
+    it('warnings about carbon settings we do not support go to stderr and do not fail check', async () => {
+      const dir = tempDir();
+      const conf = path.join(dir, 'carbon.conf');
+      fs.writeFileSync(conf, '[relay]\nDESTINATIONS = 127.0.0.1:2004\nRELAY_METHOD = consistent-hashing\nUSE_RATIO_RESET = True\nFROBNICATE = 1\n');
+      const t = io();
+      expect(await main(['check', '--carbon-conf', conf], t)).toBe(0);
+      expect(t.err()).toMatch(new RegExp(`^warning: ${conf}:4: .*USE_RATIO_RESET.*not supported`, 'm'));
+      expect(t.err()).toMatch(new RegExp(`^warning: ${conf}:5: .*FROBNICATE.*unknown setting`, 'm'));
+    });
+
+    it('a broken carbon.conf fails with file and line', async () => {
+      const dir = tempDir();
+      const conf = path.join(dir, 'carbon.conf');
+      fs.writeFileSync(conf, '[relay]\nDESTINATIONS = 127.0.0.1:2004\nRELAY_METHOD = sideways\n');
+      const t = io();
+      expect(await main(['check', '--carbon-conf', conf], t)).toBe(1);
+      expect(t.err()).toMatch(new RegExp(`^config error: ${conf}:3: .*RELAY_METHOD.*must be one of`));
+    });
+
+    it('usage errors: convert needs --carbon-conf; -c and --carbon-conf exclude each other; --rules needs --carbon-conf', async () => {
+      const a = io();
+      expect(await main(['convert', '-c', 'x.yaml'], a)).toBe(2);
+      expect(a.err()).toContain('--carbon-conf FILE is required');
+      const b = io();
+      expect(await main(['check', '-c', 'x.yaml', '--carbon-conf', rulesConf], b)).toBe(2);
+      expect(b.err()).toContain('not both');
+      const c = io();
+      expect(await main(['check', '-c', 'x.yaml', '--rules', 'r.conf'], c)).toBe(2);
+      expect(c.err()).toContain('--rules needs --carbon-conf');
+    });
+  });
 });

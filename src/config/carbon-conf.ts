@@ -298,7 +298,10 @@ interface Dest {
 }
 
 const destKey = (d: Dest): string => `${d.host}\n${d.port}\n${d.instance ?? '\u0000'}`;
-const destLabel = (d: Dest): string => `${d.host.includes(':') ? `[${d.host}]` : d.host}:${d.port}${d.instance === null ? '' : `:${d.instance}`}`;
+/** A destination as carbon writes it in DESTINATIONS: `host:port[:instance]`, IPv6 hosts in brackets. */
+export const carbonDestinationLabel = (d: { host: string; port: number; instance: string | null }): string =>
+  `${d.host.includes(':') ? `[${d.host}]` : d.host}:${d.port}${d.instance === null ? '' : `:${d.instance}`}`;
+const destLabel = carbonDestinationLabel;
 
 /** Python slicing s[start:end] with negative indices. */
 function pySlice(s: string, start: number, end?: number): string {
