@@ -1,3 +1,8 @@
+import { createHttpApp } from './ingest/http/app';
+import { buildEndpointGroups } from './ingest/http/groups';
+import { HttpIngest, type HttpIngestDeps } from './ingest/http/http-ingest';
+import { HttpListener } from './ingest/http/server';
+import { httpSchema } from './config/schema';
 import fs from 'node:fs';
 import type { RelayConfig } from './config/load';
 import type { DestinationConfig } from './config/schema';
@@ -42,7 +47,7 @@ export class Relay {
   readonly pipeline: Pipeline;
   readonly selfMetrics: SelfMetrics;
   private readonly reloader: Reloader;
-  readonly listeners: { line?: StreamListener; lineTls?: StreamListener; pickle?: StreamListener; udp?: UdpListener } = {};
+  readonly listeners: { line?: StreamListener; lineTls?: StreamListener; pickle?: StreamListener; udp?: UdpListener; http?: HttpListener } = {};
 
   constructor(
     readonly config: RelayConfig,
@@ -64,7 +69,7 @@ export class Relay {
     this.pipeline = new Pipeline(routers, this.counters, log, config.minTimestampResolution);
 
     this.selfMetrics = new SelfMetrics(
-      { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
+      { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix(), http: config.listen.http !== undefined },
       { pipeline: this.pipeline, counters: this.counters, destinations, now },
     );
 
@@ -93,20 +98,29 @@ export class Relay {
         { ...listenerDeps, protocol: (peer) => new PickleProtocol(peer, maxFrame, pickleDeps) },
       );
     }
+    if (config.listen.http !== undefined) this.listeners.http = this.buildHttp(config.listen.http, { pipeline: this.pipeline, counters: this.counters, log, limited, now });
+  }
+
+  private buildHttp(listen: NonNullable<RelayConfig['listen']['http']>, deps: HttpIngestDeps): HttpListener {
+    const http = this.config.http ?? httpSchema.parse({});
+    const ingest = new HttpIngest(deps, http.maxItems);
+    this.pipeline.addSource(ingest);
+    const groups = buildEndpointGroups({ ingest, http });
+    return new HttpListener(listen, createHttpApp(http, ingest, groups), groups, deps.log);
   }
 
   async start(): Promise<void> {
     for (const d of this.destinations.values()) d.start();
-    const { line, lineTls, udp, pickle } = this.listeners;
-    for (const l of [line, lineTls, udp, pickle]) if (l) await l.start();
+    const { line, lineTls, udp, pickle, http } = this.listeners;
+    for (const l of [line, lineTls, udp, pickle, http]) if (l) await l.start();
     this.reloader.start();
     this.selfMetrics.start();
   }
 
   /** Stop receiving, then deliver what is queued until `deadline` (epoch ms). */
   async stop(deadline: number): Promise<RelayStopReport> {
-    const { line, lineTls, udp, pickle } = this.listeners;
-    await Promise.all([line, lineTls, udp, pickle].map((l) => l?.stop()));
+    const { line, lineTls, udp, pickle, http } = this.listeners;
+    await Promise.all([line, lineTls, udp, pickle, http].map((l) => l?.stop()));
     this.selfMetrics.stop();
     this.reloader.stop();
     // A last interval's counters, so drops just before shutdown are not lost from view.

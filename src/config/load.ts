@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigError } from './config-error';
-import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type RuleConfig } from './schema';
+import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { pythonToJsRegex } from '../routing/python-regex';
 import { RuleSet, type Rule } from '../routing/rule-set';
@@ -13,6 +13,8 @@ export interface RelayConfig {
   readonly routeCacheSize: number;
   readonly selfMetrics: { readonly intervalMs: number; readonly prefix: string | undefined };
   readonly listen: ConfigInput['listen'];
+  /** The HTTP endpoints' settings (used when listen.http is set). */
+  readonly http: HttpConfig | undefined;
   readonly destinations: readonly DestinationConfig[];
   readonly groups: readonly GroupConfig[];
   /** Rules routing to destination or group names. */
@@ -132,6 +134,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     routeCacheSize: cfg.routeCacheSize,
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
     listen: resolveListenPaths(cfg.listen, dir),
+    http: cfg.http,
     destinations: destinations.map((d) => d.value),
     groups: groups.map((g) => g.value),
     rules: new RuleSet(compiled, defaultRule.value.destinations),
@@ -176,7 +179,10 @@ function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
 }
 
 function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigInput['listen'] {
+  const out = { ...listen };
   const t = listen.line?.tls;
-  if (listen.line === undefined || t === undefined) return listen;
-  return { ...listen, line: { ...listen.line, tls: { ...t, cert: path.resolve(dir, t.cert), key: path.resolve(dir, t.key) } } };
+  if (listen.line !== undefined && t !== undefined) out.line = { ...listen.line, tls: { ...t, cert: path.resolve(dir, t.cert), key: path.resolve(dir, t.key) } };
+  const h = listen.http;
+  if (h?.cert !== undefined && h.key !== undefined) out.http = { ...h, cert: path.resolve(dir, h.cert), key: path.resolve(dir, h.key) };
+  return out;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from '../ingest/http/cidr';
 
 /** A duration: a number of seconds, or a string like `250ms`, `10s`, `2m`. Parsed to milliseconds. */
 export const duration = z
@@ -98,6 +99,85 @@ export const groupSchema = z
     if (g.type === 'jump_fnv1a_ch' && g.ring === 'fast') ctx.addIssue({ code: 'custom', path: ['ring'], message: 'jump_fnv1a_ch has no fast variant' });
   });
 
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'expected an address or CIDR block, like 10.0.0.0/8 or ::1');
+
+/** Who may use an endpoint group. No keys, users or tokens configured means no credentials are asked for. */
+export const httpAuthSchema = z.strictObject({
+  /** Accepted as the Basic username with an empty password (`key` or `key:`, as Hosted Graphite clients send) or as a Bearer token. */
+  apiKeys: z.array(z.string().min(1)).default([]),
+  /** Basic user/password pairs (Backstop's BACKSTOP_AUTH). */
+  users: z.array(z.strictObject({ user: z.string().min(1), password: z.string() })).default([]),
+  /** Client addresses allowed (CIDR); empty allows any. */
+  allow: z.array(cidr).default([]),
+});
+
+const endpointGroup = <T extends z.ZodRawShape>(shape: T) =>
+  z.strictObject({
+    enabled: z.boolean().default(true),
+    /** Overrides `http.auth` for this group. */
+    auth: httpAuthSchema.optional(),
+    ...shape,
+  });
+
+export const httpSchema = z.strictObject({
+  /** Largest request body on the wire, in bytes (413 beyond). */
+  maxBodySize: z.number().int().positive().default(1_048_576),
+  /** Largest body after gzip/deflate decoding, in bytes (413 beyond). */
+  maxDecompressedSize: z.number().int().positive().default(16_777_216),
+  /** Most datapoints (lines, JSON items, collectd values) in one request (413 beyond). */
+  maxItems: z.number().int().positive().default(100_000),
+  /** Per client address; 429 with Retry-After beyond. */
+  rateLimit: z.strictObject({ requestsPerSecond: z.number().positive(), burst: z.number().int().positive().optional() }).optional(),
+  /** Use X-Forwarded-For for the client address (only behind a proxy you run). */
+  trustProxy: z.boolean().default(false),
+  /** Access-Control-Allow-Origin for the beacon endpoints: `*` or a list of origins. */
+  cors: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
+  /** Default for every group. */
+  auth: httpAuthSchema.optional(),
+  /** /feed, /imp, /tdiff (ggtd's carbon-http-srv). */
+  feed: endpointGroup({
+    flushInterval: duration.default(60_000),
+    /** An impulse counter not hit for this many flushes is forgotten; until then it sends 0 (0 = never send zeros). */
+    idleFlushes: z.number().int().min(0).default(5),
+    maxCounters: z.number().int().positive().default(100_000),
+    maxEvents: z.number().int().positive().default(100_000),
+    /** A /tdiff event not seen for this long is forgotten; its next call only records. */
+    eventTtl: duration.default(86_400_000),
+  }).default({ enabled: true, flushInterval: 60_000, idleFlushes: 5, maxCounters: 100_000, maxEvents: 100_000, eventTtl: 86_400_000 }),
+  /** POST|PUT /api/v1/sink (Hosted Graphite's HTTP API). */
+  sink: endpointGroup({}).default({ enabled: true }),
+  /** POST /publish/<prefix> (Backstop). */
+  publish: endpointGroup({ prefixes: z.array(z.string().min(1)).default([]) }).default({ enabled: true, prefixes: [] }),
+  /** POST /collectd (collectd write_http, Format "JSON"). */
+  collectd: endpointGroup({
+    /** backstop: mitt.<cloud>.<slot>.<id>.<metric>; graphite: write_graphite's scheme. */
+    naming: z.enum(['backstop', 'graphite']).default('graphite'),
+    prefix: z.string().default(''),
+    postfix: z.string().default(''),
+    escapeCharacter: z.string().length(1).default('_'),
+    separateInstances: z.boolean().default(false),
+    alwaysAppendDs: z.boolean().default(false),
+    preserveSeparator: z.boolean().default(false),
+    dropDuplicateFields: z.boolean().default(false),
+  }).default({
+    enabled: true,
+    naming: 'graphite',
+    prefix: '',
+    postfix: '',
+    escapeCharacter: '_',
+    separateInstances: false,
+    alwaysAppendDs: false,
+    preserveSeparator: false,
+    dropDuplicateFields: false,
+  }),
+  /** POST /github push webhooks; with a secret, X-Hub-Signature-256 is required. */
+  github: endpointGroup({ secret: z.string().min(1).optional() }).default({ enabled: true }),
+  /** POST /pagerduty; with a secret, X-PagerDuty-Signature is required. */
+  pagerduty: endpointGroup({ secret: z.string().min(1).optional() }).default({ enabled: true }),
+  /** POST /metrics, Grafana Cloud's Graphite JSON. */
+  grafana: endpointGroup({}).default({ enabled: true }),
+});
+
 export const ruleSchema = z
   .strictObject({
     name: z.string().min(1).optional(),
@@ -154,8 +234,19 @@ export const configSchema = z.strictObject({
           maxFrameLength: z.number().int().positive().default(1_048_576),
         })
         .optional(),
+      /** The HTTP front door (endpoints configured under `http:`); with cert and key it serves HTTPS. */
+      http: z
+        .strictObject({
+          host: z.string().min(1).default('0.0.0.0'),
+          port,
+          cert: z.string().min(1).optional(),
+          key: z.string().min(1).optional(),
+        })
+        .refine((h) => (h.cert === undefined) === (h.key === undefined), { message: 'set both cert and key for HTTPS, or neither' })
+        .optional(),
     })
     .default({ maxConnections: 1024 }),
+  http: httpSchema.optional(),
   destinations: z.array(destinationSchema).default([]),
   rules: z.array(ruleSchema).optional(),
   /** A YAML file with `rules:` (and optionally more `destinations:`), relative to this file. */
@@ -181,3 +272,5 @@ export type DestinationConfig = z.infer<typeof destinationSchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;
 export type HashType = (typeof hashTypes)[number];
+export type HttpConfig = z.infer<typeof httpSchema>;
+export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;

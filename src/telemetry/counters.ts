@@ -32,6 +32,20 @@ export class IngestCounters {
   whitelistRejects = 0;
   /** Tag normalisation was on and the name's tags did not parse; routed as received. */
   invalidTags = 0;
+  /** HTTP requests answered (any status). */
+  httpRequests = 0;
+  /** Datapoints named in a 400 answer (bad name, value or timestamp). */
+  httpInvalidItems = 0;
+  /** Requests refused for missing or wrong credentials or a client address outside the allow-list. */
+  httpUnauthorized = 0;
+  /** Requests answered 429 by the per-client rate limit. */
+  httpRateLimited = 0;
+  /** Requests answered 503 because destinations were not keeping up. */
+  httpOverloaded = 0;
+  /** Requests refused whole for another reason (malformed body, too large, bad signature). */
+  httpBadRequests = 0;
+  /** collectd values that were null (NaN gauges) and notifications, skipped. */
+  httpSkippedItems = 0;
   /** Current TCP receiver connections. */
   activeConnections = 0;
 }

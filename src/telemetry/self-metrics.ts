@@ -9,6 +9,8 @@ export interface SelfMetricsOptions {
   intervalMs: number;
   /** Name prefix, e.g. `carbon.relays.myhost-a` (carbon-relay's scheme). */
   prefix: string;
+  /** Include the HTTP front door's counters. */
+  http?: boolean;
 }
 
 /** Counters reported as per-interval deltas, as carbon does (its stats dict is cleared every interval). */
@@ -27,6 +29,17 @@ const INGEST_DELTAS = [
   'blacklistMatches',
   'whitelistRejects',
   'invalidTags',
+] as const satisfies readonly (keyof IngestCounters)[];
+
+/** Emitted only when the HTTP front door is enabled. */
+const HTTP_DELTAS = [
+  'httpRequests',
+  'httpInvalidItems',
+  'httpUnauthorized',
+  'httpRateLimited',
+  'httpOverloaded',
+  'httpBadRequests',
+  'httpSkippedItems',
 ] as const satisfies readonly (keyof IngestCounters)[];
 
 const DESTINATION_DELTAS = [
@@ -95,6 +108,7 @@ export class SelfMetrics {
     const ic = this.deps.counters;
     b.push(`${p}.activeConnections`, ic.activeConnections, ts);
     for (const key of INGEST_DELTAS) b.push(`${p}.${key}`, this.delta(this.lastIngest, key, ic[key]), ts);
+    if (this.opts.http === true) for (const key of HTTP_DELTAS) b.push(`${p}.${key}`, this.delta(this.lastIngest, key, ic[key]), ts);
     const cpu = process.cpuUsage();
     const elapsedUs = Math.max(1, (nowMs - this.lastCpuAt) * 1000);
     b.push(`${p}.cpuUsage`, (100 * (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system)) / elapsedUs, ts);

@@ -64,6 +64,31 @@ export class CarbonStartError extends Error {
   override readonly name = 'CarbonStartError';
 }
 
+/**
+ * The carbon.conf CarbonDaemon.start writes into `dir`: one `[cache]` or
+ * `[relay]` section with `settings`, after the directories (all inside `dir`,
+ * CONF_DIR = dir) and the test defaults they override. Exported so another
+ * relay can be given the very same text with only its own ports changed.
+ */
+export function carbonConfText(program: CarbonProgram, dir: string, settings: CarbonDaemonSpec['settings']): string {
+  const sub = (...p: string[]): string => path.join(dir, ...p);
+  const all: Record<string, string | number | boolean> = {
+    STORAGE_DIR: sub('storage'),
+    LOCAL_DATA_DIR: sub('storage', 'whisper'),
+    WHITELISTS_DIR: sub('storage', 'lists'),
+    CONF_DIR: dir,
+    LOG_DIR: sub('log'),
+    PID_DIR: sub('run'),
+    ENABLE_UDP_LISTENER: 'False',
+    // No self-metrics: every datapoint in a test is one the test sent.
+    CARBON_METRIC_INTERVAL: 0,
+    ...settings,
+  };
+  // ConfigParser interpolates '%', so escape it in paths and values.
+  const body = Object.entries(all).map(([k, v]) => `${k} = ${String(v).replace(/%/g, '%%')}`);
+  return `[${program}]\n${body.join('\n')}\n`;
+}
+
 const MAX_LOG = 256 * 1024;
 
 export class CarbonDaemon {
@@ -106,21 +131,7 @@ export class CarbonDaemon {
     const dir = tempDir(`cf-carbon-${spec.program}-`);
     const sub = (...p: string[]): string => path.join(dir, ...p);
     for (const d of ['storage/whisper', 'storage/lists', 'log', 'run']) fs.mkdirSync(sub(d), { recursive: true });
-    const settings: Record<string, string | number | boolean> = {
-      STORAGE_DIR: sub('storage'),
-      LOCAL_DATA_DIR: sub('storage', 'whisper'),
-      WHITELISTS_DIR: sub('storage', 'lists'),
-      CONF_DIR: dir,
-      LOG_DIR: sub('log'),
-      PID_DIR: sub('run'),
-      ENABLE_UDP_LISTENER: 'False',
-      // No self-metrics: every datapoint in a test is one the test sent.
-      CARBON_METRIC_INTERVAL: 0,
-      ...spec.settings,
-    };
-    // ConfigParser interpolates '%', so escape it in paths and values.
-    const body = Object.entries(settings).map(([k, v]) => `${k} = ${String(v).replace(/%/g, '%%')}`);
-    fs.writeFileSync(sub('carbon.conf'), `[${spec.program}]\n${body.join('\n')}\n`);
+    fs.writeFileSync(sub('carbon.conf'), carbonConfText(spec.program, dir, spec.settings));
     // Every carbon daemon refuses to start without storage-schemas.conf, even the relay.
     const files = { 'storage-schemas.conf': '[default]\npattern = .*\nretentions = 60s:1d\n', ...spec.files };
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(sub(name), text);
@@ -190,7 +201,7 @@ export class CarbonDaemon {
 }
 
 /** Start a daemon on fresh free ports, retrying (with new ports) if it exits before it is ready. */
-async function startOnFreePorts(portCount: number, specFor: (ports: number[]) => CarbonDaemonSpec): Promise<{ daemon: CarbonDaemon; ports: number[] }> {
+export async function startOnFreePorts(portCount: number, specFor: (ports: number[]) => CarbonDaemonSpec): Promise<{ daemon: CarbonDaemon; ports: number[] }> {
   for (let attempt = 1; ; attempt++) {
     const ports = await freePorts(portCount);
     try {

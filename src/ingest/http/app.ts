@@ -1,0 +1,63 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { HttpConfig } from '../../config/schema';
+import { Authenticator } from './auth';
+import type { EndpointGroup } from './endpoint-group';
+import { HttpError, rejectionText } from './http-error';
+import type { HttpIngest } from './http-ingest';
+import { ClientRateLimit } from './rate-limit';
+
+/** Realm in WWW-Authenticate challenges (collectd/libcurl sends credentials only after one). */
+const REALM = 'carbon-fanout';
+
+/**
+ * The Express app: /health, then the rate limit, then each enabled group
+ * behind its own credentials, then 404; every error becomes a plain answer
+ * naming what was wrong. Built separately from the listener so tests can
+ * drive it with supertest.
+ */
+export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: readonly EndpointGroup[]): Express {
+  const { counters, limited, log, now } = ingest.deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', http.trustProxy);
+  app.use((_req, res, next) => {
+    res.on('finish', () => counters.httpRequests++);
+    next();
+  });
+  app.get('/health', (_req, res) => {
+    res.json({ health: 'ok' });
+  });
+  if (http.rateLimit !== undefined) app.use(new ClientRateLimit(http.rateLimit.requestsPerSecond, http.rateLimit.burst, { counters, now }).middleware());
+
+  for (const group of groups) {
+    const guard = new Authenticator(groupAuth(http, group.name), REALM, { counters, limited }).middleware();
+    group.mount({
+      on: (methods, path, handler) => {
+        for (const m of methods) app[m](path, guard, handler);
+      },
+    });
+  }
+
+  app.use((req: Request) => {
+    throw new HttpError(404, `no endpoint ${req.method} ${req.path}`);
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (!(err instanceof HttpError)) {
+      log.error('HTTP handler failed', { path: req.path, error: err instanceof Error ? err.message : String(err) });
+      res.status(500).type('text/plain').send('internal error\n');
+      return;
+    }
+    if (err.status !== 401 && err.status !== 403 && err.status !== 429 && err.status !== 503 && err.status >= 400 && err.status < 500) counters.httpBadRequests++;
+    res.status(err.status);
+    if (err.options.headers !== undefined) res.set(err.options.headers);
+    if (err.options.json !== undefined) res.json(err.options.json);
+    else res.type('text/plain').send(rejectionText(err.message, err.options.rejections ?? []));
+  });
+  return app;
+}
+
+function groupAuth(http: HttpConfig, name: string): HttpConfig['auth'] {
+  const group = (http as unknown as Record<string, { auth?: HttpConfig['auth'] } | undefined>)[name];
+  return group?.auth ?? http.auth;
+}

@@ -1,0 +1,89 @@
+import crypto from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { HttpAuthConfig } from '../../config/schema';
+import type { IngestCounters } from '../../telemetry/counters';
+import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
+import { AddressAllowList } from './cidr';
+import { HttpError } from './http-error';
+
+const digest = (s: string): Buffer => crypto.createHash('sha256').update(s, 'utf8').digest();
+
+/** Constant-time membership: every candidate is compared, whatever matches, through fixed-length digests. */
+function matchesAny(candidates: readonly Buffer[], presented: string): boolean {
+  const p = digest(presented);
+  let found = false;
+  for (const c of candidates) found = crypto.timingSafeEqual(c, p) || found;
+  return found;
+}
+
+/** Constant-time equality of two secrets of any length. */
+export function secretEquals(a: string | Buffer, b: string | Buffer): boolean {
+  const da = crypto.createHash('sha256').update(a).digest();
+  const db = crypto.createHash('sha256').update(b).digest();
+  return crypto.timingSafeEqual(da, db);
+}
+
+/**
+ * Credentials for one endpoint group: Hosted-Graphite API keys (as the Basic
+ * username, password empty, or as a Bearer token), Basic user/password pairs,
+ * and an optional client address allow-list. Secrets are held only as digests
+ * and never logged.
+ */
+export class Authenticator {
+  private readonly keys: Buffer[];
+  /** Digests of `user\0password`. */
+  private readonly users: Buffer[];
+  private readonly allowList: AddressAllowList;
+  readonly asksForCredentials: boolean;
+
+  constructor(
+    config: HttpAuthConfig | undefined,
+    private readonly realm: string,
+    private readonly deps: { counters: IngestCounters; limited: RateLimitedLog },
+  ) {
+    this.keys = (config?.apiKeys ?? []).map(digest);
+    this.users = (config?.users ?? []).map((u) => digest(`${u.user}\0${u.password}`));
+    this.allowList = new AddressAllowList(config?.allow ?? []);
+    this.asksForCredentials = this.keys.length > 0 || this.users.length > 0;
+  }
+
+  middleware(): RequestHandler {
+    return (req: Request, _res: Response, next: NextFunction) => {
+      this.check(req);
+      next();
+    };
+  }
+
+  check(req: Request): void {
+    const peer = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    if (!this.allowList.allows(peer)) {
+      this.deps.counters.httpUnauthorized++;
+      this.deps.limited.warn(`http:${peer}:forbidden`, 'HTTP client address not allowed', { peer, path: req.path });
+      throw new HttpError(403, `client address ${peer} is not allowed`);
+    }
+    if (!this.asksForCredentials) return;
+    const problem = this.credentialProblem(req.headers.authorization);
+    if (problem === undefined) return;
+    this.deps.counters.httpUnauthorized++;
+    this.deps.limited.warn(`http:${peer}:unauthorized`, 'HTTP authentication failed', { peer, path: req.path, problem });
+    throw new HttpError(401, `unauthorized: ${problem}`, { headers: { 'WWW-Authenticate': `Basic realm="${this.realm}", charset="UTF-8"` } });
+  }
+
+  /** Why the Authorization header does not authenticate, or undefined when it does. Never includes the secret. */
+  private credentialProblem(header: string | undefined): string | undefined {
+    if (header === undefined || header === '') return 'credentials required (HTTP Basic with the API key as username, or Bearer)';
+    const space = header.indexOf(' ');
+    const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+    const value = space < 0 ? '' : header.slice(space + 1).trim();
+    if (scheme === 'bearer') return matchesAny(this.keys, value) ? undefined : 'invalid token';
+    if (scheme !== 'basic') return `unsupported authorization scheme "${scheme.slice(0, 20)}"`;
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const user = colon < 0 ? decoded : decoded.slice(0, colon);
+    const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    // both checks always run, so timing does not tell keys from users
+    const byKey = password === '' && matchesAny(this.keys, user);
+    const byUser = matchesAny(this.users, `${user}\0${password}`);
+    return byKey || byUser ? undefined : 'invalid credentials';
+  }
+}

@@ -1,0 +1,16 @@
+import type { HttpConfig } from '../../config/schema';
+import type { EndpointContext, EndpointGroup } from './endpoint-group';
+
+type GroupName = Exclude<keyof HttpConfig, 'maxBodySize' | 'maxDecompressedSize' | 'maxItems' | 'rateLimit' | 'trustProxy' | 'cors' | 'auth'>;
+
+/** Endpoint groups by their config key; each file under src/ingest/http/ adds one. */
+const FACTORIES: Partial<Record<GroupName, (ctx: EndpointContext) => EndpointGroup>> = {};
+
+/** The enabled groups, in a fixed order. */
+export function buildEndpointGroups(ctx: EndpointContext): EndpointGroup[] {
+  const out: EndpointGroup[] = [];
+  for (const [name, factory] of Object.entries(FACTORIES) as [GroupName, (ctx: EndpointContext) => EndpointGroup][]) {
+    if (ctx.http[name].enabled) out.push(factory(ctx));
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+import type { Pausable, Pipeline } from '../../pipeline/pipeline';
+import type { IngestCounters } from '../../telemetry/counters';
+import type { Logger } from '../../telemetry/logger';
+import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
+import { HttpError, rejectionText } from './http-error';
+import { RequestMetrics } from './request-metrics';
+
+export interface HttpIngestDeps {
+  pipeline: Pipeline;
+  counters: IngestCounters;
+  log: Logger;
+  limited: RateLimitedLog;
+  /** Epoch milliseconds. */
+  now: () => number;
+}
+
+/** Seconds a client should wait when the relay is shedding load. */
+const RETRY_AFTER_S = '1';
+
+/**
+ * What every endpoint shares: the pipeline, counters and clock, and the
+ * relay's overload state. HTTP cannot be paused like a TCP socket, so while
+ * the pipeline asks sources to pause, ingest endpoints answer 503 with
+ * Retry-After instead of buffering without bound.
+ */
+export class HttpIngest implements Pausable {
+  private overloaded = false;
+
+  constructor(
+    readonly deps: HttpIngestDeps,
+    readonly maxItems: number,
+  ) {}
+
+  pause(): void {
+    this.overloaded = true;
+  }
+
+  resume(): void {
+    this.overloaded = false;
+  }
+
+  /** Unix seconds (integral, as carbon clients send). */
+  nowSeconds(): number {
+    return Math.floor(this.deps.now() / 1000);
+  }
+
+  /** Throws 503 while the pipeline is under pressure; call before reading a body. */
+  assertAccepting(): void {
+    if (!this.overloaded) return;
+    this.deps.counters.httpOverloaded++;
+    throw new HttpError(503, 'relay is overloaded (destinations are not keeping up); retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
+  }
+
+  newRequest(): RequestMetrics {
+    return new RequestMetrics(this.maxItems, this.nowSeconds());
+  }
+
+  /**
+   * Whole-request policy: any rejected item rejects the request (400 naming
+   * each one) and nothing is sent; otherwise every datapoint is sent.
+   */
+  submitAll(m: RequestMetrics, origin: string): void {
+    if (m.rejections.length > 0) {
+      this.deps.counters.httpInvalidItems += m.rejections.length;
+      throw new HttpError(400, `${m.rejections.length} of ${m.count} datapoints rejected; nothing was accepted`, { rejections: m.rejections });
+    }
+    this.send(m, origin);
+  }
+
+  /**
+   * Partial policy (Hosted Graphite's sink): the good datapoints are sent; the
+   * answer is 400 naming each rejected item when there are any. Returns the
+   * response body for the caller to send.
+   */
+  submitValid(m: RequestMetrics, origin: string): string | undefined {
+    this.send(m, origin);
+    if (m.rejections.length === 0) return undefined;
+    this.deps.counters.httpInvalidItems += m.rejections.length;
+    return rejectionText(`${m.rejections.length} of ${m.count} datapoints rejected; the other ${m.batch.length} were accepted`, m.rejections);
+  }
+
+  private send(m: RequestMetrics, origin: string): void {
+    if (m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin);
+  }
+}

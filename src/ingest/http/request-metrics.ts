@@ -1,0 +1,58 @@
+import { isValidMetricName } from '../../codec/metric-name';
+import { parsePyFloat } from '../../codec/py-float';
+import { MetricBatch } from '../../pipeline/metric';
+import { HttpError, type Rejection } from './http-error';
+
+/** A JSON number, or a numeric string parsed as Python float() (what carbon accepts). */
+export function numberFrom(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string') return parsePyFloat(v);
+  return undefined;
+}
+
+/**
+ * The datapoints one request carries, validated item by item. Endpoints add
+ * what they parsed; every item that cannot become a datapoint is recorded with
+ * where it was and why, so the answer can name it. Bounded by maxItems.
+ */
+export class RequestMetrics {
+  readonly batch = new MetricBatch(64);
+  readonly rejections: Rejection[] = [];
+
+  constructor(
+    private readonly maxItems: number,
+    /** Unix seconds for datapoints sent without a timestamp (or with carbon's -1). */
+    private readonly now: number,
+  ) {}
+
+  get count(): number {
+    return this.batch.length + this.rejections.length;
+  }
+
+  /** Validates and adds one datapoint; returns false (and records why) when it is not one. No timestamp means now. */
+  add(where: string, name: string, value: unknown, timestamp?: unknown): boolean {
+    this.checkSize();
+    if (!isValidMetricName(name)) return this.reject(where, name === '' ? 'empty metric name' : `metric name ${JSON.stringify(truncate(name))} contains whitespace or control characters`);
+    const v = numberFrom(value);
+    if (v === undefined) return this.reject(where, `value ${JSON.stringify(truncate(String(value)))} is not a number`);
+    if (Number.isNaN(v)) return this.reject(where, 'value is NaN');
+    const t = timestamp === undefined ? this.now : numberFrom(timestamp);
+    if (t === undefined || !Number.isFinite(t)) return this.reject(where, `timestamp ${JSON.stringify(truncate(String(timestamp)))} is not a finite number`);
+    this.batch.push(name, v, t === -1 ? this.now : t);
+    return true;
+  }
+
+  reject(where: string, reason: string): false {
+    this.checkSize();
+    this.rejections.push({ where, reason });
+    return false;
+  }
+
+  private checkSize(): void {
+    if (this.count >= this.maxItems) throw new HttpError(413, `more than ${this.maxItems} datapoints in one request; split it`);
+  }
+}
+
+function truncate(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 80)}...` : s;
+}

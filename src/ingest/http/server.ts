@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Logger } from '../../telemetry/logger';
+import type { EndpointGroup } from './endpoint-group';
+
+export interface HttpListenOptions {
+  host: string;
+  port: number;
+  /** PEM files; both set means HTTPS. */
+  cert?: string;
+  key?: string;
+}
+
+/** Slow clients may not hold a request open longer than this (slowloris). */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Keep-alive for batching clients (collectd, agents), closed when idle. */
+const KEEP_ALIVE_MS = 65_000;
+
+/** The HTTP(S) server around the app, with the groups' lifecycles. */
+export class HttpListener {
+  private server: http.Server | null = null;
+
+  constructor(
+    private readonly opts: HttpListenOptions,
+    private readonly app: Express,
+    private readonly groups: readonly EndpointGroup[],
+    private readonly log: Logger,
+  ) {}
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const tls = this.opts.cert !== undefined && this.opts.key !== undefined;
+    const server = tls ? https.createServer({ cert: fs.readFileSync(this.opts.cert as string), key: fs.readFileSync(this.opts.key as string) }, this.app) : http.createServer(this.app);
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    server.headersTimeout = Math.min(REQUEST_TIMEOUT_MS, 20_000);
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    for (const g of this.groups) g.start?.();
+    this.log.info('listening', { listener: tls ? 'https' : 'http', host: this.opts.host, port: this.port });
+  }
+
+  /** Stops accepting, lets requests in flight finish, then flushes the groups' state into the pipeline. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server !== null) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // requests still running get a moment; then their connections are cut
+      const cut = setTimeout(() => server.closeAllConnections(), 2000);
+      cut.unref();
+      await closed;
+      clearTimeout(cut);
+      this.server = null;
+    }
+    for (const g of this.groups) g.stop?.();
+  }
+}
