@@ -1,10 +1,17 @@
 import type { HttpConfig } from '../../config/schema';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
+import { createFeedEndpoints } from './feed';
+import { createPublishEndpoints } from './publish';
+import { createSinkEndpoints } from './sink';
 
 type GroupName = Exclude<keyof HttpConfig, 'maxBodySize' | 'maxDecompressedSize' | 'maxItems' | 'rateLimit' | 'trustProxy' | 'cors' | 'auth'>;
 
 /** Endpoint groups by their config key; each file under src/ingest/http/ adds one. */
-const FACTORIES: Partial<Record<GroupName, (ctx: EndpointContext) => EndpointGroup>> = {};
+const FACTORIES: Partial<Record<GroupName, (ctx: EndpointContext) => EndpointGroup>> = {
+  feed: createFeedEndpoints,
+  sink: createSinkEndpoints,
+  publish: createPublishEndpoints,
+};
 
 /** The enabled groups, in a fixed order. */
 export function buildEndpointGroups(ctx: EndpointContext): EndpointGroup[] {

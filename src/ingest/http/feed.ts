@@ -1,0 +1,200 @@
+import type { Request, Response } from 'express';
+import type { HttpConfig } from '../../config/schema';
+import { MetricBatch } from '../../pipeline/metric';
+import type { EndpointContext, EndpointGroup } from './endpoint-group';
+import { sendBeacon } from './gif';
+import { HttpError } from './http-error';
+import type { HttpIngest } from './http-ingest';
+
+/**
+ * ggtd's carbon-http-srv endpoints, for clients that cannot open a TCP
+ * socket: /feed sends one datapoint now, /imp adds to a counter flushed every
+ * interval, /tdiff sends the seconds since the event's previous call.
+ * `?output=img` answers with a 1x1 GIF so a page can fire them from <img>.
+ *
+ * Differences from ggtd: /imp adds its <value> (ggtd always adds 1); idle
+ * counters send 0 for `idleFlushes` intervals and are then forgotten (ggtd
+ * sends 0 forever and never forgets); both maps are bounded. Unknown query
+ * parameters are ignored rather than a 404.
+ */
+
+type FeedConfig = HttpConfig['feed'];
+
+interface Counter {
+  sum: number;
+  hits: number;
+  /** Flushes in a row without a hit. */
+  idle: number;
+}
+
+/** /imp state: bounded, flushed as one batch per interval. */
+export class ImpulseCounters {
+  private readonly counters = new Map<string, Counter>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly config: Pick<FeedConfig, 'flushInterval' | 'idleFlushes' | 'maxCounters'>,
+    private readonly ingest: HttpIngest,
+  ) {}
+
+  get size(): number {
+    return this.counters.size;
+  }
+
+  add(name: string, value: number): void {
+    let c = this.counters.get(name);
+    if (c === undefined) {
+      if (this.counters.size >= this.config.maxCounters) {
+        throw new HttpError(429, `too many distinct impulse counters (maxCounters ${this.config.maxCounters}); this one is not counted`);
+      }
+      c = { sum: 0, hits: 0, idle: 0 };
+      this.counters.set(name, c);
+    }
+    c.sum += value;
+    c.hits++;
+  }
+
+  /** One datapoint per counter hit this interval (its sum), or 0 for a recently idle one; then reset. */
+  flush(): MetricBatch {
+    const batch = new MetricBatch(Math.max(1, this.counters.size));
+    const ts = this.ingest.nowSeconds();
+    for (const [name, c] of this.counters) {
+      if (c.hits > 0) {
+        batch.push(name, c.sum, ts);
+        c.sum = 0;
+        c.hits = 0;
+        c.idle = 0;
+        continue;
+      }
+      c.idle++;
+      if (c.idle <= this.config.idleFlushes) batch.push(name, 0, ts);
+      if (c.idle >= this.config.idleFlushes) this.counters.delete(name);
+    }
+    if (batch.length > 0) this.ingest.deps.pipeline.accept(batch, 'http:imp');
+    return batch;
+  }
+
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.flush(), this.config.flushInterval);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and sends what was counted since the last flush. */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.flush();
+  }
+}
+
+/** /tdiff state: when each event was last seen, least recently seen first (bounded, with a TTL). */
+export class EventTimes {
+  private readonly last = new Map<string, number>();
+
+  constructor(private readonly config: Pick<FeedConfig, 'maxEvents' | 'eventTtl'>) {}
+
+  get size(): number {
+    return this.last.size;
+  }
+
+  /** Records `nowMs` for the event; returns seconds since its previous call, or undefined for a first (or expired) one. */
+  mark(event: string, nowMs: number): number | undefined {
+    const prev = this.last.get(event);
+    this.last.delete(event);
+    if (this.last.size >= this.config.maxEvents) this.last.delete(this.last.keys().next().value as string);
+    this.last.set(event, nowMs);
+    if (prev === undefined || nowMs - prev > this.config.eventTtl) return undefined;
+    return (nowMs - prev) / 1000;
+  }
+}
+
+/** A query parameter as one string (the first when repeated). */
+function query(req: Request, ...names: string[]): string | undefined {
+  for (const n of names) {
+    const v = req.query[n];
+    if (typeof v === 'string') return v;
+    if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
+  }
+  return undefined;
+}
+
+function param(req: Request, name: string): string | undefined {
+  const v = (req.params as Record<string, string | undefined>)[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
+  const { ingest, http } = ctx;
+  const config = http.feed;
+  const impulses = new ImpulseCounters(config, ingest);
+  const events = new EventTimes(config);
+  const cors = http.cors;
+
+  const answer = (req: Request, res: Response): void => {
+    if (cors !== undefined) {
+      const origin = req.headers.origin;
+      const allowed = cors === '*' ? '*' : origin !== undefined && cors.includes(origin) ? origin : undefined;
+      if (allowed !== undefined) res.set({ 'Access-Control-Allow-Origin': allowed, Vary: 'Origin' });
+    }
+    if (query(req, 'output') === 'img') sendBeacon(res);
+    else res.status(200).type('text/plain').send('ok\n');
+  };
+  const metricOf = (req: Request): string => {
+    const name = param(req, 'metric') ?? query(req, 'metric', 'mpath');
+    if (name === undefined) throw new HttpError(400, 'metric name missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
+    return name;
+  };
+
+  const feed = (req: Request, res: Response): void => {
+    ingest.assertAccepting();
+    const m = ingest.newRequest();
+    const value = param(req, 'value') ?? query(req, 'value', 'mvalue');
+    if (value === undefined) throw new HttpError(400, 'value missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
+    m.add('metric', metricOf(req), value, param(req, 'timestamp') ?? query(req, 'timestamp', 'mts', 'ts'));
+    ingest.submitAll(m, `http:${req.ip ?? ''}`);
+    answer(req, res);
+  };
+
+  const imp = (req: Request, res: Response): void => {
+    const name = metricOf(req);
+    const valueText = param(req, 'value') ?? query(req, 'value', 'mvalue') ?? '1';
+    // validated like a datapoint now, so a bad name or value is a 400 instead of a silent loss at flush time
+    const m = ingest.newRequest();
+    if (!m.add('metric', name, valueText)) ingest.submitAll(m, '');
+    impulses.add(name, m.batch.values[0]!);
+    answer(req, res);
+  };
+
+  const tdiff = (req: Request, res: Response): void => {
+    ingest.assertAccepting();
+    const name = param(req, 'metric') ?? query(req, 'event', 'metric', 'mpath');
+    if (name === undefined) throw new HttpError(400, 'event name missing: use /tdiff/<event>');
+    const nowMs = ingest.deps.now();
+    const m = ingest.newRequest();
+    // check the name before remembering it
+    if (!m.add('event', name, 0)) ingest.submitAll(m, '');
+    const seconds = events.mark(name, nowMs);
+    if (seconds !== undefined) {
+      const send = ingest.newRequest();
+      send.add('event', name, seconds, Math.floor(nowMs / 1000));
+      ingest.submitAll(send, `http:${req.ip ?? ''}`);
+    }
+    answer(req, res);
+  };
+
+  const all = ['get', 'post'] as const;
+  return {
+    name: 'feed',
+    mount(routes) {
+      routes.on(all, '/feed', feed);
+      routes.on(all, '/feed/:metric/:value{/:timestamp}', feed);
+      routes.on(all, '/imp', imp);
+      routes.on(all, '/imp/:metric{/:value}', imp);
+      routes.on(all, '/tdiff', tdiff);
+      routes.on(all, '/tdiff/:metric', tdiff);
+    },
+    start: () => impulses.start(),
+    stop: () => impulses.stop(),
+  };
+}

@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import https from 'node:https';
+import request from 'supertest';
+import type { Relay } from '../../src/relay';
+import { makeTestCa } from '../helpers/certs';
+import { startRelay } from '../helpers/relay';
+import { CaptureServer, waitFor } from '../helpers/sink';
+
+/** The relay's own HTTP listener, end to end: real server, real socket, real destination. */
+describe('relay with listen.http', () => {
+  let relay: Relay;
+  let capture: CaptureServer;
+  afterEach(async () => {
+    await relay.stop(Date.now() + 2000);
+    await capture.close();
+  });
+
+  async function start(httpListen: Record<string, unknown>, http: Record<string, unknown> = {}, selfMetrics?: Record<string, unknown>): Promise<void> {
+    capture = new CaptureServer('line');
+    const port = await capture.listen();
+    relay = await startRelay({
+      listen: { http: { host: '127.0.0.1', port: 0, ...httpListen } },
+      http,
+      destinations: [{ name: 'cap', host: '127.0.0.1', port, protocol: 'line', apiKey: 'KEY' }],
+      rules: [{ default: true, destinations: ['cap'] }],
+      ...(selfMetrics && { selfMetrics }),
+    });
+  }
+  const lines = (): string[] => capture.raw.toString().split('\n').filter(Boolean);
+
+  it('serves every default endpoint group over HTTP, through the rules to the destination (API key prefixed)', async () => {
+    await start({}, { publish: { prefixes: ['app'] } });
+    const url = `http://127.0.0.1:${relay.listeners.http!.port}`;
+    expect((await request(url).post('/api/v1/sink').send('sink.m 1 1700000000\n')).status).toBe(202);
+    expect((await request(url).get('/feed/feed.m/2/1700000000')).status).toBe(200);
+    expect((await request(url).post('/publish/app').send({ metric: 'pub', value: 3, measure_time: 1700000000 })).status).toBe(200);
+    await waitFor(() => lines().length === 3, '3 lines');
+    expect(lines().sort()).toEqual(['KEY.app.pub 3 1700000000', 'KEY.feed.m 2 1700000000', 'KEY.sink.m 1 1700000000']);
+    expect(relay.counters.metricsReceived).toBe(3);
+  });
+
+  it('a disabled group is not served', async () => {
+    await start({}, { sink: { enabled: false } });
+    const url = `http://127.0.0.1:${relay.listeners.http!.port}`;
+    expect((await request(url).post('/api/v1/sink').send('a 1\n')).status).toBe(404);
+  });
+
+  it('serves HTTPS with the configured certificate', async () => {
+    const ca = makeTestCa();
+    await start({ cert: ca.serverCert, key: ca.serverKey });
+    const body = await new Promise<{ status: number }>((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', port: relay.listeners.http!.port, path: '/api/v1/sink', method: 'POST', ca: fs.readFileSync(ca.caCert), servername: 'localhost' },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+        },
+      );
+      req.on('error', reject);
+      req.end('tls.m 1 1700000000\n');
+    });
+    expect(body.status).toBe(202);
+    await waitFor(() => lines().length === 1, 'line');
+    expect(lines()).toEqual(['KEY.tls.m 1 1700000000']);
+  });
+
+  it('self-metrics include the HTTP counters when HTTP is on', async () => {
+    await start({}, {}, { interval: 0, prefix: 'carbon.relays.t-a' });
+    const url = `http://127.0.0.1:${relay.listeners.http!.port}`;
+    await request(url).get('/feed/x/notanumber');
+    const names = new Map<string, number>();
+    const b = relay.selfMetrics.emit();
+    for (let i = 0; i < b.length; i++) names.set(b.names[i]!, b.values[i]!);
+    expect(names.get('carbon.relays.t-a.httpRequests')).toBe(1);
+    expect(names.get('carbon.relays.t-a.httpBadRequests')).toBe(1);
+    expect(names.has('carbon.relays.t-a.httpOverloaded')).toBe(true);
+  });
+});
