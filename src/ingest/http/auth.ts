@@ -75,7 +75,13 @@ export class Authenticator {
     const space = header.indexOf(' ');
     const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
     const value = space < 0 ? '' : header.slice(space + 1).trim();
-    if (scheme === 'bearer') return matchesAny(this.keys, value) ? undefined : 'invalid token';
+    if (scheme === 'bearer') {
+      // Grafana Cloud clients send `Bearer <user>:<token>`; both checks always run
+      const colon = value.indexOf(':');
+      const byKey = matchesAny(this.keys, value);
+      const byUser = colon > 0 && matchesAny(this.users, `${value.slice(0, colon)}\0${value.slice(colon + 1)}`);
+      return byKey || byUser ? undefined : 'invalid token';
+    }
     if (scheme !== 'basic') return `unsupported authorization scheme "${scheme.slice(0, 20)}"`;
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');

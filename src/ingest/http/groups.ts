@@ -1,6 +1,7 @@
 import type { HttpConfig } from '../../config/schema';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
 import { createFeedEndpoints } from './feed';
+import { createGrafanaEndpoints } from './grafana';
 import { createPublishEndpoints } from './publish';
 import { createSinkEndpoints } from './sink';
 
@@ -11,6 +12,7 @@ const FACTORIES: Partial<Record<GroupName, (ctx: EndpointContext) => EndpointGro
   feed: createFeedEndpoints,
   sink: createSinkEndpoints,
   publish: createPublishEndpoints,
+  grafana: createGrafanaEndpoints,
 };
 
 /** The enabled groups, in a fixed order. */
