@@ -3,6 +3,7 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error';
 import { stringify as stringifyYaml } from 'yaml';
+import { backstopConfigFromEnv } from './config/backstop-env';
 import { carbonDestinationLabel, readCarbonConf, type CarbonConfResult } from './config/carbon-conf';
 import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig } from './config/schema';
@@ -35,6 +36,9 @@ const USAGE = `usage:
     --rules FILE         relay-rules.conf (default: CONF_DIR/relay-rules.conf)
     --instance NAME      carbon-relay --instance (default: a)
     --whitelist FILE, --blacklist FILE, --aggregation-rules FILE
+
+  Without -c, when CARBON_URLS is set, Backstop's environment variables are the config
+  (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT).
 `;
 
 const LOG_LEVELS: readonly string[] = ['error', 'warn', 'info', 'debug'];
@@ -45,6 +49,8 @@ interface LoadedConfig {
   config: RelayConfig;
   /** Set when read from carbon.conf: the native config object (for convert) and its warnings. */
   carbon?: CarbonConfResult;
+  /** Built from Backstop's environment variables (no -c given, CARBON_URLS set). */
+  fromEnvironment?: boolean;
 }
 
 /** The CLI as a function: argv in, exit code out. The only place that reads argv or decides exit codes. */
@@ -85,13 +91,15 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   if (carbonConf !== undefined && v.config !== undefined) problem = 'use -c FILE or --carbon-conf FILE, not both';
   else if (carbonConf === undefined && carbonOnly.length > 0) problem = `--${carbonOnly[0]} needs --carbon-conf`;
   else if (command === 'convert' && carbonConf === undefined) problem = '--carbon-conf FILE is required';
-  else if (command !== 'start' && carbonConf === undefined && v.config === undefined) problem = '-c FILE (or --carbon-conf FILE) is required';
+  else if (command !== 'start' && carbonConf === undefined && v.config === undefined && !io.env.CARBON_URLS) problem = '-c FILE (or --carbon-conf FILE) is required';
   if (problem !== undefined) {
     io.stderr.write(`${command}: ${problem}\n${USAGE}`);
     return 2;
   }
   let loaded: LoadedConfig;
   try {
+    // a Backstop deployment switches image without a config file: its environment is the config
+    const backstop = carbonConf === undefined ? backstopConfigFromEnv(io.env) : undefined;
     if (carbonConf !== undefined) {
       const carbon = readCarbonConf({
         carbonConf,
@@ -102,6 +110,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         aggregationRules: v['aggregation-rules'],
       });
       loaded = { config: loadConfigObject(carbon.config, carbonConf, io.env), carbon };
+    } else if (v.config === undefined && backstop !== undefined) {
+      loaded = { config: loadConfigObject(backstop, 'backstop-environment', io.env), fromEnvironment: true };
     } else {
       loaded = { config: loadConfig(v.config ?? 'config/relay.yaml', io.env) };
     }
@@ -188,6 +198,7 @@ async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
   const level = (envLevel !== undefined && LOG_LEVELS.includes(envLevel) ? envLevel : config.logLevel) as LogLevel;
   const log = io.log ?? createLogger({ level });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
+  if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
   const relay = new Relay(config, { log });
   try {
     await relay.start();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, type ConfigErrorLocation } from './config-error';
 import { IniFile, pyStrip, type IniOption } from './ini';
-import { configSchema, destinationSchema } from './schema';
+import { configSchema, destinationSchema, type ConfigObject } from './schema';
 import { parsePyFloat } from '../codec/py-float';
 
 /**
@@ -45,7 +45,6 @@ export interface CarbonConfResult {
 /** The name of the group a hashing RELAY_METHOD becomes. */
 export const CARBON_RING_GROUP = 'carbon-ring';
 
-type ConfigObject = z.input<typeof configSchema>;
 type DestinationObject = z.input<typeof destinationSchema>;
 type RuleObject = NonNullable<ConfigObject['rules']>[number];
 

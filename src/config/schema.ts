@@ -274,3 +274,4 @@ export type GroupConfig = z.infer<typeof groupSchema>;
 export type HashType = (typeof hashTypes)[number];
 export type HttpConfig = z.infer<typeof httpSchema>;
 export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
+export type ConfigObject = z.input<typeof configSchema>;
