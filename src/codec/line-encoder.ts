@@ -9,7 +9,8 @@ import type { DatapointQueue } from '../output/queue';
 export function formatValue(v: number): string {
   if (Number.isInteger(v)) {
     if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-    return Math.abs(v) < 1e21 ? String(v) : BigInt(v).toString();
+    // String() shortens integers beyond 2^53 (18446744073709552000); carbon prints the exact digits of the double
+    return Math.abs(v) <= Number.MAX_SAFE_INTEGER ? String(v) : BigInt(v).toString();
   }
   if (v !== v) return 'nan';
   if (v === Infinity) return 'inf';
@@ -25,7 +26,7 @@ export function formatValue(v: number): string {
 export function formatTimestamp(ts: number): string {
   const t = Math.trunc(ts);
   if (t === 0) return '0';
-  return Math.abs(t) < 1e21 ? String(t) : BigInt(t).toString();
+  return Math.abs(t) <= Number.MAX_SAFE_INTEGER ? String(t) : BigInt(t).toString();
 }
 
 /**

@@ -152,13 +152,27 @@ export const httpSchema = z.strictObject({
   collectd: endpointGroup({
     /** backstop: mitt.<cloud>.<slot>.<id>.<metric>; graphite: write_graphite's scheme. */
     naming: z.enum(['backstop', 'graphite']).default('graphite'),
-    prefix: z.string().default(''),
-    postfix: z.string().default(''),
-    escapeCharacter: z.string().length(1).default('_'),
+    // The options below are write_graphite's (Prefix, Postfix, EscapeCharacter, ...); naming: graphite only.
+    /** Inserted verbatim before the host (dots kept); a control character would make every name invalid. */
+    prefix: z.string().regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters').default(''),
+    /** Inserted verbatim after the host. */
+    postfix: z.string().regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters').default(''),
+    /** Replaces dots (unless preserveSeparator), whitespace and " \ : ! , / ( ) in names; collectd refuses a forbidden one too. */
+    escapeCharacter: z
+      .string()
+      .length(1)
+      .refine((c) => !/[\s\x00-\x1f\x7f"\\:!,/()]/.test(c), 'must not be whitespace, a control character or one of " \\ : ! , / ( )')
+      .default('_'),
+    /** plugin.instance and type.instance instead of plugin-instance and type-instance. */
     separateInstances: z.boolean().default(false),
+    /** Append the data-source name even for single-value types (`.value`). */
     alwaysAppendDs: z.boolean().default(false),
+    /** Keep dots inside host, plugin, type and instances (more path levels) instead of escaping them. */
     preserveSeparator: z.boolean().default(false),
+    /** host.load.load.shortterm -> host.load.shortterm (plugin == type). */
     dropDuplicateFields: z.boolean().default(false),
+    /** a.b.c -> c.b.a before escaping, so hosts group by domain. */
+    reverseHost: z.boolean().default(false),
   }).default({
     enabled: true,
     naming: 'graphite',
@@ -169,6 +183,7 @@ export const httpSchema = z.strictObject({
     alwaysAppendDs: false,
     preserveSeparator: false,
     dropDuplicateFields: false,
+    reverseHost: false,
   }),
   /** POST /github push webhooks; with a secret, X-Hub-Signature-256 is required. */
   github: endpointGroup({ secret: z.string().min(1).optional() }).default({ enabled: true }),
@@ -200,6 +215,82 @@ export const rulesFileSchema = z.strictObject({
   groups: z.array(groupSchema).default([]),
   rules: z.array(ruleSchema).min(1),
 });
+
+/** Catchpoint's public API base (the Python integration's `https://` + `io.catchpoint.com/ui/api` without `api`). */
+export const CATCHPOINT_DEFAULT_BASE_URL = 'https://io.catchpoint.com/ui/';
+
+/** A Catchpoint test id: a number, or a string of digits as the Python integration's YAML writes them. */
+const catchpointTestId = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\s*\d+\s*$/, 'expected a numeric test id').transform((s) => Number(s.trim())),
+]);
+
+/** A pull source polling Catchpoint's REST API for raw synthetic-test data. */
+export const catchpointSourceSchema = z
+  .strictObject({
+    /** Names the source in self-metrics (`sources.<name>.polls`), logs and `poll-once --source`. */
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -'),
+    type: z.literal('catchpoint'),
+    /** Token at `{baseUrl}api/token`, data at `{baseUrl}api/v1/performance/raw`. */
+    baseUrl: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'expected an http(s) URL')
+      .transform((u) => (u.endsWith('/') ? u : `${u}/`))
+      .default(CATCHPOINT_DEFAULT_BASE_URL),
+    /** The REST API consumer's key and secret; use ${ENV}. Never logged. */
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    interval: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(900_000),
+    /** One HTTP call (token or data), body included; a call that takes longer is abandoned and retried. */
+    timeout: duration.pipe(z.number().min(1, 'must be above 0')).default(30_000),
+    /** Each window ends this long before the poll, for results that reach Catchpoint late. */
+    lag: duration.default(0),
+    /** After failures a window catches up at most this far back (older data is skipped with a warning). */
+    maxWindow: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(86_400_000),
+    /** Test ids per data call (Catchpoint accepts at most 20). */
+    batchSize: z.number().int().min(1).max(20).default(20),
+    /** Retries of one call within a poll on 5xx, timeouts and network errors; then it waits for the next poll. */
+    retry: z
+      .strictObject({
+        attempts: z.number().int().min(1).default(3),
+        initialDelay: duration.default(1000),
+        maxDelay: duration.default(30_000),
+      })
+      .default({ attempts: 3, initialDelay: 1000, maxDelay: 30_000 }),
+    /** Test ids by test type (web, transaction, api, ping, traceroute, dns, websocket, smtp, ...), as the integration's test_ids. */
+    tests: z.record(
+      z.string().regex(/^[a-z][a-z0-9_]*$/, 'test types are lower-case words (web, transaction, api, ...)'),
+      z
+        .array(catchpointTestId)
+        .nullable()
+        .transform((ids) => ids ?? []),
+    ),
+    /** Metric name prefix. */
+    prefix: z
+      .string()
+      .regex(/^[^\s;.][^\s;]*$/, 'no whitespace, ";" or leading "."')
+      .refine((p) => !p.endsWith('.'), 'no trailing "."')
+      .default('catchpoint.testdata'),
+    /** true: `name;testId=..;nodeId=..[;stepNumber=..|;hopNumber=..]`; false: `name.<testId>.<nodeId>[.step<n>|.hop<n>]`. */
+    tags: z.boolean().default(true),
+  })
+  .superRefine((s, ctx) => {
+    const seen = new Map<number, string>();
+    let count = 0;
+    for (const [type, ids] of Object.entries(s.tests)) {
+      ids.forEach((id, i) => {
+        const first = seen.get(id);
+        if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['tests', type, i], message: `test ${id} is already listed (${first})` });
+        else seen.set(id, `tests.${type}.${i}`);
+        count++;
+      });
+    }
+    if (count === 0) ctx.addIssue({ code: 'custom', path: ['tests'], message: 'list at least one test id' });
+    if (s.retry.maxDelay < s.retry.initialDelay) ctx.addIssue({ code: 'custom', path: ['retry', 'maxDelay'], message: 'must not be below initialDelay' });
+  });
+
+/** A pull source: fetches datapoints on a schedule and feeds them to the rules like a receiver. `type` picks the kind. */
+export const sourceSchema = z.discriminatedUnion('type', [catchpointSourceSchema]);
 
 export const configSchema = z.strictObject({
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
@@ -252,6 +343,8 @@ export const configSchema = z.strictObject({
   /** A YAML file with `rules:` (and optionally more `destinations:`), relative to this file. */
   rulesFile: z.string().min(1).optional(),
   groups: z.array(groupSchema).default([]),
+  /** Pull sources (type: catchpoint): polled on a schedule, their datapoints routed like received ones. */
+  sources: z.array(sourceSchema).default([]),
   /** carbon's USE_WHITELIST: regexes searched in received names (case-sensitive); files in carbon's format are re-read on change. */
   filters: z
     .strictObject({
@@ -275,3 +368,5 @@ export type HashType = (typeof hashTypes)[number];
 export type HttpConfig = z.infer<typeof httpSchema>;
 export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
 export type ConfigObject = z.input<typeof configSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export type CatchpointSourceConfig = z.infer<typeof catchpointSourceSchema>;

@@ -1,7 +1,10 @@
 import type { HttpConfig } from '../../config/schema';
+import { createCollectdEndpoints } from './collectd';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
 import { createFeedEndpoints } from './feed';
 import { createGrafanaEndpoints } from './grafana';
+import { createGithubEndpoints } from './github';
+import { createPagerdutyEndpoints } from './pagerduty';
 import { createPublishEndpoints } from './publish';
 import { createSinkEndpoints } from './sink';
 
@@ -12,7 +15,10 @@ const FACTORIES: Partial<Record<GroupName, (ctx: EndpointContext) => EndpointGro
   feed: createFeedEndpoints,
   sink: createSinkEndpoints,
   publish: createPublishEndpoints,
+  collectd: createCollectdEndpoints,
   grafana: createGrafanaEndpoints,
+  github: createGithubEndpoints,
+  pagerduty: createPagerdutyEndpoints,
 };
 
 /** The enabled groups, in a fixed order. */
