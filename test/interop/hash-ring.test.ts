@@ -1,5 +1,7 @@
 import { CARBON_HASH_TYPES, carbonHash, pythonStrRepr, pythonTupleRepr, type CarbonHashType } from '../../src/routing/hash';
 import { ConsistentHashRing, FastHashRing, getDestinations, ringNodes, type HashRing, type HashRingNode } from '../../src/routing/hash-ring';
+import { seededRandom } from '../helpers/fixtures';
+import { MURMUR3_VECTORS } from '../helpers/murmur3-vectors';
 import { runPythonJson } from '../helpers/python';
 
 /**
@@ -145,31 +147,8 @@ sys.stdout.write(json.dumps(out, separators=(',', ':')))  # dumps uses the C enc
 `;
 
 /** Published MurmurHash3_x86_32 values: [input (latin1), seed, unsigned hash]. */
-const MMH3_VECTORS: [string, number, number][] = [
-  ['', 0, 0],
-  ['', 1, 0x514e28b7],
-  ['', 0xffffffff, 0x81f16f39],
-  ['\0\0\0\0', 0, 0x2362f9de],
-  ['a', 0x9747b28c, 0x7fa09ea6],
-  ['aaaa', 0x9747b28c, 0x5a97808a],
-  ['abc', 0x9747b28c, 0xc84a62dd],
-  ['Hello, world!', 0x9747b28c, 0x24884cba],
-  ['The quick brown fox jumps over the lazy dog', 0x9747b28c, 0x2fa826cd],
-  ['hello', 0, 613153351],
-  ['foo', 0, 4138058784],
-];
+const MMH3_VECTORS = MURMUR3_VECTORS;
 
-/** Deterministic PRNG (mulberry32), so the generated names are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Code point pools for generated strings: ASCII, controls, quotes, Latin-1, BMP scripts, specials, astral. */
 const POOLS: [number, number][] = [
@@ -215,7 +194,7 @@ function metricNames(): string[] {
     'carbon.relays.host-a.destinations.127_0_0_1:2004:a.sent', 'carbon.relays.host-a.destinations.127_0_0_1:2004:None.fullQueueDrops',
     'carbon.agents.host-a.memUsage', 'carbon.aggregator.host-a.allocatedBuckets', '12345', '-1', 'a'.repeat(600), 'x.'.repeat(150) + 'y',
   );
-  const rand = prng(0xc0ffee);
+  const rand = seededRandom(0xc0ffee);
   for (let i = 0; i < 150; i++) names.push(randomString(rand, 24, false));
   return names;
 }
@@ -281,7 +260,7 @@ const RING_CASES: RingCase[] = [
 ];
 
 const REPR_STRINGS: string[] = (() => {
-  const rand = prng(42);
+  const rand = seededRandom(42);
   const out = ["o'brien", 'q"uote\'both', '"', "'", '\\', '', 'None', '\ud800', 'a\udfffb', '\u0085\u00a0\u00ad'];
   for (let i = 0; i < 400; i++) out.push(randomString(rand, 12, true));
   return out;
