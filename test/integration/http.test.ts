@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import request from 'supertest';
 import type { Relay } from '../../src/relay';
 import { makeTestCa } from '../helpers/certs';
@@ -37,6 +38,19 @@ describe('relay with listen.http', () => {
     await waitFor(() => lines().length === 3, '3 lines');
     expect(lines().sort()).toEqual(['KEY.app.pub 3 1700000000', 'KEY.feed.m 2 1700000000', 'KEY.sink.m 1 1700000000']);
     expect(relay.counters.metricsReceived).toBe(3);
+  });
+
+  it('a client that disconnects in the middle of a body is let go (counted), and the relay keeps serving', async () => {
+    await start({});
+    const port = relay.listeners.http!.port;
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write('POST /api/v1/sink HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\npartial.line 1 1700000000\n');
+    await waitFor(() => relay.counters.httpRequests === 0 && sock.bytesWritten > 0, 'sent');
+    sock.destroy();
+    await waitFor(() => relay.counters.httpBadRequests === 1, 'the abandoned request ended');
+    expect(lines()).toEqual([]);
+    expect((await request(`http://127.0.0.1:${port}`).post('/api/v1/sink').send('after.m 1 1700000000\n')).status).toBe(202);
   });
 
   it('a disabled group is not served', async () => {
