@@ -25,21 +25,22 @@ function isAsciiSpace(c: number): boolean {
 /**
  * Carbon's plaintext line: `name value timestamp`, fields split like Python
  * str.split(), numbers parsed like float(). A timestamp with int(ts) == -1
- * means "now". Pure: bytes in, datapoint appended to the batch.
+ * means "now"; with `timestampOptional` (Hosted Graphite's format) a missing
+ * one does too. Pure: bytes in, datapoint appended to the batch.
  */
-export function decodeLine(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number): LineVerdict {
+export function decodeLine(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional = false): LineVerdict {
   // Fields as [s0,e0) [s1,e1) [s2,e2); bail to the string path on any non-ASCII byte.
   let i = start;
   let s0 = -1, e0 = -1, s1 = -1, e1 = -1, s2 = -1, e2 = -1;
   let field = 0;
   while (i < end) {
     const c = buf[i];
-    if (c >= 0x80) return decodeNonAscii(buf, start, end, batch, nowSeconds);
+    if (c >= 0x80) return decodeNonAscii(buf, start, end, batch, nowSeconds, timestampOptional);
     if (isAsciiSpace(c)) { i++; continue; }
     const fs = i;
     while (i < end) {
       const d = buf[i];
-      if (d >= 0x80) return decodeNonAscii(buf, start, end, batch, nowSeconds);
+      if (d >= 0x80) return decodeNonAscii(buf, start, end, batch, nowSeconds, timestampOptional);
       if (isAsciiSpace(d)) break;
       i++;
     }
@@ -47,23 +48,23 @@ export function decodeLine(buf: Buffer, start: number, end: number, batch: Metri
     field++;
   }
   if (field === 0) return LineVerdict.Empty;
-  if (field !== 3) return LineVerdict.Malformed;
+  if (field !== 3 && !(field === 2 && timestampOptional)) return LineVerdict.Malformed;
   const value = parseAsciiFloat(buf, s1, e1);
-  const ts = parseAsciiFloat(buf, s2, e2);
+  const ts = field === 2 ? nowSeconds : parseAsciiFloat(buf, s2, e2);
   if (value === undefined || ts === undefined) return LineVerdict.Malformed;
   return accept(latin1Slice(buf, s0, e0), value, ts, batch, nowSeconds);
 }
 
-function decodeNonAscii(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number): LineVerdict {
+function decodeNonAscii(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional: boolean): LineVerdict {
   const line = decodeUtf8Strict(buf, start, end);
   if (line === undefined) return LineVerdict.Malformed;
   const parts = line.split(PY_SPLIT_RE);
   if (parts.length > 0 && parts[0] === '') parts.shift();
   if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
   if (parts.length === 0) return LineVerdict.Empty;
-  if (parts.length !== 3) return LineVerdict.Malformed;
+  if (parts.length !== 3 && !(parts.length === 2 && timestampOptional)) return LineVerdict.Malformed;
   const value = parsePyFloat(parts[1]);
-  const ts = parsePyFloat(parts[2]);
+  const ts = parts.length === 2 ? nowSeconds : parsePyFloat(parts[2]);
   if (value === undefined || ts === undefined) return LineVerdict.Malformed;
   return accept(parts[0], value, ts, batch, nowSeconds);
 }

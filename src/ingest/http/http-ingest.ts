@@ -80,6 +80,8 @@ export class HttpIngest implements Pausable {
   }
 
   private send(m: RequestMetrics, origin: string): void {
+    // again after the body was read: requests that started before the pressure began would otherwise all pour in
+    this.assertAccepting();
     if (m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin);
   }
 }

@@ -22,7 +22,7 @@ export class RequestMetrics {
   constructor(
     private readonly maxItems: number,
     /** Unix seconds for datapoints sent without a timestamp (or with carbon's -1). */
-    private readonly now: number,
+    readonly now: number,
   ) {}
 
   get count(): number {
@@ -38,7 +38,8 @@ export class RequestMetrics {
     if (Number.isNaN(v)) return this.reject(where, 'value is NaN');
     const t = timestamp === undefined ? this.now : numberFrom(timestamp);
     if (t === undefined || !Number.isFinite(t)) return this.reject(where, `timestamp ${JSON.stringify(truncate(String(timestamp)))} is not a finite number`);
-    this.batch.push(name, v, t === -1 ? this.now : t);
+    // carbon: int(timestamp) == -1 means now
+    this.batch.push(name, v, t > -2 && t <= -1 ? this.now : t);
     return true;
   }
 
@@ -48,7 +49,8 @@ export class RequestMetrics {
     return false;
   }
 
-  private checkSize(): void {
+  /** Throws 413 when the request already holds maxItems datapoints; call before appending to `batch` directly. */
+  checkSize(): void {
     if (this.count >= this.maxItems) throw new HttpError(413, `more than ${this.maxItems} datapoints in one request; split it`);
   }
 }

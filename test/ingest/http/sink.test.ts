@@ -1,3 +1,4 @@
+import http from 'node:http';
 import zlib from 'node:zlib';
 import request from 'supertest';
 import { createSinkEndpoints } from '../../../src/ingest/http/sink';
@@ -106,6 +107,37 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     h.ingest.resume();
     expect((await request(h.app).post('/api/v1/sink').send('a 1 1700000000\n')).status).toBe(202);
     await waitFor(() => h.lines().length === 1, 'line');
+  });
+
+  it('answers 503 when the pressure began while the body was still arriving, and sends nothing', async () => {
+    h = await startHttpGroup(createSinkEndpoints);
+    const server = h.app.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const status = new Promise<number>((resolve, reject) => {
+      const body = 'early.m 1 1700000000\n';
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/sink', headers: { 'Content-Length': String(body.length), Expect: '100-continue' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      // Node's server answers 100 Continue and runs the handler (and its first check) at once;
+      // the destinations fall behind before the body is sent
+      req.on('continue', () => {
+        h.ingest.pause();
+        req.end(body);
+      });
+      req.flushHeaders();
+    });
+    expect(await status).toBe(503);
+    server.close();
+    h.ingest.resume();
+    expect((await request(h.app).post('/api/v1/sink').send('after.m 1 1700000000\n')).status).toBe(202);
+    await waitFor(() => h.lines().length === 1, 'after');
+    expect(h.lines()).toEqual(['after.m 1 1700000000']);
   });
 
   it('refuses an empty body and malformed UTF-8', async () => {
