@@ -9,7 +9,8 @@
 function table(rows) {
   const cells = rows.map((r) => r.map(String));
   const widths = cells[0].map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  const numeric = widths.map((_, c) => rows.slice(1).every((r) => typeof r[c] === 'number' || /^[-+]?[\d,.]+( \w+)?$/.test(String(r[c]))));
+  // '-' (not applicable) does not make a column of numbers textual
+  const numeric = widths.map((_, c) => rows.slice(1).every((r) => typeof r[c] === 'number' || r[c] === '-' || /^[-+]?[\d,.]+( \w+)?$/.test(String(r[c]))));
   const line = (/** @type {string[]} */ r) => r.map((s, c) => (numeric[c] && c > 0 ? s.padStart(widths[c]) : s.padEnd(widths[c]))).join('  ').trimEnd();
   const sep = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(cells[0]), sep, ...cells.slice(1).map(line)].join('\n');

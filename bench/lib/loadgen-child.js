@@ -14,6 +14,7 @@
  */
 const net = require('node:net');
 const { reportChildError } = require('./children');
+const { benchLines } = require('./workload');
 
 /**
  * @typedef {object} GeneratorConfig
@@ -33,22 +34,13 @@ function send(m) {
 }
 
 /**
- * One line per distinct name, `bench.host<k>.metric<j> <value> <timestamp>\n`.
- * Values alternate between integers and 3-decimal numbers (both common in
- * practice; the relay parses them on different paths) and differ per connection.
+ * One line per distinct name (bench/lib/workload.js), values differing per connection.
  * @param {number} conn
  * @param {number} timestamp
  * @returns {{ block: Buffer, lineEnds: Int32Array }} lineEnds[i] = offset just after line i's '\n'
  */
 function buildBlock(conn, timestamp) {
-  const perHost = 100;
-  const lines = [];
-  for (let i = 0; i < cfg.names; i++) {
-    const name = `bench.host${Math.floor(i / perHost)}.metric${i % perHost}`;
-    const x = (i * 7919 + conn * 104729) % 100_000;
-    const value = i % 2 === 0 ? String(x) : (x / 1000).toFixed(3);
-    lines.push(`${name} ${value} ${timestamp}\n`);
-  }
+  const lines = benchLines(0, cfg.names, cfg.names, conn, timestamp);
   const block = Buffer.from(lines.join(''), 'latin1');
   const lineEnds = new Int32Array(lines.length);
   let off = 0;

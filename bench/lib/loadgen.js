@@ -1,26 +1,45 @@
 // @ts-check
 'use strict';
-/** Parent-side handle on the plaintext load generator process (loadgen-child.js). */
+/**
+ * Parent-side handle on a load generator process: the plaintext TCP one
+ * (loadgen-child.js, the default) or the HTTP one (http-loadgen-child.js).
+ * Both speak the same IPC: 'ready', then 'go' -> 'started', then 'done'.
+ */
 const path = require('node:path');
 const { Child } = require('./children');
 
 /**
  * @typedef {import('./loadgen-child').GeneratorConfig} GeneratorConfig
- * @typedef {{ sent: number, bytes: number, t1: string, cpuMicros: number }} GeneratorDone
+ * @typedef {import('./http-loadgen-child').HttpGeneratorConfig} HttpGeneratorConfig
+ * @typedef {{ bytesPerMetric: number }} GeneratorReady
+ * @typedef {object} GeneratorDone
+ * @property {number} sent        datapoints the generator was asked to send
+ * @property {number} bytes       bytes written (HTTP: request bodies or paths, without headers)
+ * @property {string} t1          hrtime (ns) when the last byte was handed to the kernel (HTTP: the last answer arrived)
+ * @property {number} cpuMicros   the generator's own CPU time
+ * @property {number} [requests]        HTTP: requests answered with success (2xx)
+ * @property {number} [retries]         HTTP: 503 answers, each waited out (Retry-After) and resent
+ * @property {number} [failedRequests]  HTTP: requests that failed otherwise (not resent; their datapoints are lost)
+ * @property {string} [firstFailure]    HTTP: what the first failure was
+ * @property {number} [connections]     HTTP: TCP connections the keep-alive agent opened
  */
 
 class LoadGenerator {
-  /** @param {GeneratorConfig} cfg */
-  constructor(cfg) {
+  /**
+   * @param {GeneratorConfig | HttpGeneratorConfig} cfg JSON-serialisable, passed as argv[2]
+   * @param {string} [module] the child module under bench/lib/
+   * @param {string} [label] for error messages
+   */
+  constructor(cfg, module = 'loadgen-child.js', label = 'load generator') {
     this.cfg = cfg;
-    this.child = new Child(path.join(__dirname, 'loadgen-child.js'), [JSON.stringify(cfg)], 'load generator');
+    this.child = new Child(path.join(__dirname, module), [JSON.stringify(cfg)], label);
   }
 
   get pid() {
     return this.child.pid;
   }
 
-  /** Resolves when buffers are built and connections are open. @returns {Promise<{ bytesPerMetric: number }>} */
+  /** Resolves when buffers are built and connections are open. @returns {Promise<GeneratorReady>} */
   async ready(timeoutMs = 60_000) {
     const m = await this.child.next('ready', timeoutMs);
     return { bytesPerMetric: Number(m.bytesPerMetric) };
@@ -38,8 +57,8 @@ class LoadGenerator {
 
   /** @param {number} timeoutMs @returns {Promise<GeneratorDone>} */
   async done(timeoutMs) {
-    const m = await this.child.next('done', timeoutMs);
-    return { sent: Number(m.sent), bytes: Number(m.bytes), t1: String(m.t1), cpuMicros: Number(m.cpuMicros) };
+    const { type: _type, ...m } = await this.child.next('done', timeoutMs);
+    return /** @type {GeneratorDone} */ (m);
   }
 
   stop() {

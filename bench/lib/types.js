@@ -21,11 +21,19 @@
  * @property {number} cpuMicrosPerMetric relay CPU (user+system, all threads) per delivered datapoint
  * @property {number} peakRssMiB         relay peak RSS (VmHWM)
  * @property {number} loss               sent - delivered (0 means every datapoint arrived)
+ * @property {number} [requestsPerSec]   HTTP scenarios: requests answered 2xx per wall second
+ * @property {number} [retries]          HTTP scenarios: 503 answers waited out and resent (flow control, not loss)
  * @property {Record<string, string | number>} [details] scenario-specific extras, printed under the table
+ *
+ * @typedef {object} Bar what a scenario must reach; an absent field is not checked
+ * @property {number} [metricsPerSec] at least this many datapoints delivered per second
+ * @property {number} [loss]          exactly this loss (0)
+ * @property {number} [peakRssMiB]    relay peak RSS below this
  *
  * @typedef {object} Scenario
  * @property {string} name
  * @property {(opts: ScenarioOptions) => Promise<ScenarioResult>} run
+ * @property {Bar} [bar] this scenario's own bar, instead of bench/run.js's BAR
  *
  * @typedef {object} MicroResult
  * @property {string} name

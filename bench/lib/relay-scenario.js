@@ -1,0 +1,171 @@
+// @ts-check
+'use strict';
+/**
+ * The common shape of an end-to-end scenario, four processes over loopback:
+ *
+ *   load generator ──(some ingest protocol)──▶ relay (dist/cli.js) ──pickle──▶ counting sink
+ *
+ * A scenario module supplies the relay's `listen:` section and the load
+ * generator; this runs them and measures: wall time from the first byte sent
+ * until the sink has counted every datapoint; the relay's CPU time
+ * (/proc/<pid>/stat) over that window; its peak RSS (VmHWM); loss = sent -
+ * counted; and, for HTTP generators, requests and 503 retries.
+ */
+const { CountingSink } = require('./sink');
+const { RelayProcess, freePort } = require('./relay-process');
+const { cpuMicros, peakRssMiB } = require('./proc-stats');
+const { NAME_PREFIX } = require('./workload');
+
+/** After the generator finished, give up this long after the sink's count last moved. */
+const STALL_MS = 15_000;
+
+/**
+ * @typedef {object} RelayScenarioSpec
+ * @property {string} name
+ * @property {number} total                        datapoints the generator sends
+ * @property {(port: number) => string} listen     the relay's `listen:` section body (indented two spaces), for the port under test
+ * @property {(port: number) => import('./loadgen').LoadGenerator} generator
+ * @property {(ready: import('./loadgen').GeneratorReady) => string} describe   progress line once sending starts
+ * @property {string} wireIn                       what the generator sends, for the "wire MB" detail (e.g. "plaintext", "HTTP bodies")
+ */
+
+/**
+ * @param {number} port
+ * @param {number} sinkPort
+ * @param {RelayScenarioSpec} spec
+ */
+function relayConfig(port, sinkPort, spec) {
+  return `# written by bench/lib/relay-scenario.js for "${spec.name}"
+logLevel: warn
+shutdownTimeout: 10s
+listen:
+${spec.listen(port)}
+destinations:
+  - name: sink
+    host: 127.0.0.1
+    port: ${sinkPort}
+    protocol: pickle
+rules:
+  - default: true
+    destinations: [sink]
+`;
+}
+
+/**
+ * @param {import('./types').ScenarioOptions} opts
+ * @param {RelayScenarioSpec} spec
+ * @returns {Promise<import('./types').ScenarioResult>}
+ */
+async function runRelayScenario(opts, spec) {
+  const { name, total } = spec;
+  /** @type {CountingSink | null} */
+  let sink = null;
+  /** @type {RelayProcess | null} */
+  let relay = null;
+  /** @type {import('./loadgen').LoadGenerator | null} */
+  let gen = null;
+  try {
+    // Count only the generator's names: a relay with self-metrics routes its own datapoints to the sink too.
+    sink = await new CountingSink(NAME_PREFIX).start();
+    const port = await freePort();
+    relay = new RelayProcess(relayConfig(port, sink.port, spec), port, opts.relayNodeArgs);
+    await relay.ready();
+    await sink.waitConnected();
+    opts.log(`relay pid ${relay.pid} listening on 127.0.0.1:${port}, sink pid ${sink.pid} on :${sink.port}`);
+
+    gen = spec.generator(port);
+    const ready = await gen.ready();
+    sink.expect(total);
+
+    const rssAtStart = peakRssMiB(relay.pid);
+    const cpuBefore = cpuMicros(relay.pid);
+    const t0 = await gen.go();
+    opts.log(spec.describe(ready));
+
+    // Wait for the sink to count everything; give up at the timeout, or when the
+    // generator is done and nothing has arrived for STALL_MS.
+    const deadline = Date.now() + opts.timeoutMs;
+    /** @type {{ done: import('./loadgen').GeneratorDone | null }} */
+    const g = { done: null };
+    const genFinished = gen.done(opts.timeoutMs).then(
+      (d) => (g.done = d),
+      () => null,
+    );
+    const reached = sink.reached(opts.timeoutMs).catch(() => null);
+    /** @type {import('./sink').SinkStats | null} */
+    let final = null;
+    let lastCount = -1;
+    let lastMove = Date.now();
+    let timedOut = false;
+    for (;;) {
+      final = await Promise.race([reached, new Promise((r) => setTimeout(() => r(null), 1000))]);
+      if (final !== null) break;
+      if (gen.child.failure !== null) throw gen.child.failure;
+      const s = await sink.stats();
+      if (s.datapoints !== lastCount) {
+        lastCount = s.datapoints;
+        lastMove = Date.now();
+      }
+      if (Date.now() > deadline || (g.done !== null && Date.now() - lastMove > STALL_MS)) {
+        timedOut = true;
+        break;
+      }
+    }
+    const cpuAfter = cpuMicros(relay.pid);
+    const peak = peakRssMiB(relay.pid);
+    const tEnd = process.hrtime.bigint();
+    if (final === null) final = await sink.stats();
+    const end = timedOut || final.reachedAt === '' ? tEnd : BigInt(final.reachedAt);
+    const seconds = Number(end - t0) / 1e9;
+    const received = final.datapoints;
+    const relayCpu = cpuAfter - cpuBefore;
+    // 'done' can arrive just after 'reached' (two processes, two IPC channels).
+    const genDone = g.done ?? (timedOut ? null : await Promise.race([genFinished, new Promise((r) => setTimeout(() => r(null), 5000))]));
+
+    /** @type {Record<string, string | number>} */
+    const details = {};
+    if (genDone?.requests !== undefined) {
+      details['HTTP requests answered 2xx'] = genDone.requests;
+      details['HTTP 503 retries (waited Retry-After, resent)'] = genDone.retries ?? 0;
+      details['HTTP failed requests (not resent)'] = genDone.failedRequests ?? 0;
+      if (genDone.firstFailure) details['HTTP first failure'] = genDone.firstFailure;
+      details['HTTP keep-alive connections opened'] = genDone.connections ?? '-';
+    }
+    Object.assign(details, {
+      'sink frames': final.frames,
+      'sink frame errors': final.frameErrors + final.truncatedFrames,
+      'sink other datapoints (not bench.*)': final.otherDatapoints,
+      'relay CPU s': (relayCpu / 1e6).toFixed(2),
+      'relay CPU utilisation': `${((relayCpu / 1e6 / seconds) * 100).toFixed(0)}% of one core`,
+      'relay peak RSS before load MiB': rssAtStart.toFixed(1),
+      'generator send time s': genDone ? (Number(BigInt(genDone.t1) - t0) / 1e9).toFixed(2) : 'did not finish',
+      'generator CPU s': genDone ? (genDone.cpuMicros / 1e6).toFixed(2) : '-',
+      'sink CPU s': (final.cpuMicros / 1e6).toFixed(2),
+      [`wire MB in (${spec.wireIn}) / out (pickle)`]: `${((ready.bytesPerMetric * total) / 1e6).toFixed(1)} / ${(final.bytes / 1e6).toFixed(1)}`,
+    });
+    if (timedOut) details['timed out'] = `after ${seconds.toFixed(1)} s with ${received} of ${total} counted`;
+    if (relay.stderr.trim() !== '') details['relay stderr (tail)'] = relay.stderr.trim().split('\n').slice(-5).join(' | ');
+
+    return {
+      name,
+      metrics: total,
+      seconds,
+      metricsPerSec: received / seconds,
+      cpuMicrosPerMetric: received > 0 ? relayCpu / received : NaN,
+      peakRssMiB: peak,
+      loss: total - received,
+      requestsPerSec: genDone?.requests !== undefined ? genDone.requests / seconds : undefined,
+      retries: genDone?.retries,
+      details,
+    };
+  } finally {
+    // Relay first (its SIGTERM drain needs the sink), then the children.
+    if (relay !== null) {
+      const exit = await relay.stop();
+      if (exit.killed) opts.log('relay did not exit within the grace period after SIGTERM; killed');
+    }
+    await Promise.all([gen?.stop(), sink?.stop()]);
+  }
+}
+
+module.exports = { runRelayScenario };
