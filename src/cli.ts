@@ -10,6 +10,8 @@ import type { DestinationConfig } from './config/schema';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
 import { Relay } from './relay';
+import { importCatchpointIntegration } from './sources/catchpoint/integration-config';
+import { pollOnce } from './sources/poll-once';
 import { createLogger, type Logger, type LogLevel } from './telemetry/logger';
 
 export interface CliIO {
@@ -30,6 +32,11 @@ const USAGE = `usage:
   carbon-fanout check -c FILE               validate a config; exit 0 with a summary, 1 with the error
   carbon-fanout route -c FILE [METRIC...]   print METRIC<TAB>destinations for each metric (args or stdin lines)
   carbon-fanout convert --carbon-conf FILE  print the equivalent carbon-fanout YAML
+  carbon-fanout convert --catchpoint-config DIR
+                                            print a sources: block from the Catchpoint Graphite integration's
+                                            config_catchpoint.yaml and config_graphite.yaml (in DIR or DIR/config)
+  carbon-fanout poll-once -c FILE [--source NAME]
+                                            run one poll of a pull source and print the lines it would relay
 
   start, check and route read carbon-relay's own files instead of -c with:
     --carbon-conf FILE   carbon.conf ([relay], then [relay:<instance>])
@@ -42,7 +49,7 @@ const USAGE = `usage:
 `;
 
 const LOG_LEVELS: readonly string[] = ['error', 'warn', 'info', 'debug'];
-const COMMANDS: readonly string[] = ['start', 'check', 'route', 'convert'];
+const COMMANDS: readonly string[] = ['start', 'check', 'route', 'convert', 'poll-once'];
 
 /** What a command runs on: the validated config, and for carbon.conf input what the conversion reported. */
 interface LoadedConfig {
@@ -68,6 +75,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         whitelist: { type: 'string' },
         blacklist: { type: 'string' },
         'aggregation-rules': { type: 'string' },
+        'catchpoint-config': { type: 'string' },
+        source: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -90,12 +99,16 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   let problem: string | undefined;
   if (carbonConf !== undefined && v.config !== undefined) problem = 'use -c FILE or --carbon-conf FILE, not both';
   else if (carbonConf === undefined && carbonOnly.length > 0) problem = `--${carbonOnly[0]} needs --carbon-conf`;
-  else if (command === 'convert' && carbonConf === undefined) problem = '--carbon-conf FILE is required';
-  else if (command !== 'start' && carbonConf === undefined && v.config === undefined && !io.env.CARBON_URLS) problem = '-c FILE (or --carbon-conf FILE) is required';
+  else if (v['catchpoint-config'] !== undefined && command !== 'convert') problem = '--catchpoint-config is only for convert';
+  else if (command === 'convert' && (carbonConf !== undefined || v.config !== undefined) && v['catchpoint-config'] !== undefined) problem = '--catchpoint-config DIR takes no other config (not both)';
+  else if (command === 'convert' && carbonConf === undefined && v['catchpoint-config'] === undefined) problem = '--carbon-conf FILE is required (or --catchpoint-config DIR)';
+  else if (v.source !== undefined && command !== 'poll-once') problem = '--source is only for poll-once';
+  else if (command !== 'start' && command !== 'convert' && carbonConf === undefined && v.config === undefined && !io.env.CARBON_URLS) problem = '-c FILE (or --carbon-conf FILE) is required';
   if (problem !== undefined) {
     io.stderr.write(`${command}: ${problem}\n${USAGE}`);
     return 2;
   }
+  if (command === 'convert' && v['catchpoint-config'] !== undefined) return convertCatchpoint(v['catchpoint-config'], io);
   let loaded: LoadedConfig;
   try {
     // a Backstop deployment switches image without a config file: its environment is the config
@@ -133,6 +146,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     case 'convert':
       io.stdout.write(toYaml(loaded));
       return 0;
+    case 'poll-once':
+      return runPollOnce(loaded.config, v.source, io);
     default:
       return start(loaded, io);
   }
@@ -156,9 +171,10 @@ function summary(c: RelayConfig): string {
     l.pickle?.tcp && `pickle tcp ${l.pickle.tcp.host}:${l.pickle.tcp.port}`,
   ].filter(Boolean);
   const groups = c.groups.length > 0 ? `, ${c.groups.length} groups (${c.groups.map((g) => g.name).join(', ')})` : '';
+  const sources = c.sources.length > 0 ? `, ${c.sources.length} sources (${c.sources.map((s) => `${s.name}: ${s.type}`).join(', ')})` : '';
   return `OK ${c.file}: ${listeners.length} listeners (${listeners.join(', ')}), ${c.destinations.length} destinations (${c.destinations
     .map((d) => d.name)
-    .join(', ')})${groups}, ${c.rules.rules.length + 1} rules`;
+    .join(', ')})${groups}, ${c.rules.rules.length + 1} rules${sources}`;
 }
 
 const VERDICT_TEXT: Record<RouteVerdict, string> = {
@@ -190,6 +206,47 @@ async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promis
     if (m) print(m);
   }
   return 0;
+}
+
+/** The Catchpoint integration's YAML files as a `sources:` block; warnings on stderr. */
+function convertCatchpoint(dir: string, io: CliIO): number {
+  try {
+    const imported = importCatchpointIntegration(dir);
+    for (const w of imported.warnings) io.stderr.write(`warning: ${w}\n`);
+    io.stdout.write(imported.yaml);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`convert: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** One poll of a source: its lines on stdout, a summary on stderr; exit 1 if a call failed. */
+async function runPollOnce(config: RelayConfig, name: string | undefined, io: CliIO): Promise<number> {
+  const names = config.sources.map((s) => s.name);
+  const cfg = name === undefined && names.length === 1 ? config.sources[0] : config.sources.find((s) => s.name === name);
+  if (cfg === undefined) {
+    const known = names.length > 0 ? ` (configured: ${names.join(', ')})` : ' (the config has no sources:)';
+    io.stderr.write(`poll-once: ${name === undefined ? '--source NAME is required' : `unknown source "${name}"`}${known}\n`);
+    return 2;
+  }
+  const log = io.log ?? createLogger({ level: logLevel(config, io) });
+  const { lines, result } = await pollOnce(cfg, { log });
+  for (const line of lines) io.stdout.write(`${line}\n`);
+  const summary = `${cfg.name}: ${result.datapoints} datapoints from ${result.calls} calls`;
+  if (result.fatal !== undefined) io.stderr.write(`poll-once: ${cfg.name}: ${result.fatal}\n`);
+  else if (!result.ok) io.stderr.write(`poll-once: ${summary}; ${result.failedCalls} failed, ${result.deferredCalls} not made (see the log)\n`);
+  else io.stderr.write(`poll-once: ${summary}\n`);
+  if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
+  return result.ok ? 0 : 1;
+}
+
+function logLevel(config: RelayConfig, io: CliIO): LogLevel {
+  const envLevel = io.env.LOG_LEVEL;
+  return (envLevel !== undefined && LOG_LEVELS.includes(envLevel) ? envLevel : config.logLevel) as LogLevel;
 }
 
 async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {

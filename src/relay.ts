@@ -24,14 +24,19 @@ import { IngestCounters } from './telemetry/counters';
 import type { Logger } from './telemetry/logger';
 import { RateLimitedLog } from './telemetry/rate-limited-log';
 import { defaultSelfMetricsPrefix, SelfMetrics } from './telemetry/self-metrics';
+import { buildSources } from './sources/build';
+import { realTimers, type Source, type SourceStopReport, type SourceTimers } from './sources/source';
 
 export interface RelayDeps {
   log: Logger;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
+  /** Timers the pull sources schedule polls and retries with; injectable for tests (fake clock). */
+  timers?: SourceTimers;
 }
 
 export interface RelayStopReport {
+  sources: SourceStopReport[];
   destinations: DestinationStopReport[];
   undelivered: number;
 }
@@ -46,6 +51,8 @@ export class Relay {
   readonly destinations: ReadonlyMap<string, Destination>;
   readonly pipeline: Pipeline;
   readonly selfMetrics: SelfMetrics;
+  /** Pull sources (Catchpoint pollers) by name. */
+  readonly sources: ReadonlyMap<string, Source>;
   private readonly reloader: Reloader;
   readonly listeners: { line?: StreamListener; lineTls?: StreamListener; pickle?: StreamListener; udp?: UdpListener; http?: HttpListener } = {};
 
@@ -67,10 +74,12 @@ export class Relay {
       routers.internal.invalidate();
     });
     this.pipeline = new Pipeline(routers, this.counters, log, config.minTimestampResolution);
+    this.sources = buildSources(config.sources, { sink: this.pipeline, log, now, timers: deps.timers ?? realTimers });
+    for (const s of this.sources.values()) this.pipeline.addSource(s);
 
     this.selfMetrics = new SelfMetrics(
       { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix(), http: config.listen.http !== undefined },
-      { pipeline: this.pipeline, counters: this.counters, destinations, now },
+      { pipeline: this.pipeline, counters: this.counters, destinations, now, sources: this.sources },
     );
 
     const limited = new RateLimitedLog(log);
@@ -113,6 +122,7 @@ export class Relay {
     for (const d of this.destinations.values()) d.start();
     const { line, lineTls, udp, pickle, http } = this.listeners;
     for (const l of [line, lineTls, udp, pickle, http]) if (l) await l.start();
+    for (const s of this.sources.values()) await s.start();
     this.reloader.start();
     this.selfMetrics.start();
   }
@@ -120,13 +130,16 @@ export class Relay {
   /** Stop receiving, then deliver what is queued until `deadline` (epoch ms). */
   async stop(deadline: number): Promise<RelayStopReport> {
     const { line, lineTls, udp, pickle, http } = this.listeners;
+    // Sources and receivers stop first, so what they already handed over is delivered below.
+    const sourcesStopped = Promise.all([...this.sources.values()].map((s) => s.stop(deadline)));
     await Promise.all([line, lineTls, udp, pickle, http].map((l) => l?.stop()));
+    const sources = await sourcesStopped;
     this.selfMetrics.stop();
     this.reloader.stop();
     // A last interval's counters, so drops just before shutdown are not lost from view.
     if (this.config.selfMetrics.intervalMs > 0) this.selfMetrics.emit();
     const reports = await Promise.all([...this.destinations.values()].map((d) => d.stop(deadline)));
-    return { destinations: reports, undelivered: reports.reduce((n, r) => n + r.undelivered, 0) };
+    return { sources, destinations: reports, undelivered: reports.reduce((n, r) => n + r.undelivered, 0) };
   }
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigError } from './config-error';
-import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig } from './schema';
+import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { pythonToJsRegex } from '../routing/python-regex';
 import { RuleSet, type Rule } from '../routing/rule-set';
@@ -22,6 +22,8 @@ export interface RelayConfig {
   readonly filters: FilterConfig | undefined;
   readonly normalizeTags: boolean;
   readonly minTimestampResolution: number;
+  /** Pull sources (Catchpoint pollers), names unique. */
+  readonly sources: readonly SourceConfig[];
 }
 
 export interface FilterConfig {
@@ -121,6 +123,12 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   });
   if (defaultRule === undefined) throw new ConfigError('exactly one rule must have `default: true`', { file: rules[0].source.file, line: rules[0].source.lineOf(['rules']), path: 'rules' });
 
+  const sourceNames = new Set<string>();
+  cfg.sources.forEach((s, i) => {
+    if (sourceNames.has(s.name)) throw at({ value: s, source: main, path: ['sources', i] }, ['name'], `duplicate source name "${s.name}"`);
+    sourceNames.add(s.name);
+  });
+
   for (const d of destinations) {
     const { value } = d;
     const queueAtHigh = Math.floor(value.maxQueueSize * value.highWaterMark);
@@ -141,6 +149,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     filters: compileFilters(main, cfg.filters, dir),
     normalizeTags: cfg.normalizeTags,
     minTimestampResolution: cfg.minTimestampResolution,
+    sources: cfg.sources,
   });
 }
 

@@ -220,10 +220,11 @@ export const rulesFileSchema = z.strictObject({
 export const CATCHPOINT_DEFAULT_BASE_URL = 'https://io.catchpoint.com/ui/';
 
 /** A Catchpoint test id: a number, or a string of digits as the Python integration's YAML writes them. */
-const catchpointTestId = z.union([
-  z.number().int().positive(),
-  z.string().regex(/^\s*\d+\s*$/, 'expected a numeric test id').transform((s) => Number(s.trim())),
-]);
+const TEST_ID = 'expected a test id (a positive integer)';
+const catchpointTestId = z.union(
+  [z.number().int(TEST_ID).positive(TEST_ID), z.string().regex(/^\s*\d+\s*$/).transform((s) => Number(s.trim()))],
+  { error: TEST_ID },
+);
 
 /** A pull source polling Catchpoint's REST API for raw synthetic-test data. */
 export const catchpointSourceSchema = z
@@ -259,11 +260,12 @@ export const catchpointSourceSchema = z
       .default({ attempts: 3, initialDelay: 1000, maxDelay: 30_000 }),
     /** Test ids by test type (web, transaction, api, ping, traceroute, dns, websocket, smtp, ...), as the integration's test_ids. */
     tests: z.record(
-      z.string().regex(/^[a-z][a-z0-9_]*$/, 'test types are lower-case words (web, transaction, api, ...)'),
+      z.string().regex(/^[a-z][a-z0-9_]*$/),
       z
         .array(catchpointTestId)
         .nullable()
         .transform((ids) => ids ?? []),
+      { error: (issue) => (issue.code === 'invalid_key' ? 'test types are lower-case words (web, transaction, api, ...)' : undefined) },
     ),
     /** Metric name prefix. */
     prefix: z
@@ -287,6 +289,7 @@ export const catchpointSourceSchema = z
     }
     if (count === 0) ctx.addIssue({ code: 'custom', path: ['tests'], message: 'list at least one test id' });
     if (s.retry.maxDelay < s.retry.initialDelay) ctx.addIssue({ code: 'custom', path: ['retry', 'maxDelay'], message: 'must not be below initialDelay' });
+    if (s.maxWindow < s.interval) ctx.addIssue({ code: 'custom', path: ['maxWindow'], message: 'must not be below interval' });
   });
 
 /** A pull source: fetches datapoints on a schedule and feeds them to the rules like a receiver. `type` picks the kind. */

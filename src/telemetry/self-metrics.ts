@@ -3,6 +3,7 @@ import { MetricBatch } from '../pipeline/metric';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { Destination } from '../output/destination';
 import type { DestinationCounters, IngestCounters } from './counters';
+import type { Source } from '../sources/source';
 
 export interface SelfMetricsOptions {
   /** Emission interval in ms; 0 disables self-metrics. */
@@ -65,6 +66,7 @@ export class SelfMetrics {
   private timer: NodeJS.Timeout | null = null;
   private readonly lastIngest = new Map<string, number>();
   private readonly lastDest = new Map<string, number>();
+  private readonly lastSource = new Map<string, number>();
   private lastCpu = process.cpuUsage();
   private lastCpuAt = Date.now();
   private readonly batch = new MetricBatch(64);
@@ -76,6 +78,8 @@ export class SelfMetrics {
       counters: IngestCounters;
       destinations: ReadonlyMap<string, Destination>;
       now?: () => number;
+      /** Pull sources: `sources.<name>.<key>` (polls, datapoints, apiErrors.<kind>, lastSuccessTime, ...). */
+      sources?: ReadonlyMap<string, Source>;
     },
   ) {}
 
@@ -109,6 +113,11 @@ export class SelfMetrics {
     b.push(`${p}.activeConnections`, ic.activeConnections, ts);
     for (const key of INGEST_DELTAS) b.push(`${p}.${key}`, this.delta(this.lastIngest, key, ic[key]), ts);
     if (this.opts.http === true) for (const key of HTTP_DELTAS) b.push(`${p}.${key}`, this.delta(this.lastIngest, key, ic[key]), ts);
+    for (const s of this.deps.sources?.values() ?? []) {
+      s.telemetry((key, value, kind) => {
+        b.push(`${p}.sources.${s.name}.${key}`, kind === 'delta' ? this.delta(this.lastSource, `${s.name}\n${key}`, value) : value, ts);
+      });
+    }
     const cpu = process.cpuUsage();
     const elapsedUs = Math.max(1, (nowMs - this.lastCpuAt) * 1000);
     b.push(`${p}.cpuUsage`, (100 * (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system)) / elapsedUs, ts);
