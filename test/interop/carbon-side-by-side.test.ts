@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import dns from 'node:dns';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli';
@@ -158,7 +160,7 @@ async function sideBySide(s: Scenario, body: (pair: Pair) => Promise<void>): Pro
       const args = ['start', '--carbon-conf', ourConfFile];
       const rules = s.files?.['relay-rules.conf'];
       if (rules !== undefined) {
-        fs.writeFileSync(ourRulesFile, fill(rules, ourDests).replace("continue = yes", "continue = no"));
+        fs.writeFileSync(ourRulesFile, fill(rules, ourDests));
         args.push('--rules', ourRulesFile);
       }
       const io = ourIo();
@@ -199,14 +201,13 @@ async function sideBySide(s: Scenario, body: (pair: Pair) => Promise<void>): Pro
       ours: { relay: relay!, captures: ourCaps, linePort: ourPorts!.LINE, picklePort: ourPorts!.PICKLE },
       ourDestNames,
     });
+    stopOurs?.('test done');
+    expect(await ourExit).toBe(0);
   } finally {
     stopOurs?.('test done');
-    try {
-      if (ourExit !== undefined) expect(await ourExit).toBe(0);
-    } finally {
-      await daemon?.stop();
-      for (const c of [...carbonCaps, ...ourCaps]) await c.close();
-    }
+    await ourExit;
+    await daemon?.stop();
+    for (const c of [...carbonCaps, ...ourCaps]) await c.close();
   }
 }
 
@@ -233,46 +234,64 @@ function lines(c: CaptureServer): string[] {
 /**
  * Wait until our relay has accounted for every datapoint it was sent and
  * delivered everything it routed, then until carbon's capture servers hold as
- * many datapoints as ours, per destination, and have stopped changing.
+ * many datapoints as ours, per destination (or `carbonDone` holds), and have
+ * stopped changing.
  */
-async function settle(pair: Pair, sent: number): Promise<void> {
+async function settle(pair: Pair, sent: number, carbonDone?: (counts: number[]) => boolean): Promise<void> {
   const { relay, captures } = pair.ours;
   const c = relay.counters;
   const diag = (): string =>
     `\nours: ${JSON.stringify(counts(captures))} carbon: ${JSON.stringify(counts(pair.carbon.captures))} counters: ${JSON.stringify(c)}` +
     `\n--- carbon-relay log ---\n${pair.carbon.daemon.log.slice(-4000)}`;
-  await waitFor(() => c.metricsReceived + c.blacklistMatches + c.whitelistRejects >= sent, `our relay to take all ${sent} datapoints${diag()}`, 20_000);
-  await waitFor(
+  const wait = (cond: () => boolean, what: string): Promise<void> =>
+    waitFor(cond, what, 20_000).catch((err: Error) => {
+      throw new Error(`${err.message}${diag()}`);
+    });
+  await wait(() => c.metricsReceived + c.blacklistMatches + c.whitelistRejects >= sent, `our relay to take all ${sent} datapoints`);
+  await wait(
     () =>
       pair.ourDestNames.every((name, i) => {
         const d = relay.destinations.get(name)!;
         return d.queue.length === 0 && d.counters.sent === d.counters.attemptedRelays && counts([captures[i]])[0] === d.counters.sent;
       }),
-    `our destinations to deliver everything${diag()}`,
-    20_000,
+    'our destinations to deliver everything',
   );
+  // Carbon: until its captures hold as many datapoints as ours and have stopped changing. If they never
+  // do, the comparison that follows shows what differs.
   let last = '';
   let since = Date.now();
-  await waitFor(
-    () => {
-      const now = JSON.stringify(counts(pair.carbon.captures));
-      if (now !== last) {
-        last = now;
-        since = Date.now();
-      }
-      return now === JSON.stringify(counts(captures)) && Date.now() - since >= 300;
-    },
-    `carbon's capture servers to hold as many datapoints as ours and stop changing${diag()}`,
-    20_000,
+  const start = Date.now();
+  while (Date.now() - start < 15_000) {
+    const now = JSON.stringify(counts(pair.carbon.captures));
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+    const done = carbonDone ? carbonDone(counts(pair.carbon.captures)) : now === JSON.stringify(counts(captures));
+    if (done && Date.now() - since >= 300) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Not there: the comparison will fail. Say whether bytes are stuck in the kernel on a capture server's side
+  // (Recv-Q > 0 at the capture port: the test process stopped being told to read) or carbon sent nothing more.
+  let sockets = '';
+  try {
+    const ports = pair.carbon.captures.map((x) => `:${x.port} `);
+    sockets = execFileSync('ss', ['-tn'], { encoding: 'utf8' }).split('\n').filter((l) => ports.some((p) => l.includes(p))).join('\n');
+  } catch {
+    sockets = '(ss not available)';
+  }
+  console.warn(
+    `carbon's captures never matched: carbon ${JSON.stringify(counts(pair.carbon.captures))}, ours ${JSON.stringify(counts(captures))}` +
+      `\ncarbon capture ports ${pair.carbon.captures.map((x) => x.port).join(', ')}; sockets:\n${sockets}${diag()}`,
   );
 }
 
 const num = (x: number): string => (Object.is(x, -0) ? '-0' : String(x));
 const keyOf = (d: Captured): string => `${d.name}\t${num(d.value)}\t${num(d.timestamp)}`;
 
-/** What one capture server received, as sorted comparable strings. */
-function received(c: CaptureServer): string[] {
-  return (c.protocol === 'pickle' ? c.datapoints.map(keyOf) : lines(c)).sort();
+/** What one capture server received (the names `keep` accepts), as sorted comparable strings. */
+function received(c: CaptureServer, keep: (name: string) => boolean = () => true): string[] {
+  return (c.protocol === 'pickle' ? c.datapoints.filter((d) => keep(d.name)).map(keyOf) : lines(c).filter((l) => keep(l.split(' ')[0]))).sort();
 }
 
 /** The multiset difference a - b. */
@@ -289,10 +308,10 @@ function minus(a: readonly string[], b: readonly string[]): string[] {
 }
 
 /** Per destination: what only carbon's capture got and what only ours got (both empty when they agree). */
-function compare(pair: Pair): { destination: number; onlyCarbon: string[]; onlyOurs: string[] }[] {
+function compare(pair: Pair, keep?: (name: string) => boolean): { destination: number; onlyCarbon: string[]; onlyOurs: string[] }[] {
   return pair.carbon.captures.map((cc, i) => {
-    const a = received(cc);
-    const b = received(pair.ours.captures[i]);
+    const a = received(cc, keep);
+    const b = received(pair.ours.captures[i], keep);
     return { destination: i, onlyCarbon: minus(a, b).slice(0, 20), onlyOurs: minus(b, a).slice(0, 20) };
   });
 }
@@ -300,12 +319,12 @@ function compare(pair: Pair): { destination: number; onlyCarbon: string[]; onlyO
 const agree = (pair: Pair): { destination: number; onlyCarbon: string[]; onlyOurs: string[] }[] =>
   pair.carbon.captures.map((_, i) => ({ destination: i, onlyCarbon: [], onlyOurs: [] }));
 
-/** For each input datapoint (by timestamp), the destination indexes that received it, one entry per copy. */
+/** For each input datapoint (by its whole-second timestamp: line output drops the fraction), the destination indexes that received it, one entry per copy. */
 function placement(caps: readonly CaptureServer[]): Map<number, number[]> {
   const out = new Map<number, number[]>();
   caps.forEach((c, i) => {
     const stamps = c.protocol === 'pickle' ? c.datapoints.map((d) => d.timestamp) : lines(c).map((l) => Number(l.split(' ')[2]));
-    for (const ts of stamps) {
+    for (const ts of stamps.map(Math.floor)) {
       const list = out.get(ts) ?? [];
       list.push(i);
       out.set(ts, list);
@@ -313,6 +332,27 @@ function placement(caps: readonly CaptureServer[]): Map<number, number[]> {
   });
   for (const l of out.values()) l.sort();
   return out;
+}
+
+/** Input datapoints whose placement `ok` rejects, as readable lines (empty when all are fine). */
+function misplaced(where: Map<number, number[]>, data: Input, ok: (dests: number[], p: Point) => boolean): string[] {
+  return [...data.lines, ...data.pickled]
+    .filter((p) => !ok(where.get(Math.floor(p.ts)) ?? [], p))
+    .slice(0, 10)
+    .map((p) => `${p.name} @${p.ts}: ${JSON.stringify(where.get(Math.floor(p.ts)) ?? [])}`);
+}
+
+/** Names whose datapoints did not all go to the same destinations (hashing must be a function of the name). */
+function unstableNames(where: Map<number, number[]>, data: Input, key: (name: string) => string = (n) => n): string[] {
+  const seen = new Map<string, string>();
+  const bad = new Set<string>();
+  for (const p of [...data.lines, ...data.pickled]) {
+    const w = JSON.stringify(where.get(Math.floor(p.ts)) ?? []);
+    const k = key(p.name);
+    if ((seen.get(k) ?? w) !== w) bad.add(k);
+    seen.set(k, w);
+  }
+  return [...bad];
 }
 
 // ---------------------------------------------------------------------------
@@ -375,22 +415,20 @@ const COMMON_NAMES = [
   ...range(2).map((k) => `tagged.metric${k};env=dev`),
 ];
 
+/** For hashing: the common names plus enough generated ones to spread over every node. */
+const HASH_NAMES = [...COMMON_NAMES, ...range(60).map((k) => `servers.host${k}.cpu.${k % 5}`)];
+
 /** Each destination got something, and the two relays' captures agree datapoint for datapoint. */
 function expectSame(pair: Pair): void {
-  for (const n of counts(pair.carbon.captures)) expect(n).toBeGreaterThan(0);
   expect(compare(pair)).toEqual(agree(pair));
+  expect(counts(pair.ours.captures)).toEqual(counts(pair.carbon.captures));
+  for (const n of counts(pair.carbon.captures)) expect(n).toBeGreaterThan(0);
 }
 
-let t0: number;
 beforeAll(async () => {
-  t0 = Date.now();
   // carbon connects to `localhost` over IPv4 (gethostbyname); our capture servers listen on 127.0.0.1
   const { address } = await dns.promises.lookup('localhost', { family: 4 });
   if (address !== '127.0.0.1') throw new Error(`localhost resolves to ${address}, not 127.0.0.1: the DIVERSE_REPLICAS scenario needs it`);
-});
-afterAll(() => {
-  // eslint-disable-next-line no-console
-  console.log(`carbon side-by-side: ${Date.now() - t0} ms`);
 });
 
 // ---------------------------------------------------------------------------
@@ -455,10 +493,267 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
       expectSame(pair);
       // Each destination gets a datapoint once, however many matching rules name it.
       const where = placement(pair.carbon.captures);
-      const wrong = [...data.lines, ...data.pickled]
-        .filter((p) => JSON.stringify(where.get(p.ts) ?? []) !== JSON.stringify(expected(p.name)))
-        .map((p) => `${p.name}: carbon ${JSON.stringify(where.get(p.ts) ?? [])}, expected ${JSON.stringify(expected(p.name))}`);
-      expect(wrong.slice(0, 10)).toEqual([]);
+      expect(misplaced(where, data, (w, p) => JSON.stringify(w) === JSON.stringify(expected(p.name)))).toEqual([]);
+    });
+  }, 60_000);
+  it('RELAY_METHOD = consistent-hashing, REPLICATION_FACTOR = 2, DIVERSE_REPLICAS = false: four instances on one host', async () => {
+    const scenario: Scenario = {
+      protocol: 'pickle',
+      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@:b', '127.0.0.1:@D2@:c', '127.0.0.1:@D3@:d'],
+      settings: { RELAY_METHOD: 'consistent-hashing', REPLICATION_FACTOR: 2, DIVERSE_REPLICAS: 'false' },
+    };
+    await sideBySide(scenario, async (pair) => {
+      const data = input(HASH_NAMES);
+      await sendBoth(pair, data);
+      await settle(pair, data.lines.length + data.pickled.length);
+      expectSame(pair);
+      const where = placement(pair.carbon.captures);
+      // two copies, on two different nodes, the same two for every datapoint of a name
+      expect(misplaced(where, data, (w) => w.length === 2 && w[0] !== w[1])).toEqual([]);
+      expect(unstableNames(where, data)).toEqual([]);
+      expect(new Set([...where.values()].map((w) => w.join())).size).toBeGreaterThanOrEqual(4);
+    });
+  }, 60_000);
+
+  it('RELAY_METHOD = consistent-hashing, REPLICATION_FACTOR = 2, DIVERSE_REPLICAS = true: replicas on distinct host strings (127.0.0.1, localhost)', async () => {
+    const scenario: Scenario = {
+      protocol: 'pickle',
+      // Carbon hashes (host string, instance): the same machine counts as two servers when spelt differently.
+      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@:b', 'localhost:@D2@:a', 'localhost:@D3@:b'],
+      settings: { RELAY_METHOD: 'consistent-hashing', REPLICATION_FACTOR: 2, DIVERSE_REPLICAS: 'true' },
+    };
+    await sideBySide(scenario, async (pair) => {
+      const data = input(HASH_NAMES);
+      await sendBoth(pair, data);
+      await settle(pair, data.lines.length + data.pickled.length);
+      expectSame(pair);
+      const where = placement(pair.carbon.captures);
+      // one copy per host string
+      expect(misplaced(where, data, (w) => w.length === 2 && w[0] <= 1 && w[1] >= 2)).toEqual([]);
+      expect(unstableNames(where, data)).toEqual([]);
+    });
+  }, 60_000);
+
+  it('USE_WHITELIST = True: CONF_DIR/blacklist.conf is checked first, then CONF_DIR/whitelist.conf (case-sensitive, searched)', async () => {
+    const scenario: Scenario = {
+      protocol: 'pickle',
+      destinations: ['127.0.0.1:@D0@', '127.0.0.1:@D1@:x'],
+      settings: { RELAY_METHOD: 'rules', USE_WHITELIST: 'True' },
+      files: {
+        'relay-rules.conf': '[servers]\npattern = ^servers\\.\ncontinue = true\ndestinations = 127.0.0.1:@D1@:x\n\n[default]\ndefault = true\ndestinations = 127.0.0.1:@D0@\n',
+        'whitelist.conf': ['# only these are relayed', '^plain\\.', '^servers\\.', 'ünïcödé', ';env=prod', '   ^APP\\.   ', '', '[not a regex', ''].join('\n'),
+        'blacklist.conf': ['#^plain\\.', '^servers\\.db', '^tagged\\.metric0;', '\\.host3\\.', ''].join('\n'),
+      },
+    };
+    const blocked = (n: string): boolean => /^servers\.db|^tagged\.metric0;|\.host3\./.test(n);
+    const allowed = (n: string): boolean => /^plain\.|^servers\.|ünïcödé|;env=prod|^APP\./.test(n);
+    await sideBySide(scenario, async (pair) => {
+      const data = input(COMMON_NAMES);
+      const all = [...data.lines, ...data.pickled];
+      await sendBoth(pair, data);
+      await settle(pair, all.length);
+      expectSame(pair);
+      const where = placement(pair.carbon.captures);
+      const expected = (n: string): number[] => (blocked(n) || !allowed(n) ? [] : /^servers\./i.test(n) ? [0, 1] : [0]);
+      expect(misplaced(where, data, (w, p) => JSON.stringify(w) === JSON.stringify(expected(p.name)))).toEqual([]);
+      // the filters did something, in both directions
+      const c = pair.ours.relay.counters;
+      expect(c.blacklistMatches).toBe(all.filter((p) => blocked(p.name)).length);
+      expect(c.whitelistRejects).toBe(all.filter((p) => !blocked(p.name) && !allowed(p.name)).length);
+      expect(c.blacklistMatches).toBeGreaterThan(100);
+      expect(c.whitelistRejects).toBeGreaterThan(100);
+      expect(c.metricsReceived).toBeGreaterThan(100);
+    });
+  }, 60_000);
+
+  it('DESTINATION_PROTOCOL = line, TAG_RELAY_NORMALIZED = True, ROUTER_HASH_TYPE = fnv1a_ch: the same lines, byte for byte (but CRLF)', async () => {
+    const scenario: Scenario = {
+      protocol: 'line',
+      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@:b', '127.0.0.1:@D2@:c'],
+      settings: { RELAY_METHOD: 'consistent-hashing', ROUTER_HASH_TYPE: 'fnv1a_ch', TAG_RELAY_NORMALIZED: 'True' },
+    };
+    const invalidTags = ['bad;notag', 'bad;=x', 'bad;k=~v', 'bad;k=', ';k=v'];
+    const names = [
+      ...COMMON_NAMES,
+      'm;a=1;a-b=2',
+      'm;a-b=2;a=1',
+      'dup;a=1;a=2',
+      'x;name=y;z=1',
+      '~tilde.name;x=1',
+      '~plain.tilde',
+      'om.metric{env="prod",dc="eu"}',
+      'om.metric{dc="eu",env="prod"}',
+      ...invalidTags,
+    ];
+    await sideBySide(scenario, async (pair) => {
+      const data = input(names);
+      const all = [...data.lines, ...data.pickled];
+      await sendBoth(pair, data);
+      await settle(pair, all.length);
+      expectSame(pair);
+      const where = placement(pair.carbon.captures);
+      expect(misplaced(where, data, (w) => w.length === 1)).toEqual([]);
+      // names are routed (and sent) normalised: tag order, duplicate keys, name=, ~ do not matter
+      const normal = (n: string): string =>
+        ({ 'tagged.metric0;env=prod;dc=eu': 'tagged.metric0;dc=eu;env=prod', 'm;a=1;a-b=2': 'm;a-b=2;a=1', '~plain.tilde': 'plain.tilde', 'om.metric{dc="eu",env="prod"}': 'om.metric{env="prod",dc="eu"}' })[n] ?? n;
+      expect(unstableNames(where, data, normal)).toEqual([]);
+      const sentNames = new Set(pair.carbon.captures.flatMap((c) => lines(c).map((l) => l.split(' ')[0])));
+      expect(sentNames).toContain('tagged.metric0;dc=eu;env=prod');
+      expect(sentNames).not.toContain('tagged.metric0;env=prod;dc=eu');
+      expect(sentNames).toContain('m;a-b=2;a=1');
+      expect(sentNames).toContain('dup;a=2');
+      expect(sentNames).toContain('x;z=1');
+      expect(sentNames).toContain('tilde.name;x=1');
+      expect(sentNames).toContain('plain.tilde');
+      expect(sentNames).toContain('om.metric;dc=eu;env=prod');
+      for (const n of invalidTags) expect(sentNames).toContain(n); // forwarded as received
+      expect(pair.ours.relay.counters.invalidTags).toBe(all.filter((p) => invalidTags.includes(p.name)).length);
+    });
+  }, 60_000);
+
+  it('RELAY_METHOD = aggregated-consistent-hashing: every input of an aggregate on the aggregate\'s node (CONF_DIR/aggregation-rules.conf)', async () => {
+    const scenario: Scenario = {
+      protocol: 'pickle',
+      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@:b', '127.0.0.1:@D2@:c'],
+      settings: { RELAY_METHOD: 'aggregated-consistent-hashing' },
+      files: {
+        'aggregation-rules.conf': [
+          '# the relay only hashes the output names',
+          'agg.servers.<host>.cpu.total (60) = sum servers.<host>.cpu.*',
+          'agg.cpu.<metric> (60) = avg servers.*.cpu.<<metric>>',
+          'agg.all.mem.free (60) = avg servers.*.mem.free',
+          'agg.<prefix>.load (10) = sum <<prefix>>.load',
+          '',
+        ].join('\n'),
+      },
+    };
+    const names = [...HASH_NAMES, ...range(4).flatMap((k) => [`servers.web${k}.cpu.system`, `servers.web${k}.cpu.idle`])];
+    await sideBySide(scenario, async (pair) => {
+      const data = input(names);
+      await sendBoth(pair, data);
+      await settle(pair, data.lines.length + data.pickled.length);
+      expectSame(pair);
+      const where = placement(pair.carbon.captures);
+      expect(misplaced(where, data, (w) => w.length >= 1 && w.length <= 2 && new Set(w).size === w.length)).toEqual([]);
+      // every servers.*.mem.free on one node (one aggregate), whatever the host
+      expect(unstableNames(where, data, (n) => (/^servers\.[^.]+\.mem\.free$/.test(n) ? 'mem' : n))).toEqual([]);
+      // servers.<host>.cpu.* feed agg.servers.<host>.cpu.total and agg.cpu.<metric>: they share the first one's node
+      const byHost = new Map<string, number[][]>();
+      for (const p of [...data.lines, ...data.pickled]) {
+        const host = /^servers\.([^.]+)\.cpu\.[^.]+$/.exec(p.name)?.[1];
+        if (host !== undefined) byHost.set(host, [...(byHost.get(host) ?? []), where.get(Math.floor(p.ts)) ?? []]);
+      }
+      const noCommonNode = [...byHost].filter(([, ws]) => !range(3).some((d) => ws.every((w) => w.includes(d)))).map(([h]) => h);
+      expect(byHost.size).toBeGreaterThan(60);
+      expect(noCommonNode).toEqual([]);
+      // and some go to two nodes
+      expect([...where.values()].some((w) => w.length === 2)).toBe(true);
+    });
+  }, 60_000);
+  /** Where each name's datapoints went, on one side: name -> sorted destination indexes (one entry per copy, all datapoints alike). */
+  const byName = (caps: readonly CaptureServer[], data: Input): Record<string, number[]> => {
+    const where = placement(caps);
+    const out: Record<string, number[]> = {};
+    for (const p of [...data.lines, ...data.pickled]) out[p.name] = where.get(Math.floor(p.ts)) ?? [];
+    expect(unstableNames(where, data)).toEqual([]);
+    return out;
+  };
+
+  it('known difference: carbon\'s patterns are Python regexes, Unicode-aware in \\w, \\d and re.I; ours are not (relay-rules.conf and whitelist.conf)', async () => {
+    const scenario: Scenario = {
+      protocol: 'pickle',
+      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@:b'],
+      settings: { RELAY_METHOD: 'rules', USE_WHITELIST: 'True' },
+      files: {
+        'relay-rules.conf': [
+          '[default]\ndefault = true\ndestinations = 127.0.0.1:@D0@:a\n',
+          '[word]\npattern = ^word\\.\\w+$\ndestinations = 127.0.0.1:@D1@:b\n',
+          '[digit]\npattern = ^digit\\.\\d+$\ndestinations = 127.0.0.1:@D1@:b\n',
+          '[kelvin]\npattern = ^kelvin\\.\ndestinations = 127.0.0.1:@D1@:b\n',
+        ].join('\n'),
+        'whitelist.conf': ['^word\\.', '^digit\\.', '^kelvin\\.', '^\u212aelvin\\.', '^wl\\.\\w+$', ''].join('\n'),
+      },
+    };
+    const kelvinSign = '\u212aelvin.x'; // U+212A KELVIN SIGN, whose lower case is ASCII k
+    const names = ['word.abc', 'word.ünï', 'digit.42', 'digit.\u0663', 'kelvin.x', kelvinSign, 'wl.abc', 'wl.ünï'];
+    await sideBySide(scenario, async (pair) => {
+      const data = input(names, 80);
+      const shared = { 'word.abc': [1], 'digit.42': [1], 'kelvin.x': [1], 'wl.abc': [0] };
+      const carbonExpected: Record<string, number[]> = { ...shared, 'word.ünï': [1], 'digit.\u0663': [1], [kelvinSign]: [1], 'wl.ünï': [0] };
+      const perDest = [0, 1].map((d) => [...data.lines, ...data.pickled].filter((p) => carbonExpected[p.name].includes(d)).length);
+      await sendBoth(pair, data);
+      await settle(pair, data.lines.length + data.pickled.length, (n) => JSON.stringify(n) === JSON.stringify(perDest));
+      expect(byName(pair.carbon.captures, data)).toEqual(carbonExpected);
+      // JS regexes without the u flag: \w and \d are ASCII, and i does not fold U+212A to k
+      expect(byName(pair.ours.captures, data)).toEqual({ ...shared, 'word.ünï': [0], 'digit.\u0663': [0], [kelvinSign]: [0], 'wl.ünï': [] });
+    });
+  }, 60_000);
+
+  it('known difference: an aggregation rule whose output names a field its input lacks makes carbon drop each matching datapoint (KeyError); we hash it by its own name', async () => {
+    const scenario: Scenario = {
+      protocol: 'pickle',
+      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@:b'],
+      settings: { RELAY_METHOD: 'aggregated-consistent-hashing' },
+      files: { 'aggregation-rules.conf': 'out.<missing>.total (60) = sum in.<host>.*\nagg.<<p>>.x (60) = sum <<p>>.x\n' },
+    };
+    await sideBySide(scenario, async (pair) => {
+      const data = input(['in.h1.a', 'in.h2.b', 'both.x', 'other.y'], 40);
+      await sendBoth(pair, data);
+      const others = [...data.lines, ...data.pickled].filter((p) => p.name === 'other.y').length;
+      await settle(pair, data.lines.length + data.pickled.length, (n) => n[0] + n[1] === others);
+      const carbonNames = new Set(pair.carbon.captures.flatMap((c) => c.datapoints.map((d) => d.name)));
+      const ourNames = new Set(pair.ours.captures.flatMap((c) => c.datapoints.map((d) => d.name)));
+      // `agg.<<p>>.x` becomes the template 'agg.%(%(p)s)s.x' in carbon: a KeyError too
+      expect([...carbonNames].sort()).toEqual(['other.y']);
+      expect([...ourNames].sort()).toEqual(['both.x', 'in.h1.a', 'in.h2.b', 'other.y']);
+      expect(pair.carbon.daemon.log).toContain('KeyError');
+    });
+  }, 60_000);
+  it('CARBON_METRIC_INTERVAL = 1: every self-metric carbon-relay emits, we emit under the same name', async () => {
+    const scenario: Scenario = {
+      protocol: 'pickle',
+      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@'],
+      settings: { RELAY_METHOD: 'rules', CARBON_METRIC_INTERVAL: 1 },
+      files: { 'relay-rules.conf': '[default]\ndefault = true\ndestinations = 127.0.0.1:@D0@:a, 127.0.0.1:@D1@\n' },
+    };
+    // instrumentation.py: <CARBON_METRIC_PREFIX>.relays.<socket.gethostname(), dots as _>-<instance>.<stat>
+    const prefix = `carbon.relays.${os.hostname().replace(/\./g, '_')}-a.`;
+    const isSelf = (name: string): boolean => name.startsWith(prefix);
+    /** A relay's self-metrics at destination 0 (the default rule sends them to both): stat name (destinations as D<i>) -> datapoints. */
+    const stats = (caps: readonly CaptureServer[]): Map<string, Captured[]> => {
+      const out = new Map<string, Captured[]>();
+      for (const d of caps[0].datapoints.filter((x) => isSelf(x.name))) {
+        let stat = d.name.slice(prefix.length);
+        caps.forEach((c, i) => (stat = stat.replace(`destinations.127_0_0_1:${c.port}:`, `destinations.D${i}:`)));
+        out.set(stat, [...(out.get(stat) ?? []), d]);
+      }
+      return out;
+    };
+    await sideBySide(scenario, async (pair) => {
+      const data = input(COMMON_NAMES, 100);
+      const sent = data.lines.length + data.pickled.length;
+      await sendBoth(pair, data);
+      await settle(pair, sent, () => true);
+      // two more intervals from each relay once the data is in (values are per-interval deltas)
+      const after = Date.now() / 1000;
+      const intervalsAfter = (caps: readonly CaptureServer[]): number => (stats(caps).get('metricsReceived') ?? []).filter((d) => d.timestamp > after).length;
+      await waitFor(() => intervalsAfter(pair.carbon.captures) >= 2 && intervalsAfter(pair.ours.captures) >= 2, 'two self-metric intervals from each relay', 20_000);
+      const carbon = stats(pair.carbon.captures);
+      const ours = stats(pair.ours.captures);
+      const total = (m: Map<string, Captured[]>, stat: string): number => (m.get(stat) ?? []).reduce((n, d) => n + d.value, 0);
+      expect(total(carbon, 'metricsReceived')).toBe(sent);
+      expect(total(ours, 'metricsReceived')).toBe(sent);
+      // Shared names, by construction of this run: destination stats touched every interval (data, then the self-metrics themselves).
+      const core = ['activeConnections', 'metricsReceived', 'blacklistMatches', 'whitelistRejects', 'cpuUsage', 'memUsage'];
+      for (const d of ['D0:a', 'D1:None']) for (const k of ['attemptedRelays', 'sent', 'batchesSent', 'relayMaxQueueLength']) core.push(`destinations.${d}.${k}`);
+      expect(core.filter((n) => !carbon.has(n))).toEqual([]);
+      expect(core.filter((n) => !ours.has(n))).toEqual([]);
+      // Carbon emits a destination stat only in intervals that touched it; we emit every counter every interval,
+      // so our names are a superset. queuedUntilReady (max queue length while Twisted paused the producer) is
+      // the one carbon stat we have no counterpart for; it cannot appear here unless carbon's socket backs up.
+      expect([...carbon.keys()].filter((n) => !ours.has(n) && !n.endsWith('.queuedUntilReady'))).toEqual([]);
+      // The received datapoints themselves still agree, self-metrics aside.
+      expect(compare(pair, (n) => !isSelf(n))).toEqual(agree(pair));
     });
   }, 60_000);
 });
