@@ -71,6 +71,14 @@ export function parseAggregationRules(text: string, file: string): AggregationRu
     if (left.length !== 2 || right.length !== 2) fail('expected "output (frequency) = method input"');
     if (!/^\(?\d+\)?$/.test(left[1])) fail(`frequency ${JSON.stringify(left[1])} is not an integer`);
     if (!METHODS.has(right[0])) fail(`unknown method ${JSON.stringify(right[0])}`);
+    // carbon fails each matching datapoint with a KeyError at run time; a rule that can never work is refused up front
+    const fields = new Set([...right[1].matchAll(/<<?([^<>]*)>>?/g)].map((m) => m[1]));
+    const template = left[0].replace(/</g, '%(').replace(/>/g, ')s');
+    for (const m of template.matchAll(/%\(([^)]*)\)s/g)) {
+      // `<<p>>` in an output becomes %(%(p)s)s: show it as written
+      if (!fields.has(m[1])) fail(`output ${JSON.stringify(left[0])} uses <${m[1].replace(/%\(/g, '<')}>, which the input pattern does not capture`);
+    }
+    if (template.replace(/%\(([^)]*)\)s/g, '').includes('%')) fail(`output ${JSON.stringify(left[0])} has a stray % or unbalanced < >`);
     try {
       rules.push(new AggregationRule(right[1], left[0]));
     } catch (err) {

@@ -689,26 +689,6 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
     });
   }, 60_000);
 
-  it('known difference: an aggregation rule whose output names a field its input lacks makes carbon drop each matching datapoint (KeyError); we hash it by its own name', async () => {
-    const scenario: Scenario = {
-      protocol: 'pickle',
-      destinations: ['127.0.0.1:@D0@:a', '127.0.0.1:@D1@:b'],
-      settings: { RELAY_METHOD: 'aggregated-consistent-hashing' },
-      files: { 'aggregation-rules.conf': 'out.<missing>.total (60) = sum in.<host>.*\nagg.<<p>>.x (60) = sum <<p>>.x\n' },
-    };
-    await sideBySide(scenario, async (pair) => {
-      const data = input(['in.h1.a', 'in.h2.b', 'both.x', 'other.y'], 40);
-      await sendBoth(pair, data);
-      const others = [...data.lines, ...data.pickled].filter((p) => p.name === 'other.y').length;
-      await settle(pair, data.lines.length + data.pickled.length, (n) => n[0] + n[1] === others);
-      const carbonNames = new Set(pair.carbon.captures.flatMap((c) => c.datapoints.map((d) => d.name)));
-      const ourNames = new Set(pair.ours.captures.flatMap((c) => c.datapoints.map((d) => d.name)));
-      // `agg.<<p>>.x` becomes the template 'agg.%(%(p)s)s.x' in carbon: a KeyError too
-      expect([...carbonNames].sort()).toEqual(['other.y']);
-      expect([...ourNames].sort()).toEqual(['both.x', 'in.h1.a', 'in.h2.b', 'other.y']);
-      expect(pair.carbon.daemon.log).toContain('KeyError');
-    });
-  }, 60_000);
   it('CARBON_METRIC_INTERVAL = 1: every self-metric carbon-relay emits, we emit under the same name', async () => {
     const scenario: Scenario = {
       protocol: 'pickle',

@@ -20,6 +20,16 @@ describe('aggregation rules (carbon-aggregator naming, for aggregated-consistent
     expect(parseAggregationRules('all.<a> (60) = sum x.<a>', 'f').map((r) => r.output)).toEqual(['all.<a>']);
   });
 
+  it('refuses an output naming a field its input does not capture (carbon drops every matching datapoint with a KeyError)', () => {
+    expect(() => parseAggregationRules('ok.<host> (60) = sum in.<host>.*\nout.<missing>.total (60) = sum in.<host>.*\n', 'agg.conf')).toThrow(
+      new ConfigError('invalid aggregation rule: output "out.<missing>.total" uses <missing>, which the input pattern does not capture', { file: 'agg.conf', line: 2 }),
+    );
+    // carbon's template turns <<p>> in an output into %(%(p)s)s: a KeyError as well
+    expect(() => parseAggregationRules('agg.<<p>>.x (60) = sum <<p>>.x', 'agg.conf')).toThrow(/uses <<p>/);
+    expect(() => parseAggregationRules('agg.100%.<p> (60) = sum <p>.x', 'agg.conf')).toThrow(/stray %/);
+    expect(parseAggregationRules('agg.<p>.x (60) = sum <<p>>.x', 'agg.conf').map((r) => r.output)).toEqual(['agg.<p>.x']);
+  });
+
   it('keys a metric by every matching aggregate, or by itself when none matches; reloads on change', () => {
     const dir = tempDir();
     const file = path.join(dir, 'aggregation-rules.conf');
