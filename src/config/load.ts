@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ConfigError } from './config-error';
 import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
-import { pythonToJsRegex } from '../routing/python-regex';
+import { compilePythonRegex } from '../routing/python-regex';
 import { RuleSet, type Rule } from '../routing/rule-set';
 
 /** The validated, resolved configuration every component is built from. Paths are absolute. */
@@ -115,7 +115,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     if (r.value.default === false) return; // carbon ignores `default = false` sections
     let pattern: RegExp;
     try {
-      pattern = new RegExp(pythonToJsRegex(r.value.pattern as string), r.value.ignoreCase ? 'i' : '');
+      pattern = compilePythonRegex(r.value.pattern as string, { ignoreCase: r.value.ignoreCase === true });
     } catch (err) {
       throw at(r, ['pattern'], `invalid regular expression: ${(err as Error).message}`);
     }
@@ -167,7 +167,7 @@ function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: st
   const compile = (key: 'allow' | 'block'): RegExp[] =>
     f[key].map((p, i) => {
       try {
-        return new RegExp(pythonToJsRegex(p));
+        return compilePythonRegex(p, { ignoreCase: false });
       } catch (err) {
         throw new ConfigError(`invalid regular expression: ${(err as Error).message}`, { file: source.file, line: source.lineOf(['filters', key, i]), path: `filters.${key}.${i}` });
       }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { ConfigError } from '../config/config-error';
 import type { Logger } from '../telemetry/logger';
-import { pythonToJsRegex } from './python-regex';
+import { compilePythonRegex } from './python-regex';
 
 const METHODS = new Set(['sum', 'avg', 'min', 'max', 'p50', 'p75', 'p80', 'p90', 'p95', 'p99', 'p999', 'count']);
 
@@ -18,7 +18,7 @@ export class AggregationRule {
     readonly input: string,
     readonly output: string,
   ) {
-    this.regex = new RegExp(`^${buildRegex(input)}`);
+    this.regex = compilePythonRegex(buildRegex(input), { ignoreCase: false, anchorStart: true });
   }
 
   /** The aggregate name for `metric`, or undefined when the rule does not match (or a template field is missing). */
@@ -38,7 +38,7 @@ export class AggregationRule {
   }
 }
 
-/** carbon's AggregationRule.build_regex, part by part, with `$` appended (and matched from the start). */
+/** carbon's AggregationRule.build_regex, part by part, with `$` appended: a Python pattern, matched from the start. */
 function buildRegex(input: string): string {
   const parts = input.split('.').map((part) => {
     if (part.includes('<<') && part.includes('>>')) {
@@ -52,7 +52,7 @@ function buildRegex(input: string): string {
     if (part === '*') return '[^.]+';
     return part.replace(/\*/g, '[^.]*');
   });
-  return pythonToJsRegex(parts.join('\\.') + '$');
+  return parts.join('\\.') + '$';
 }
 
 /** Parse aggregation-rules.conf text; a bad line is an error naming file and line, as carbon refuses it at startup. */

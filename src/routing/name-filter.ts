@@ -1,6 +1,6 @@
 import type { Reloadable } from './reloader';
 import fs from 'node:fs';
-import { pythonToJsRegex } from './python-regex';
+import { compilePythonRegex } from './python-regex';
 import type { Logger } from '../telemetry/logger';
 
 /** A list of case-sensitive regexes searched anywhere in the name (carbon's regexlist.py). */
@@ -50,7 +50,7 @@ export class RegexListFile {
       const pattern = line.trim();
       if (line.startsWith('#') || pattern === '') return;
       try {
-        patterns.push(new RegExp(pythonToJsRegex(pattern)));
+        patterns.push(compilePythonRegex(pattern, { ignoreCase: false }));
       } catch (err) {
         this.log.error('ignoring invalid regex in filter file', { file: this.path, line: i + 1, error: (err as Error).message });
       }

@@ -95,8 +95,8 @@ describe('defaults', () => {
   it('rules: ignoreCase defaults to true and continue to false; unnamed rules are numbered', () => {
     const cfg = load({ destinations: [DEST], rules: [{ pattern: '^a', destinations: ['a'] }, DEFAULT_RULE, { name: 'named', pattern: 'b', ignoreCase: false, continue: true, destinations: [] }] });
     expect(cfg.rules.rules.map((r) => [r.name, r.pattern.source, r.pattern.flags, r.continue, r.targets])).toEqual([
-      ['rule 1', '^a', 'i', false, ['a']],
-      ['named', 'b', '', true, []],
+      ['rule 1', '^a', 'iu', false, ['a']],
+      ['named', 'b', 'u', true, []],
     ]);
   });
 });
