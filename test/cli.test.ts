@@ -1,24 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import YAML from 'yaml';
 import { main, type CliIO } from '../src/cli';
 import type { Relay } from '../src/relay';
 import { silentLogger } from '../src/telemetry/logger';
+import { captureIo, type CapturedIo } from './helpers/cli-io';
 import { tempDir } from './helpers/relay';
 import { sendTcp, waitFor } from './helpers/sink';
 
 const ROOT = path.resolve(__dirname, '..');
 
-function io(opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { stdout, stderr, stdin: Readable.from([opts.stdin ?? '']), env: opts.env ?? {}, out: () => out, err: () => err };
-}
+const io = (opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): CapturedIo => captureIo(opts);
 
 describe('carbon-fanout CLI', () => {
   it('check: exit 0 with a one-line summary for the shipped default config', async () => {

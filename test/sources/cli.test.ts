@@ -1,24 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import YAML from 'yaml';
-import { main, type CliIO } from '../../src/cli';
+import { main } from '../../src/cli';
 import { importCatchpointIntegration } from '../../src/sources/catchpoint/integration-config';
-import { silentLogger } from '../../src/telemetry/logger';
+import { captureIo, type CapturedIo } from '../helpers/cli-io';
 import { tempDir } from '../helpers/relay';
 import { FakeCatchpoint, fixture, rawAnswer } from './helpers/fake-catchpoint';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/catchpoint');
 
-function io(env: NodeJS.ProcessEnv = {}): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { stdout, stderr, stdin: Readable.from(['']), env, log: silentLogger(), out: () => out, err: () => err };
-}
+const io = (env: NodeJS.ProcessEnv = {}): CapturedIo => captureIo({ env, silent: true });
 
 const dirs: string[] = [];
 afterAll(() => {
