@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { bodyText, readBody } from './body';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
 import { HttpError } from './http-error';
-import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, mediaType, parseJson, quoted, signatureRejected } from './webhook';
+import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, mediaType, parseJson, quoted, signatureRejected, RecentIds } from './webhook';
 
 /**
  * GitHub push webhooks at `POST /github`, named as Backstop does:
@@ -27,10 +27,14 @@ import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, mediaType, parseJ
  *   each problem and nothing is sent, so a redelivery after a fix cannot
  *   duplicate commits. A push without commits (a tag or branch deletion) is 200.
  */
+/** Push deliveries remembered to drop redeliveries. */
+const MAX_RECENT_DELIVERIES = 10_000;
+
 export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
   const { ingest, http } = ctx;
   const { secret } = http.github;
   const limits = { maxBodySize: http.maxBodySize, maxDecompressedSize: http.maxDecompressedSize };
+  const deliveries = new RecentIds(MAX_RECENT_DELIVERIES);
 
   /**
    * GitHub signs the body it sends; readBody has undone any Content-Encoding
@@ -82,6 +86,12 @@ export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
       throw new HttpError(400, `missing fields: ${absent.join(', ')} (is this a push event?)`);
     }
 
+    // GitHub redelivers (manually or after a timeout) with the same X-GitHub-Delivery id
+    const delivery = req.get('x-github-delivery');
+    if (delivery !== undefined && deliveries.has(delivery)) {
+      res.status(200).type('text/plain').send(`ignored: delivery ${quoted(delivery)} was already counted\n`);
+      return;
+    }
     const prefix = `github.${lineSafe(repo)}.${lineSafe(ref.replace(/\//g, '.'))}`;
     const m = ingest.newRequest();
     commits.forEach((commit: unknown, i) => {
@@ -98,6 +108,7 @@ export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
       return m.add(where, `${prefix}.${lineSafe(email.replace(/[.@]/g, '-'))}.${lineSafe(id)}`, 1, time);
     });
     ingest.submitAll(m, `http:${req.ip ?? ''}`);
+    if (delivery !== undefined) deliveries.remember([delivery]);
     res.status(200).type('text/plain').send('ok');
   };
 

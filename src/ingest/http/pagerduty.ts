@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { bodyText, readBody } from './body';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, mediaType, parseJson, quoted, signatureRejected } from './webhook';
+import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, mediaType, parseJson, quoted, signatureRejected, RecentIds } from './webhook';
 import { HttpError, rejectionText, type Rejection } from './http-error';
 
 /** A form value as Rack builds it from `a[b][c]=v` keys: a string, a list (`a[]=`), or nested fields. */
@@ -185,14 +185,7 @@ export function createPagerdutyEndpoints(ctx: EndpointContext): EndpointGroup {
   const { ingest, http } = ctx;
   const { secret } = http.pagerduty;
   const limits = { maxBodySize: http.maxBodySize, maxDecompressedSize: http.maxDecompressedSize };
-  const recent = new Set<string>();
-
-  const remember = (ids: readonly string[]): void => {
-    for (const id of ids) {
-      recent.add(id);
-      if (recent.size > MAX_RECENT_EVENTS) recent.delete(recent.values().next().value as string);
-    }
-  };
+  const recent = new RecentIds(MAX_RECENT_EVENTS);
 
   const verify = (req: Request, raw: Buffer, key: string): void => {
     const header = req.get('x-pagerduty-signature');
@@ -272,7 +265,7 @@ export function createPagerdutyEndpoints(ctx: EndpointContext): EndpointGroup {
     }
 
     ingest.submitAll(m, `http:${req.ip ?? ''}`);
-    remember(counted);
+    recent.remember(counted);
     const sent = m.batch.length;
     const summary = `ok: ${sent} alert${sent === 1 ? '' : 's'} sent${ignored.length > 0 ? `, ${ignored.length} ignored` : ''}`;
     res.status(200).type('text/plain').send(rejectionText(summary, ignored));

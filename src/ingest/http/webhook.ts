@@ -95,3 +95,25 @@ export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v =
 
 /** A header value quoted for an answer: bounded, so a client cannot make us echo kilobytes. */
 export const quoted = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
+
+/**
+ * Delivery ids already counted, to drop at-least-once redeliveries: the
+ * `capacity` most recent, oldest forgotten first, so memory stays bounded.
+ */
+export class RecentIds {
+  private readonly ids = new Set<string>();
+
+  constructor(private readonly capacity: number) {}
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  remember(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.ids.delete(id);
+      this.ids.add(id);
+      if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
+    }
+  }
+}

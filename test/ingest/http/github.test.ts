@@ -84,6 +84,17 @@ describe('POST /github (GitHub push webhooks, Backstop naming)', () => {
     expect(h.lines()).toEqual([HELLO_LINE, HELLO_LINE]);
   });
 
+  it('ignores a redelivery (same X-GitHub-Delivery) of a push already counted', async () => {
+    h = await startHttpGroup(createGithubEndpoints, {}, () => NOW_MS);
+    const send = (delivery: string) => request(h.app).post('/github').set('Content-Type', 'application/json').set('X-GitHub-Event', 'push').set('X-GitHub-Delivery', delivery).send(HELLO_PUSH);
+    expect((await send('72d3162e-cc78-11e3-81ab-4c9367dc0958')).text).toBe('ok');
+    const again = await send('72d3162e-cc78-11e3-81ab-4c9367dc0958');
+    expect([again.status, again.text]).toEqual([200, 'ignored: delivery "72d3162e-cc78-11e3-81ab-4c9367dc0958" was already counted\n']);
+    expect((await send('another-delivery')).text).toBe('ok');
+    await waitFor(() => h.lines().length === 2, 'two deliveries');
+    expect(h.lines()).toEqual([HELLO_LINE, HELLO_LINE]);
+  });
+
   it('answers a push without commits (a tag deletion) 200 and sends nothing', async () => {
     h = await startHttpGroup(createGithubEndpoints, {}, () => NOW_MS);
     const del = { ref: 'refs/tags/v1.0', after: '0000000000000000000000000000000000000000', deleted: true, repository: { name: 'Hello-World' }, commits: [] };
