@@ -112,7 +112,11 @@ export class Relay {
 
   private buildHttp(listen: NonNullable<RelayConfig['listen']['http']>, deps: HttpIngestDeps): HttpListener {
     const http = this.config.http ?? httpSchema.parse({});
-    const ingest = new HttpIngest(deps, http.maxItems);
+    const queues = [...this.destinations.values()];
+    // a request larger than the smallest queue could never be admitted whole: it is refused as too large instead
+    const maxItems = Math.min(http.maxItems, ...queues.map((d) => d.queue.limit));
+    const room = (): number => queues.reduce((min, d) => Math.min(min, d.admissionRoom), Infinity);
+    const ingest = new HttpIngest({ ...deps, room }, maxItems);
     this.pipeline.addSource(ingest);
     const groups = buildEndpointGroups({ ingest, http });
     return new HttpListener(listen, createHttpApp(http, ingest, groups), groups, deps.log);

@@ -99,6 +99,16 @@ export class Destination {
     return this.state === 'connected';
   }
 
+  /**
+   * Datapoints this destination can still queue without dropping, for senders
+   * that can be told to retry (HTTP). A destination that is down or stalled
+   * drops at its bound by design and holds nobody back, like flow control.
+   */
+  get admissionRoom(): number {
+    if (this.state !== 'connected' || this.stalled) return Infinity;
+    return this.queue.limit - this.queue.length;
+  }
+
   start(): void {
     if (this.state === 'idle') this.connect();
   }

@@ -27,7 +27,13 @@ export interface HttpHarness {
  * protocol, so tests assert what reaches a destination line by line.
  * `http` is the `http:` config section (defaults applied by the schema).
  */
-export async function startHttpGroup(factory: (ctx: EndpointContext) => EndpointGroup, http: Record<string, unknown> = {}, now?: () => number): Promise<HttpHarness> {
+export async function startHttpGroup(
+  factory: (ctx: EndpointContext) => EndpointGroup,
+  http: Record<string, unknown> = {},
+  now?: () => number,
+  /** What the destinations can still queue; default: the relay's own answer. */
+  room?: () => number,
+): Promise<HttpHarness> {
   const capture = new CaptureServer('line');
   const port = await capture.listen();
   const relay = await startRelay({
@@ -36,7 +42,18 @@ export async function startHttpGroup(factory: (ctx: EndpointContext) => Endpoint
   });
   const log = silentLogger();
   const config = httpSchema.parse(http);
-  const ingest = new HttpIngest({ pipeline: relay.pipeline, counters: relay.counters, log, limited: new RateLimitedLog(log), now: now ?? Date.now }, config.maxItems);
+  const destinations = [...relay.destinations.values()];
+  const ingest = new HttpIngest(
+    {
+      pipeline: relay.pipeline,
+      counters: relay.counters,
+      log,
+      limited: new RateLimitedLog(log),
+      now: now ?? Date.now,
+      room: room ?? (() => Math.min(...destinations.map((d) => d.admissionRoom))),
+    },
+    config.maxItems,
+  );
   relay.pipeline.addSource(ingest);
   const group = factory({ ingest, http: config });
   group.start?.();

@@ -53,6 +53,25 @@ describe('relay with listen.http', () => {
     expect((await request(`http://127.0.0.1:${port}`).post('/api/v1/sink').send('after.m 1 1700000000\n')).status).toBe(202);
   });
 
+  it('refuses a request larger than the smallest destination queue as too large (it could never be admitted whole)', async () => {
+    capture = new CaptureServer('line');
+    const port = await capture.listen();
+    relay = await startRelay({
+      listen: { http: { host: '127.0.0.1', port: 0 } },
+      destinations: [{ name: 'cap', host: '127.0.0.1', port, protocol: 'line', maxQueueSize: 50 }],
+      rules: [{ default: true, destinations: ['cap'] }],
+    });
+    const url = `http://127.0.0.1:${relay.listeners.http!.port}`;
+    const body = (n: number): string => Array.from({ length: n }, (_, i) => `m.${i} 1 1700000000\n`).join('');
+    const tooBig = await request(url).post('/api/v1/sink').send(body(51));
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.text).toMatch(/more than 50 datapoints/);
+    await waitFor(() => relay.destinations.get('cap')!.isConnected, 'connected');
+    expect((await request(url).post('/api/v1/sink').send(body(50))).status).toBe(202);
+    await waitFor(() => lines().length === 50, '50 lines');
+    expect(relay.destinations.get('cap')!.counters.fullQueueDrops).toBe(0);
+  });
+
   it('a disabled group is not served', async () => {
     await start({}, { sink: { enabled: false } });
     const url = `http://127.0.0.1:${relay.listeners.http!.port}`;

@@ -12,6 +12,8 @@ export interface HttpIngestDeps {
   limited: RateLimitedLog;
   /** Epoch milliseconds. */
   now: () => number;
+  /** Datapoints the destinations can take now without dropping (the smallest room of a connected one); default unlimited. */
+  room?: () => number;
 }
 
 /** Seconds a client should wait when the relay is shedding load. */
@@ -82,6 +84,11 @@ export class HttpIngest implements Pausable {
   private send(m: RequestMetrics, origin: string): void {
     // again after the body was read: requests that started before the pressure began would otherwise all pour in
     this.assertAccepting();
+    // a request the queues cannot hold whole is turned away rather than answered 2xx and partly dropped
+    if (m.batch.length > (this.deps.room?.() ?? Infinity)) {
+      this.deps.counters.httpOverloaded++;
+      throw new HttpError(503, 'destination queues cannot take this request whole now; retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
+    }
     if (m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin);
   }
 }

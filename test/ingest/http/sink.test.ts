@@ -140,6 +140,19 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     expect(h.lines()).toEqual(['after.m 1 1700000000']);
   });
 
+  it('answers 503 for a request the destination queues cannot hold whole, instead of 2xx and drops', async () => {
+    let room = 3;
+    h = await startHttpGroup(createSinkEndpoints, {}, undefined, () => room);
+    const big = await request(h.app).post('/api/v1/sink').send('a 1 1700000000\nb 2 1700000000\nc 3 1700000000\nd 4 1700000000\n');
+    expect([big.status, big.headers['retry-after']]).toEqual([503, '1']);
+    expect(big.text).toMatch(/cannot take this request whole/);
+    expect((await request(h.app).post('/api/v1/sink').send('a 1 1700000000\nb 2 1700000000\nc 3 1700000000\n')).status).toBe(202);
+    room = 1000;
+    expect((await request(h.app).post('/api/v1/sink').send('d 4 1700000000\n')).status).toBe(202);
+    await waitFor(() => h.lines().length === 4, '4 lines');
+    expect(h.relay.counters.httpOverloaded).toBe(1);
+  });
+
   it('refuses an empty body and malformed UTF-8', async () => {
     h = await startHttpGroup(createSinkEndpoints);
     expect((await request(h.app).post('/api/v1/sink').send('')).status).toBe(400);
