@@ -5,7 +5,7 @@ import { main } from '../../src/cli';
 import { importCatchpointIntegration } from '../../src/sources/catchpoint/integration-config';
 import { captureIo, type CapturedIo } from '../helpers/cli-io';
 import { tempDir } from '../helpers/relay';
-import { FakeCatchpoint, fixture, rawAnswer } from './helpers/fake-catchpoint';
+import { FakeCatchpoint, fixture, rawAnswer } from '../helpers/fake-catchpoint';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/catchpoint');
 

@@ -1,5 +1,5 @@
 import { ProblemLog } from '../../src/sources/problem-log';
-import { captureLog } from './helpers/capture-log';
+import { captureLog } from '../helpers/capture-log';
 
 describe('ProblemLog', () => {
   it('logs one line per (test, field, problem) with its count, at most `max` lines plus one summary, then starts over', async () => {

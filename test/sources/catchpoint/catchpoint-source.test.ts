@@ -3,9 +3,9 @@ import { catchpointSourceSchema } from '../../../src/config/schema';
 import type { MetricBatch } from '../../../src/pipeline/metric';
 import { CatchpointSource } from '../../../src/sources/catchpoint/catchpoint-source';
 import type { MetricSink } from '../../../src/sources/source';
-import { captureLog, type LogEntry } from '../helpers/capture-log';
-import { FakeCatchpoint, fixture, rawAnswer, type RawRequest } from '../helpers/fake-catchpoint';
-import { drive, FakeClock } from '../helpers/fake-clock';
+import { captureLog, type LogEntry } from '../../helpers/capture-log';
+import { FakeCatchpoint, fixture, rawAnswer, type RawRequest } from '../../helpers/fake-catchpoint';
+import { drive, FakeClock } from '../../helpers/fake-clock';
 
 const MIN = 60_000;
 /** 10:15 UTC: the first poll asks 10:00 .. 10:15. */

@@ -1,6 +1,6 @@
 import { MetricBatch } from '../../../src/pipeline/metric';
 import { MalformedResponse, mapRawData, parseIsoTime, type RawMapOptions } from '../../../src/sources/catchpoint/raw-data';
-import { fixture } from '../helpers/fake-catchpoint';
+import { fixture } from '../../helpers/fake-catchpoint';
 
 const FROM = Date.parse('2024-05-01T10:00:00Z');
 const TO = Date.parse('2024-05-01T10:15:00Z');

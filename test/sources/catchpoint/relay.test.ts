@@ -3,9 +3,9 @@ import { Relay } from '../../../src/relay';
 import type { CatchpointSource } from '../../../src/sources/catchpoint/catchpoint-source';
 import { configFrom, tempDir } from '../../helpers/relay';
 import { CaptureServer, sendTcp, waitFor } from '../../helpers/sink';
-import { captureLog } from '../helpers/capture-log';
-import { FakeCatchpoint, fixture, rawAnswer, type RawRequest, type Reply } from '../helpers/fake-catchpoint';
-import { drive, FakeClock } from '../helpers/fake-clock';
+import { captureLog } from '../../helpers/capture-log';
+import { FakeCatchpoint, fixture, rawAnswer, type RawRequest, type Reply } from '../../helpers/fake-catchpoint';
+import { drive, FakeClock } from '../../helpers/fake-clock';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2024, 4, 1, 10, 15);

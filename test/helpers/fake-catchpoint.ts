@@ -24,7 +24,7 @@ export interface TokenRequest {
 export type Reply = { status?: number; body?: unknown; text?: string } | 'hang';
 
 export function fixture(name: string): unknown {
-  return JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/catchpoint', name), 'utf8'));
+  return JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/catchpoint', name), 'utf8'));
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { SourceTimers } from '../../../src/sources/source';
+import type { SourceTimers } from '../../src/sources/source';
 
 interface Timer {
   at: number;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import type { Logger } from '../../../src/telemetry/logger';
+import type { Logger } from '../../src/telemetry/logger';
 
 export interface LogEntry {
   level: string;
