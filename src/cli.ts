@@ -169,6 +169,7 @@ function summary(c: RelayConfig): string {
     l.line?.udp && `line udp ${l.line.udp.host}:${l.line.udp.port}`,
     l.line?.tls && `line tls ${l.line.tls.host}:${l.line.tls.port}`,
     l.pickle?.tcp && `pickle tcp ${l.pickle.tcp.host}:${l.pickle.tcp.port}`,
+    l.http && `${l.http.cert === undefined ? 'http' : 'https'} ${l.http.host}:${l.http.port}`,
   ].filter(Boolean);
   const groups = c.groups.length > 0 ? `, ${c.groups.length} groups (${c.groups.map((g) => g.name).join(', ')})` : '';
   const sources = c.sources.length > 0 ? `, ${c.sources.length} sources (${c.sources.map((s) => `${s.name}: ${s.type}`).join(', ')})` : '';

@@ -19,14 +19,14 @@ describe('README quick start: carbon-fanout start on the shipped config', () => 
     child = spawn(process.execPath, ['dist/cli.js', 'start', '-c', 'config/relay.yaml'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitFor(() => /"listener":"pickle"/.test(stderr), 'relay listening on 2003 and 2004', 20_000);
+    await waitFor(() => /"listener":"pickle"/.test(stderr) && /"listener":"http"/.test(stderr), 'relay listening on 2003, 2004 and 8080', 20_000);
   });
 
   afterAll(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
 
-  it('relays TCP lines, UDP lines and pickle to stdout, then exits 0 on SIGTERM after flushing', async () => {
+  it('relays TCP lines, UDP lines, pickle and HTTP to stdout, then exits 0 on SIGTERM after flushing', async () => {
     await sendTcp(2003, 'quickstart.tcp 1 1700000000\n');
     const udp = dgram.createSocket('udp4');
     await new Promise<void>((r) => udp.send('quickstart.udp 2 1700000001\n', 2003, '127.0.0.1', () => r()));
@@ -46,11 +46,14 @@ describe('README quick start: carbon-fanout start on the shipped config', () => 
       s.on('error', reject);
       s.on('close', () => resolve());
     });
-    await waitFor(() => stdout.split('\n').filter((l) => l.startsWith('quickstart.')).length === 3, 'three lines on stdout');
+    const res = await fetch('http://127.0.0.1:8080/feed/quickstart.http/4/1700000003');
+    expect([res.status, await res.text()]).toEqual([200, 'ok\n']);
+    await waitFor(() => stdout.split('\n').filter((l) => l.startsWith('quickstart.')).length === 4, 'four lines on stdout');
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stdout.split('\n').filter((l) => l.startsWith('quickstart.')).sort()).toEqual([
+      'quickstart.http 4 1700000003',
       'quickstart.pickle 3 1700000002',
       'quickstart.tcp 1 1700000000',
       'quickstart.udp 2 1700000001',
