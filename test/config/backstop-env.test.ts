@@ -1,11 +1,10 @@
-import { PassThrough, Readable } from 'node:stream';
 import request from 'supertest';
 import { main, type CliIO } from '../../src/cli';
 import { backstopConfigFromEnv } from '../../src/config/backstop-env';
 import { ConfigError } from '../../src/config/config-error';
 import { loadConfigObject } from '../../src/config/load';
 import type { Relay } from '../../src/relay';
-import { silentLogger } from '../../src/telemetry/logger';
+import { captureIo } from '../helpers/cli-io';
 import { CaptureServer, waitFor } from '../helpers/sink';
 
 describe("Backstop's environment variables as the config", () => {
@@ -39,11 +38,7 @@ describe("Backstop's environment variables as the config", () => {
     let stop!: (s: string) => void;
     let relay: Relay | undefined;
     const io: CliIO = {
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-      stdin: Readable.from(['']),
-      env: { CARBON_URLS: `carbon://127.0.0.1:${port}`, PREFIXES: 'test', API_KEY: '12345', BACKSTOP_AUTH: 'u:p', PORT: '0' },
-      log: silentLogger(),
+      ...captureIo({ env: { CARBON_URLS: `carbon://127.0.0.1:${port}`, PREFIXES: 'test', API_KEY: '12345', BACKSTOP_AUTH: 'u:p', PORT: '0' }, silent: true }),
       shutdown: new Promise((r) => (stop = r)),
       onStarted: (r) => (relay = r),
     };
