@@ -16,13 +16,6 @@ function matchesAny(candidates: readonly Buffer[], presented: string): boolean {
   return found;
 }
 
-/** Constant-time equality of two secrets of any length. */
-export function secretEquals(a: string | Buffer, b: string | Buffer): boolean {
-  const da = crypto.createHash('sha256').update(a).digest();
-  const db = crypto.createHash('sha256').update(b).digest();
-  return crypto.timingSafeEqual(da, db);
-}
-
 /**
  * Credentials for one endpoint group: Hosted-Graphite API keys (as the Basic
  * username, password empty, or as a Bearer token), Basic user/password pairs,

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Request } from 'express';
 import zlib from 'node:zlib';
 import { HttpError } from './http-error';
 
@@ -80,4 +81,9 @@ export function bodyText(body: Buffer): string {
   } catch {
     throw new HttpError(400, 'body is not valid UTF-8');
   }
+}
+
+/** The media type of the request, lower-cased, without parameters (`application/json; charset=utf-8` → `application/json`). */
+export function mediaType(req: Request): string {
+  return (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }

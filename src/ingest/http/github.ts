@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { bodyText, readBody } from './body';
+import { bodyText, mediaType, readBody } from './body';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { HttpError } from './http-error';
-import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, mediaType, parseJson, quoted, signatureRejected, RecentIds } from './webhook';
+import { HttpError, quoted } from './http-error';
+import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, parseJson, RecentIds, signatureRejected } from './webhook';
 
 /**
  * GitHub push webhooks at `POST /github`, named as Backstop does:

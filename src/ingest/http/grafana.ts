@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { isValidMetricName } from '../../codec/metric-name';
-import { bodyText, readBody } from './body';
+import { bodyText, mediaType, readBody } from './body';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
 import { HttpError } from './http-error';
 
@@ -51,7 +51,7 @@ export function createGrafanaEndpoints(ctx: EndpointContext): EndpointGroup {
 
   const metrics = async (req: Request, res: Response): Promise<void> => {
     ingest.assertAccepting();
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = mediaType(req);
     if (type !== 'application/json') throw jsonError(400, `unknown content-type: ${type}`);
     let body: unknown;
     try {

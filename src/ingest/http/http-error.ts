@@ -29,3 +29,8 @@ export function rejectionText(message: string, rejections: readonly Rejection[])
   if (rejections.length > MAX_LISTED_REJECTIONS) lines.push(`... and ${rejections.length - MAX_LISTED_REJECTIONS} more`);
   return lines.join('\n') + '\n';
 }
+
+/** A client-supplied value quoted for an answer: bounded, so a client cannot make us echo kilobytes. */
+export function quoted(s: string, max = 80): string {
+  return JSON.stringify(s.length > max ? `${s.slice(0, max)}...` : s);
+}

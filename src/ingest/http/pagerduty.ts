@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { bodyText, readBody } from './body';
+import { bodyText, mediaType, readBody } from './body';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, mediaType, parseJson, quoted, signatureRejected, RecentIds } from './webhook';
-import { HttpError, rejectionText, type Rejection } from './http-error';
+import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, parseJson, RecentIds, signatureRejected } from './webhook';
+import { HttpError, quoted, rejectionText, type Rejection } from './http-error';
 
 /** A form value as Rack builds it from `a[b][c]=v` keys: a string, a list (`a[]=`), or nested fields. */
 export type FormValue = string | string[] | FormObject;

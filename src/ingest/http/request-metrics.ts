@@ -1,7 +1,7 @@
 import { isValidMetricName } from '../../codec/metric-name';
 import { parsePyFloat } from '../../codec/py-float';
 import { MetricBatch } from '../../pipeline/metric';
-import { HttpError, type Rejection } from './http-error';
+import { HttpError, quoted, type Rejection } from './http-error';
 
 /** A JSON number, or a numeric string parsed as Python float() (what carbon accepts). */
 export function numberFrom(v: unknown): number | undefined {
@@ -32,12 +32,12 @@ export class RequestMetrics {
   /** Validates and adds one datapoint; returns false (and records why) when it is not one. No timestamp means now. */
   add(where: string, name: string, value: unknown, timestamp?: unknown): boolean {
     this.checkSize();
-    if (!isValidMetricName(name)) return this.reject(where, name === '' ? 'empty metric name' : `metric name ${JSON.stringify(truncate(name))} contains whitespace or control characters`);
+    if (!isValidMetricName(name)) return this.reject(where, name === '' ? 'empty metric name' : `metric name ${quoted(name)} contains whitespace or control characters`);
     const v = numberFrom(value);
-    if (v === undefined) return this.reject(where, `value ${JSON.stringify(truncate(String(value)))} is not a number`);
+    if (v === undefined) return this.reject(where, `value ${quoted(String(value))} is not a number`);
     if (Number.isNaN(v)) return this.reject(where, 'value is NaN');
     const t = timestamp === undefined ? this.now : numberFrom(timestamp);
-    if (t === undefined || !Number.isFinite(t)) return this.reject(where, `timestamp ${JSON.stringify(truncate(String(timestamp)))} is not a finite number`);
+    if (t === undefined || !Number.isFinite(t)) return this.reject(where, `timestamp ${quoted(String(timestamp))} is not a finite number`);
     // carbon: int(timestamp) == -1 means now
     this.batch.push(name, v, t > -2 && t <= -1 ? this.now : t);
     return true;
@@ -53,8 +53,4 @@ export class RequestMetrics {
   checkSize(): void {
     if (this.count >= this.maxItems) throw new HttpError(413, `more than ${this.maxItems} datapoints in one request; split it`);
   }
-}
-
-function truncate(s: string): string {
-  return s.length > 80 ? `${s.slice(0, 80)}...` : s;
 }

@@ -76,10 +76,6 @@ export function signatureRejected(ingest: HttpIngest, req: Request, problem: str
   return new HttpError(401, `unauthorized: ${problem}`);
 }
 
-/** The media type of the request, lower-cased, without parameters (`application/json; charset=utf-8` → `application/json`). */
-export function mediaType(req: Request): string {
-  return (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-}
 
 /** JSON.parse with a 400 naming the problem; V8's message quotes the start of the text, so it is cut short. */
 export function parseJson(text: string, what: string): unknown {
@@ -93,8 +89,6 @@ export function parseJson(text: string, what: string): unknown {
 
 export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A header value quoted for an answer: bounded, so a client cannot make us echo kilobytes. */
-export const quoted = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
 
 /**
  * Delivery ids already counted, to drop at-least-once redeliveries: the
