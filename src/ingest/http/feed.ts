@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { HttpConfig } from '../../config/schema';
 import { MetricBatch } from '../../pipeline/metric';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
+import { BoundedLru } from './bounded-lru';
 import { sendBeacon } from './gif';
 import { HttpError } from './http-error';
 import type { HttpIngest } from './http-ingest';
@@ -90,9 +91,11 @@ export class ImpulseCounters {
 
 /** /tdiff state: when each event was last seen, least recently seen first (bounded, with a TTL). */
 export class EventTimes {
-  private readonly last = new Map<string, number>();
+  private readonly last: BoundedLru<string, number>;
 
-  constructor(private readonly config: Pick<FeedConfig, 'maxEvents' | 'eventTtl'>) {}
+  constructor(private readonly config: Pick<FeedConfig, 'maxEvents' | 'eventTtl'>) {
+    this.last = new BoundedLru(config.maxEvents);
+  }
 
   get size(): number {
     return this.last.size;
@@ -101,8 +104,6 @@ export class EventTimes {
   /** Records `nowMs` for the event; returns seconds since its previous call, or undefined for a first (or expired) one. */
   mark(event: string, nowMs: number): number | undefined {
     const prev = this.last.get(event);
-    this.last.delete(event);
-    if (this.last.size >= this.config.maxEvents) this.last.delete(this.last.keys().next().value as string);
     this.last.set(event, nowMs);
     if (prev === undefined || nowMs - prev > this.config.eventTtl) return undefined;
     return (nowMs - prev) / 1000;

@@ -1,8 +1,9 @@
 import type { Request, Response } from 'express';
 import { bodyText, mediaType, readBody } from './body';
+import { BoundedLru } from './bounded-lru';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
 import { HttpError, quoted } from './http-error';
-import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, parseJson, RecentIds, signatureRejected } from './webhook';
+import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, parseJson, signatureRejected } from './webhook';
 
 /**
  * GitHub push webhooks at `POST /github`, named as Backstop does:
@@ -34,7 +35,7 @@ export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
   const { ingest, http } = ctx;
   const { secret } = http.github;
   const limits = { maxBodySize: http.maxBodySize, maxDecompressedSize: http.maxDecompressedSize };
-  const deliveries = new RecentIds(MAX_RECENT_DELIVERIES);
+  const deliveries = new BoundedLru<string, true>(MAX_RECENT_DELIVERIES);
 
   /**
    * GitHub signs the body it sends; readBody has undone any Content-Encoding
@@ -108,7 +109,7 @@ export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
       return m.add(where, `${prefix}.${lineSafe(email.replace(/[.@]/g, '-'))}.${lineSafe(id)}`, 1, time);
     });
     ingest.submitAll(m, `http:${req.ip ?? ''}`);
-    if (delivery !== undefined) deliveries.remember([delivery]);
+    if (delivery !== undefined) deliveries.set(delivery, true);
     res.status(200).type('text/plain').send('ok');
   };
 

@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
 import { bodyText, mediaType, readBody } from './body';
+import { BoundedLru } from './bounded-lru';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, parseJson, RecentIds, signatureRejected } from './webhook';
+import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, parseJson, signatureRejected } from './webhook';
 import { HttpError, quoted, rejectionText, type Rejection } from './http-error';
 
 /** A form value as Rack builds it from `a[b][c]=v` keys: a string, a list (`a[]=`), or nested fields. */
@@ -185,7 +186,7 @@ export function createPagerdutyEndpoints(ctx: EndpointContext): EndpointGroup {
   const { ingest, http } = ctx;
   const { secret } = http.pagerduty;
   const limits = { maxBodySize: http.maxBodySize, maxDecompressedSize: http.maxDecompressedSize };
-  const recent = new RecentIds(MAX_RECENT_EVENTS);
+  const recent = new BoundedLru<string, true>(MAX_RECENT_EVENTS);
 
   const verify = (req: Request, raw: Buffer, key: string): void => {
     const header = req.get('x-pagerduty-signature');
@@ -265,7 +266,7 @@ export function createPagerdutyEndpoints(ctx: EndpointContext): EndpointGroup {
     }
 
     ingest.submitAll(m, `http:${req.ip ?? ''}`);
-    recent.remember(counted);
+    for (const id of counted) recent.set(id, true);
     const sent = m.batch.length;
     const summary = `ok: ${sent} alert${sent === 1 ? '' : 's'} sent${ignored.length > 0 ? `, ${ignored.length} ignored` : ''}`;
     res.status(200).type('text/plain').send(rejectionText(summary, ignored));

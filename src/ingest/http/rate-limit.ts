@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IngestCounters } from '../../telemetry/counters';
+import { BoundedLru } from './bounded-lru';
 import { HttpError } from './http-error';
 
 interface Bucket {
@@ -12,7 +13,7 @@ const MAX_CLIENTS = 10_000;
 
 /** A token bucket per client address: `requestsPerSecond` sustained, `burst` at once; 429 beyond. */
 export class ClientRateLimit {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new BoundedLru<string, Bucket>(MAX_CLIENTS);
   private readonly burst: number;
 
   constructor(
@@ -28,15 +29,12 @@ export class ClientRateLimit {
     const now = this.deps.now();
     let b = this.buckets.get(client);
     if (b === undefined) {
-      if (this.buckets.size >= MAX_CLIENTS) this.buckets.delete(this.buckets.keys().next().value as string);
       b = { tokens: this.burst, at: now };
+      this.buckets.set(client, b);
     } else {
-      this.buckets.delete(client);
       b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.requestsPerSecond);
       b.at = now;
     }
-    // re-inserted: Map order is then least recently seen first
-    this.buckets.set(client, b);
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return 0;

@@ -88,26 +88,3 @@ export function parseJson(text: string, what: string): unknown {
 }
 
 export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-
-/**
- * Delivery ids already counted, to drop at-least-once redeliveries: the
- * `capacity` most recent, oldest forgotten first, so memory stays bounded.
- */
-export class RecentIds {
-  private readonly ids = new Set<string>();
-
-  constructor(private readonly capacity: number) {}
-
-  has(id: string): boolean {
-    return this.ids.has(id);
-  }
-
-  remember(ids: Iterable<string>): void {
-    for (const id of ids) {
-      this.ids.delete(id);
-      this.ids.add(id);
-      if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
-    }
-  }
-}
