@@ -2,18 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../src/config/config-error';
 import { loadConfig } from '../../src/config/load';
-import { configFrom, tempDir } from '../helpers/relay';
+import { configFrom, tempDir, tempDirsRemovedAfterAll } from '../helpers/relay';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function newDir(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const newDir = tempDirsRemovedAfterAll();
 
 /** Write YAML text (line numbers as written) into a fresh temp dir; returns the file's path. */
 function yamlFile(text: string, name = 'relay.yaml', dir = newDir()): string {

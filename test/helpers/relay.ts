@@ -11,6 +11,19 @@ export function tempDir(prefix = 'cf-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** `newDir()` makes temp dirs that are removed after the test file (call at the top level of a test file). */
+export function tempDirsRemovedAfterAll(): () => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
+}
+
 /** Write a config object as YAML into a temp dir and load it through the real loader. */
 export function configFrom(obj: unknown, env: NodeJS.ProcessEnv = {}, dir = tempDir()): ReturnType<typeof loadConfig> {
   const file = path.join(dir, 'relay.yaml');

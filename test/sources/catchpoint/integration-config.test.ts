@@ -3,18 +3,10 @@ import path from 'node:path';
 import { ConfigError } from '../../../src/config/config-error';
 import { loadConfig } from '../../../src/config/load';
 import { importCatchpointIntegration } from '../../../src/sources/catchpoint/integration-config';
-import { tempDir } from '../../helpers/relay';
+import { tempDirsRemovedAfterAll } from '../../helpers/relay';
 
 const FIXTURES = path.resolve(__dirname, '../../fixtures/catchpoint');
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-function newDir(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const newDir = tempDirsRemovedAfterAll();
 
 /** The printed block inside a complete relay config, loaded through the real loader. */
 function loadImported(yaml: string, env: NodeJS.ProcessEnv = { CATCHPOINT_CLIENT_ID: 'the-id', CATCHPOINT_CLIENT_SECRET: 'the-secret' }): ReturnType<typeof loadConfig> {
