@@ -12,6 +12,8 @@
 const assert = require('node:assert');
 const path = require('node:path');
 const { countPickleDatapoints } = require('../lib/pickle-count');
+const { measureMedian } = require('../lib/measure');
+const { benchName, benchValue } = require('../lib/workload');
 
 const DIST = path.resolve(__dirname, '..', '..', 'dist');
 /** @type {{ decodeLine: (buf: Buffer, start: number, end: number, batch: any, now: number) => number }} */
@@ -24,7 +26,6 @@ const { ByteWriter } = require(path.join(DIST, 'codec', 'byte-writer.js'));
 
 const NAMES = 10_000;
 const FRAME = 500;
-const ROUNDS = 7;
 /** Datapoints per timed round. */
 const PER_ROUND = Number(process.env.BENCH_MICRO_POINTS ?? 1_000_000);
 
@@ -38,9 +39,8 @@ function workload() {
   /** @type {string[]} */
   const lines = [];
   for (let i = 0; i < NAMES; i++) {
-    const name = `bench.host${Math.floor(i / 100)}.metric${i % 100}`;
-    const x = (i * 7919) % 100_000;
-    const text = i % 2 === 0 ? String(x) : (x / 1000).toFixed(3);
+    const name = benchName(i);
+    const text = benchValue(i, 0);
     names.push(name);
     values.push(Number(text));
     lines.push(`${name} ${text} ${ts}\n`);
@@ -48,26 +48,7 @@ function workload() {
   return { ts, names, values, text: lines.join('') };
 }
 
-/**
- * Runs `round` (which must process `points` datapoints) after a warm-up; returns the median.
- * @param {string} name
- * @param {number} points
- * @param {() => void} round
- * @returns {import('../lib/types').MicroResult}
- */
-function measure(name, points, round) {
-  for (let i = 0; i < 2; i++) round();
-  /** @type {number[]} */
-  const times = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const t0 = process.hrtime.bigint();
-    round();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  times.sort((a, b) => a - b);
-  const seconds = times[Math.floor(times.length / 2)];
-  return { name, datapoints: points, seconds, perSec: points / seconds };
-}
+const measure = measureMedian;
 
 function lineDecode() {
   const { text } = workload();

@@ -9,12 +9,13 @@
  * Each is warmed up, then timed over several rounds; the median round is reported.
  */
 const path = require('node:path');
+const { measureMedian } = require('../lib/measure');
+const { benchName } = require('../lib/workload');
 
 const DIST = path.resolve(__dirname, '..', '..', 'dist');
 const { ConsistentHashRing, FastHashRing, JumpFnv1aRing, getDestinations } = require(path.join(DIST, 'routing', 'hash-ring.js'));
 
 const NAMES = 10_000;
-const ROUNDS = 7;
 const RF = 2;
 /** Lookups per timed round. */
 const PER_ROUND = Number(process.env.BENCH_MICRO_LOOKUPS ?? 200_000);
@@ -23,7 +24,7 @@ const PER_ROUND = Number(process.env.BENCH_MICRO_LOOKUPS ?? 200_000);
 function names() {
   /** @type {string[]} */
   const out = [];
-  for (let i = 0; i < NAMES; i++) out.push(`bench.host${Math.floor(i / 100)}.metric${i % 100}`);
+  for (let i = 0; i < NAMES; i++) out.push(benchName(i));
   return out;
 }
 
@@ -50,17 +51,7 @@ function measure(name, ring, diverse) {
     for (let r = 0; r < reps; r++) for (let i = 0; i < NAMES; i++) n += getDestinations(ring, keys[i], RF, diverse).length;
     if (n !== reps * NAMES * RF) throw new Error(`${name}: ${n} destinations, expected ${reps * NAMES * RF}`);
   };
-  for (let i = 0; i < 2; i++) round();
-  /** @type {number[]} */
-  const times = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const t0 = process.hrtime.bigint();
-    round();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  times.sort((a, b) => a - b);
-  const seconds = times[Math.floor(times.length / 2)];
-  return { name, datapoints: reps * NAMES, seconds, perSec: (reps * NAMES) / seconds };
+  return measureMedian(name, reps * NAMES, round);
 }
 
 /** @returns {import('../lib/types').MicroResult[]} */
