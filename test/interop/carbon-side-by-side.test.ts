@@ -425,6 +425,14 @@ function expectSame(pair: Pair): void {
   for (const n of counts(pair.carbon.captures)) expect(n).toBeGreaterThan(0);
 }
 
+/** Sends the same input to both relays, waits for delivery, asserts every destination got the same datapoints; returns where carbon put each one. */
+async function sendAndCompare(pair: Pair, data: Input): Promise<Map<number, number[]>> {
+  await sendBoth(pair, data);
+  await settle(pair, data.lines.length + data.pickled.length);
+  expectSame(pair);
+  return placement(pair.carbon.captures);
+}
+
 beforeAll(async () => {
   // carbon connects to `localhost` over IPv4 (gethostbyname); our capture servers listen on 127.0.0.1
   const { address } = await dns.promises.lookup('localhost', { family: 4 });
@@ -488,11 +496,8 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
     };
     await sideBySide(scenario, async (pair) => {
       const data = input(COMMON_NAMES);
-      await sendBoth(pair, data);
-      await settle(pair, data.lines.length + data.pickled.length);
-      expectSame(pair);
       // Each destination gets a datapoint once, however many matching rules name it.
-      const where = placement(pair.carbon.captures);
+      const where = await sendAndCompare(pair, data);
       expect(misplaced(where, data, (w, p) => JSON.stringify(w) === JSON.stringify(expected(p.name)))).toEqual([]);
     });
   }, 60_000);
@@ -504,10 +509,7 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
     };
     await sideBySide(scenario, async (pair) => {
       const data = input(HASH_NAMES);
-      await sendBoth(pair, data);
-      await settle(pair, data.lines.length + data.pickled.length);
-      expectSame(pair);
-      const where = placement(pair.carbon.captures);
+      const where = await sendAndCompare(pair, data);
       // two copies, on two different nodes, the same two for every datapoint of a name
       expect(misplaced(where, data, (w) => w.length === 2 && w[0] !== w[1])).toEqual([]);
       expect(unstableNames(where, data)).toEqual([]);
@@ -524,10 +526,7 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
     };
     await sideBySide(scenario, async (pair) => {
       const data = input(HASH_NAMES);
-      await sendBoth(pair, data);
-      await settle(pair, data.lines.length + data.pickled.length);
-      expectSame(pair);
-      const where = placement(pair.carbon.captures);
+      const where = await sendAndCompare(pair, data);
       // one copy per host string
       expect(misplaced(where, data, (w) => w.length === 2 && w[0] <= 1 && w[1] >= 2)).toEqual([]);
       expect(unstableNames(where, data)).toEqual([]);
@@ -550,10 +549,7 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
     await sideBySide(scenario, async (pair) => {
       const data = input(COMMON_NAMES);
       const all = [...data.lines, ...data.pickled];
-      await sendBoth(pair, data);
-      await settle(pair, all.length);
-      expectSame(pair);
-      const where = placement(pair.carbon.captures);
+      const where = await sendAndCompare(pair, data);
       const expected = (n: string): number[] => (blocked(n) || !allowed(n) ? [] : /^servers\./i.test(n) ? [0, 1] : [0]);
       expect(misplaced(where, data, (w, p) => JSON.stringify(w) === JSON.stringify(expected(p.name)))).toEqual([]);
       // the filters did something, in both directions
@@ -588,10 +584,7 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
     await sideBySide(scenario, async (pair) => {
       const data = input(names);
       const all = [...data.lines, ...data.pickled];
-      await sendBoth(pair, data);
-      await settle(pair, all.length);
-      expectSame(pair);
-      const where = placement(pair.carbon.captures);
+      const where = await sendAndCompare(pair, data);
       expect(misplaced(where, data, (w) => w.length === 1)).toEqual([]);
       // names are routed (and sent) normalised: tag order, duplicate keys, name=, ~ do not matter
       const normal = (n: string): string =>
@@ -630,10 +623,7 @@ describe('carbon-relay and carbon-fanout side by side, on the same carbon.conf',
     const names = [...HASH_NAMES, ...range(4).flatMap((k) => [`servers.web${k}.cpu.system`, `servers.web${k}.cpu.idle`])];
     await sideBySide(scenario, async (pair) => {
       const data = input(names);
-      await sendBoth(pair, data);
-      await settle(pair, data.lines.length + data.pickled.length);
-      expectSame(pair);
-      const where = placement(pair.carbon.captures);
+      const where = await sendAndCompare(pair, data);
       expect(misplaced(where, data, (w) => w.length >= 1 && w.length <= 2 && new Set(w).size === w.length)).toEqual([]);
       // every servers.*.mem.free on one node (one aggregate), whatever the host
       expect(unstableNames(where, data, (n) => (/^servers\.[^.]+\.mem\.free$/.test(n) ? 'mem' : n))).toEqual([]);
