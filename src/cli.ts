@@ -9,7 +9,7 @@ import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig } from './config/schema';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
-import { Relay } from './relay';
+import { Relay } from './relay/relay';
 import { importCatchpointIntegration } from './sources/catchpoint/integration-config';
 import { pollOnce } from './sources/poll-once';
 import { createLogger, type Logger, type LogLevel } from './telemetry/logger';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { main, type CliIO } from '../src/cli';
-import type { Relay } from '../src/relay';
+import type { Relay } from '../src/relay/relay';
 import { silentLogger } from '../src/telemetry/logger';
 import { captureIo, type CapturedIo } from './helpers/cli-io';
 import { tempDir } from './helpers/relay';

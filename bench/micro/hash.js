@@ -13,7 +13,9 @@ const { measureMedian } = require('../lib/measure');
 const { benchName } = require('../lib/workload');
 
 const DIST = path.resolve(__dirname, '..', '..', 'dist');
-const { ConsistentHashRing, FastHashRing, JumpFnv1aRing, getDestinations } = require(path.join(DIST, 'routing', 'hash-ring.js'));
+const { ConsistentHashRing, FastHashRing } = require(path.join(DIST, 'routing', 'hash-ring.js'));
+const { JumpFnv1aRing } = require(path.join(DIST, 'routing', 'jump-fnv1a-ring.js'));
+const { getDestinations } = require(path.join(DIST, 'routing', 'ring.js'));
 
 const NAMES = 10_000;
 const RF = 2;

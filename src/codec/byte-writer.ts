@@ -1,4 +1,4 @@
-import { utf8Write } from './bytes';
+import { utf8Write } from '../common/bytes';
 
 /** A reusable, growing output buffer that encoders append to. */
 export class ByteWriter {

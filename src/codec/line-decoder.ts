@@ -1,6 +1,7 @@
-import { decodeUtf8Strict, latin1Slice } from './bytes';
-import { parseAsciiFloat, parsePyFloat, PY_WHITESPACE } from './py-float';
-import type { MetricBatch } from '../pipeline/metric';
+import { decodeUtf8Strict, latin1Slice } from '../common/bytes';
+import { parseAsciiFloat, parsePyFloat } from '../common/python/float';
+import { pySplit } from '../common/python/str';
+import type { MetricBatch } from '../model/metric';
 
 /** Outcome of decoding one plaintext line. */
 export const enum LineVerdict {
@@ -14,8 +15,6 @@ export const enum LineVerdict {
   /** Blank line (carbon logs these as invalid too). */
   Empty = 4,
 }
-
-const PY_SPLIT_RE = new RegExp(`[${PY_WHITESPACE}]+`);
 
 /** ASCII bytes Python's str.split() treats as separators: \t\n\v\f\r, \x1c-\x1f and space. */
 function isAsciiSpace(c: number): boolean {
@@ -58,9 +57,7 @@ export function decodeLine(buf: Buffer, start: number, end: number, batch: Metri
 function decodeNonAscii(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional: boolean): LineVerdict {
   const line = decodeUtf8Strict(buf, start, end);
   if (line === undefined) return LineVerdict.Malformed;
-  const parts = line.split(PY_SPLIT_RE);
-  if (parts.length > 0 && parts[0] === '') parts.shift();
-  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  const parts = pySplit(line);
   if (parts.length === 0) return LineVerdict.Empty;
   if (parts.length !== 3 && !(parts.length === 2 && timestampOptional)) return LineVerdict.Malformed;
   const value = parsePyFloat(parts[1]);

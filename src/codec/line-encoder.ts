@@ -1,6 +1,6 @@
 import type { ByteWriter } from './byte-writer';
 import type { Encoder } from './encoder';
-import type { DatapointQueue } from '../output/queue';
+import type { DatapointView } from '../model/datapoint-view';
 
 /**
  * Carbon's line-protocol value format, ("%.10f" % v).rstrip('0').rstrip('.'):
@@ -36,7 +36,7 @@ export function formatTimestamp(ts: number): string {
 export class LineEncoder implements Encoder {
   constructor(private readonly prefix = '') {}
 
-  encode(queue: DatapointQueue, max: number, out: ByteWriter): number {
+  encode(queue: DatapointView, max: number, out: ByteWriter): number {
     const n = Math.min(max, queue.length);
     for (let k = 0; k < n; k++) {
       if (this.prefix.length > 0) out.utf8(this.prefix);

@@ -1,7 +1,7 @@
-import { decodeUtf8Strict, latin1Slice } from './bytes';
+import { decodeUtf8Strict, latin1Slice } from '../common/bytes';
 import { accept, LineVerdict } from './line-decoder';
-import { parsePyFloat } from './py-float';
-import type { MetricBatch } from '../pipeline/metric';
+import { parsePyFloat } from '../common/python/float';
+import type { MetricBatch } from '../model/metric';
 
 /** The whole frame is rejected (carbon: "invalid pickle received ... ignoring"). */
 export class PickleDecodeError extends Error {

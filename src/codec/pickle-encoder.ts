@@ -1,6 +1,6 @@
 import type { ByteWriter } from './byte-writer';
 import type { Encoder } from './encoder';
-import type { DatapointQueue } from '../output/queue';
+import type { DatapointView } from '../model/datapoint-view';
 
 const PROTO = 0x80, EMPTY_LIST = 0x5d, MARK = 0x28, APPENDS = 0x65, STOP = 0x2e;
 const BINUNICODE = 0x58, BINFLOAT = 0x47, TUPLE2 = 0x86;
@@ -21,7 +21,7 @@ export class PickleEncoder implements Encoder {
     this.prefix = Buffer.from(prefix, 'utf8');
   }
 
-  encode(queue: DatapointQueue, max: number, out: ByteWriter): number {
+  encode(queue: DatapointView, max: number, out: ByteWriter): number {
     const n = Math.min(max, queue.length);
     if (n === 0) return 0;
     const frameStart = out.pos;

@@ -2,9 +2,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, type ConfigErrorLocation } from './config-error';
-import { IniFile, pyStrip, type IniOption } from './ini';
+import { IniFile, type IniOption } from './ini';
 import { configSchema, destinationSchema, type ConfigObject } from './schema';
-import { parsePyFloat } from '../codec/py-float';
+import { parsePyFloat, pyFloatRepr } from '../common/python/float';
+import { parsePyInt } from '../common/python/int';
+import { pyStrip } from '../common/python/str';
 
 /**
  * carbon-relay's own configuration (carbon.conf `[relay]` + relay-rules.conf),
@@ -170,48 +172,6 @@ function pyText(v: PyValue): string {
     case 'none': return 'None';
     case 'list': return `[${v.value.map((s) => `'${s}'`).join(', ')}]`;
   }
-}
-
-const IS_DIGIT_RE = /^\p{Nd}$/u;
-
-/** Unicode decimal digits come in contiguous runs of ten starting at zero. */
-function asciiDigit(ch: string): string {
-  const cp = ch.codePointAt(0) as number;
-  let start = cp;
-  while (IS_DIGIT_RE.test(String.fromCodePoint(start - 1))) start--;
-  return String.fromCharCode(0x30 + ((cp - start) % 10));
-}
-
-/** Python int(str) in base 10 (whitespace, sign, `_` between digits, any Unicode digits); undefined where it raises. */
-export function parsePyInt(input: string): { value: number; text: string } | undefined {
-  let s = pyStrip(input);
-  if (/[^\x00-\x7f]/.test(s)) s = s.replace(/\p{Nd}/gu, asciiDigit);
-  if (!/^[+-]?\d(?:_?\d)*$/.test(s)) return undefined;
-  const negative = s.startsWith('-');
-  const digits = s.replace(/^[+-]/, '').replace(/_/g, '');
-  if (digits.length > 4300) return undefined; // sys.int_info.str_digits_check_threshold (3.11)
-  const magnitude = digits.replace(/^0+(?=\d)/, '');
-  const text = negative && magnitude !== '0' ? `-${magnitude}` : magnitude;
-  return { value: Number(text), text };
-}
-
-/** Python repr() of a float: shortest round-trip digits, exponent below 1e-4 and from 1e16, '.0' on whole numbers. */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (x === Infinity) return 'inf';
-  if (x === -Infinity) return '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const sign = x < 0 ? '-' : '';
-  const [mantissa, e] = Math.abs(x).toExponential().split('e');
-  const digits = mantissa.replace('.', '');
-  const exp = Number(e);
-  if (exp < -4 || exp >= 16) {
-    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
-  const int = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
-  return `${sign}${int}.${digits.slice(exp + 1) || '0'}`;
 }
 
 // ---------------------------------------------------------------------------

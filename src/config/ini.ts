@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { ConfigError, type ConfigErrorLocation } from './config-error';
-import { PY_WHITESPACE } from '../codec/py-float';
+import { PY_WHITESPACE, pyStrip } from '../common/python/str';
 
 /**
  * INI files read the way carbon reads carbon.conf and relay-rules.conf: Python 3
@@ -48,7 +48,6 @@ const BOOLEAN_STATES: Readonly<Record<string, boolean>> = {
 };
 
 const WS = `[${PY_WHITESPACE}]`;
-const STRIP_RE = new RegExp(`^${WS}+|${WS}+$`, 'g');
 const RSTRIP_RE = new RegExp(`${WS}+$`);
 const NONSPACE_RE = new RegExp(`[^${PY_WHITESPACE}]`);
 /** RawConfigParser.SECTCRE: `\[(?P<header>.+)\]`, matched at the start of the stripped line (greedy: up to the last `]`). */
@@ -57,11 +56,6 @@ const SECT_RE = /^\[(.+)\]/s;
 const OPT_RE = new RegExp(`^(.*?)${WS}*([=:])${WS}*(.*)$`, 's');
 /** BasicInterpolation._KEYCRE */
 const KEY_RE = /^%\(([^)]+)\)s/;
-
-/** Python str.strip() (its whitespace set differs from JS trim()). */
-export function pyStrip(s: string): string {
-  return s.replace(STRIP_RE, '');
-}
 
 /** One `key = value` line (plus its continuation lines). */
 export interface IniOption {

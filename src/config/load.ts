@@ -2,8 +2,7 @@ import path from 'node:path';
 import { ConfigError } from './config-error';
 import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
-import { compilePythonRegex } from '../routing/python-regex';
-import { RuleSet, type Rule } from '../routing/rule-set';
+import { compilePythonRegex } from '../common/python/regex';
 
 /** The validated, resolved configuration every component is built from. Paths are absolute. */
 export interface RelayConfig {
@@ -17,13 +16,29 @@ export interface RelayConfig {
   readonly http: HttpConfig | undefined;
   readonly destinations: readonly DestinationConfig[];
   readonly groups: readonly GroupConfig[];
-  /** Rules routing to destination or group names. */
-  readonly rules: RuleSet<string>;
+  /** Rules routing to destination or group names, patterns compiled; routing/rule-set.ts gives them carbon's semantics. */
+  readonly rules: CompiledRules;
   readonly filters: FilterConfig | undefined;
   readonly normalizeTags: boolean;
   readonly minTimestampResolution: number;
   /** Pull sources (Catchpoint pollers), names unique. */
   readonly sources: readonly SourceConfig[];
+}
+
+/** A relay rule with its pattern compiled. */
+export interface CompiledRule {
+  readonly name: string;
+  readonly pattern: RegExp;
+  /** Destination or group names. */
+  readonly targets: readonly string[];
+  readonly continue: boolean;
+}
+
+export interface CompiledRules {
+  /** In order, without the default rule. */
+  readonly rules: readonly CompiledRule[];
+  /** The default rule's destination or group names. */
+  readonly defaultTargets: readonly string[];
 }
 
 export interface FilterConfig {
@@ -101,7 +116,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   for (const g of groups) names.add(g.value.name);
   if (rules.length === 0) throw new ConfigError('no rules configured (add at least `- {default: true, destinations: [...]}`)', { file: main.file });
 
-  const compiled: Rule<string>[] = [];
+  const compiled: CompiledRule[] = [];
   let defaultRule: Located<RuleConfig> | undefined;
   rules.forEach((r, i) => {
     r.value.destinations.forEach((name, j) => {
@@ -145,7 +160,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     http: cfg.http,
     destinations: destinations.map((d) => d.value),
     groups: groups.map((g) => g.value),
-    rules: new RuleSet(compiled, defaultRule.value.destinations),
+    rules: { rules: compiled, defaultTargets: defaultRule.value.destinations },
     filters: compileFilters(main, cfg.filters, dir),
     normalizeTags: cfg.normalizeTags,
     minTimestampResolution: cfg.minTimestampResolution,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseCidr } from '../ingest/http/cidr';
+import { parseCidr } from '../common/cidr';
 
 /** A duration: a number of seconds, or a string like `250ms`, `10s`, `2m`. Parsed to milliseconds. */
 export const duration = z

@@ -1,6 +1,6 @@
 import { decodeLine, LineVerdict } from '../codec/line-decoder';
 import { LineFramer, type LineHandler } from '../codec/line-framer';
-import { MetricBatch } from '../pipeline/metric';
+import { MetricBatch } from '../model/metric';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { IngestCounters } from '../telemetry/counters';
 import { excerpt, type RateLimitedLog } from '../telemetry/rate-limited-log';

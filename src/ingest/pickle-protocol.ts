@@ -1,6 +1,6 @@
 import { PickleDecodeError, type PickleDecoder } from '../codec/pickle-decoder';
 import { PickleFramer, type FrameHandler } from '../codec/pickle-framer';
-import { MetricBatch } from '../pipeline/metric';
+import { MetricBatch } from '../model/metric';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { IngestCounters } from '../telemetry/counters';
 import type { RateLimitedLog } from '../telemetry/rate-limited-log';

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Pausable, Pipeline } from '../pipeline/pipeline';
+import type { Pausable } from '../model/pausable';
+import type { Pipeline } from '../pipeline/pipeline';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';

@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions } from './backoff';
+import { Backoff, type BackoffOptions } from '../common/backoff';
 import { DatapointQueue } from './queue';
 import type { Connection, Transport } from './transport/transport';
 import { ByteWriter } from '../codec/byte-writer';

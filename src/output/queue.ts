@@ -1,10 +1,12 @@
+import type { DatapointView } from '../model/datapoint-view';
+
 /**
  * A destination's bounded FIFO of datapoints: a ring of parallel arrays, so
  * queueing a datapoint allocates nothing once the ring has grown. The ring
  * starts small and doubles up to the limit, so an idle destination with a large
  * maxQueueSize costs little memory.
  */
-export class DatapointQueue {
+export class DatapointQueue implements DatapointView {
   private names: (string | undefined)[];
   private timestamps: Float64Array;
   private values: Float64Array;

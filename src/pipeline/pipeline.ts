@@ -1,15 +1,11 @@
-import { MetricBatch, type Metric } from './metric';
+import { MetricBatch, type Metric } from '../model/metric';
+import type { MetricSink } from '../model/metric-sink';
+import type { Pausable } from '../model/pausable';
 import type { Destination, PressureListener } from '../output/destination';
 import { RouteVerdict, type Route, type Router } from '../routing/router';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
-
-/** A source the pipeline can slow down (TCP receivers map this to socket.pause()/resume()). */
-export interface Pausable {
-  pause(): void;
-  resume(): void;
-}
 
 export interface PipelineRouters {
   /** For received datapoints: filters, tags, rules. */
@@ -24,7 +20,7 @@ export interface PipelineRouters {
  * by reason. It also turns queue pressure from connected destinations into
  * pause/resume of the sources, so a fast sender is slowed rather than dropped.
  */
-export class Pipeline implements PressureListener {
+export class Pipeline implements PressureListener, MetricSink {
   private readonly pressured = new Set<Destination>();
   private readonly sources = new Set<Pausable>();
   private readonly limited: RateLimitedLog;

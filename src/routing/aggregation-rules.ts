@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { ConfigError } from '../config/config-error';
 import type { Logger } from '../telemetry/logger';
-import { compilePythonRegex } from './python-regex';
+import { compilePythonRegex } from '../common/python/regex';
 
 const METHODS = new Set(['sum', 'avg', 'min', 'max', 'p50', 'p75', 'p80', 'p90', 'p95', 'p99', 'p999', 'count']);
 

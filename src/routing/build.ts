@@ -1,11 +1,12 @@
 import type { RelayConfig } from '../config/load';
 import type { DestinationConfig } from '../config/schema';
 import type { Logger } from '../telemetry/logger';
-import type { HashRingNode } from './hash-ring';
+import type { HashRingNode } from './ring';
 import { HashGroup } from './hash-group';
 import { NameFilter } from './name-filter';
 import type { Reloadable } from './reloader';
 import { DirectTarget, Router, type Target } from './router';
+import { RuleSet } from './rule-set';
 
 export interface BuiltRouters<D> {
   received: Router<D>;
@@ -34,7 +35,7 @@ export function buildRouters<D>(config: RelayConfig, destinationFor: (d: Destina
     if (g.aggregationRules !== undefined) reloadables.push(group);
     targets.set(g.name, group);
   }
-  const rules = config.rules.map((name) => targets.get(name) as Target<D>);
+  const rules = new RuleSet(config.rules.rules, config.rules.defaultTargets).map((name) => targets.get(name) as Target<D>);
   const f = config.filters;
   const filter = f === undefined ? undefined : new NameFilter(f, log);
   if (filter !== undefined) reloadables.push(filter);

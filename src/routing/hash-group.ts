@@ -1,7 +1,9 @@
 import type { GroupConfig } from '../config/schema';
 import type { Logger } from '../telemetry/logger';
 import { AggregationRulesFile } from './aggregation-rules';
-import { ConsistentHashRing, FastHashRing, JumpFnv1aRing, getDestinations, type HashRing, type HashRingNode } from './hash-ring';
+import { ConsistentHashRing, FastHashRing } from './hash-ring';
+import { JumpFnv1aRing } from './jump-fnv1a-ring';
+import { getDestinations, type HashRing, type HashRingNode } from './ring';
 import type { Reloadable } from './reloader';
 import type { Target } from './router';
 

@@ -1,4 +1,4 @@
-import type { HashRing, HashRingNode } from './hash-ring';
+import type { HashRing, HashRingNode } from './ring';
 
 /**
  * carbon-c-relay's `jump_fnv1a_ch` cluster (consistent-hash.c, 3.x):

@@ -1,6 +1,6 @@
 import type { Reloadable } from './reloader';
 import fs from 'node:fs';
-import { compilePythonRegex } from './python-regex';
+import { compilePythonRegex } from '../common/python/regex';
 import type { Logger } from '../telemetry/logger';
 
 /** A list of case-sensitive regexes searched anywhere in the name (carbon's regexlist.py). */

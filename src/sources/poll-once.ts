@@ -1,9 +1,10 @@
 import { formatTimestamp, formatValue } from '../codec/line-encoder';
 import type { SourceConfig } from '../config/schema';
-import type { MetricBatch } from '../pipeline/metric';
+import type { MetricBatch } from '../model/metric';
 import type { Logger } from '../telemetry/logger';
 import { buildSource } from './build';
-import { realTimers, type MetricSink, type PollResult, type SourceTimers } from './source';
+import type { MetricSink } from '../model/metric-sink';
+import { realTimers, type PollResult, type SourceTimers } from './source';
 
 export interface PollOnceOutput {
   /** `name value timestamp`, as a line destination would write them (before any destination's apiKey). */

@@ -1,12 +1,6 @@
-import type { MetricBatch } from '../pipeline/metric';
-import type { Pausable } from '../pipeline/pipeline';
+import type { MetricSink } from '../model/metric-sink';
+import type { Pausable } from '../model/pausable';
 import type { Logger } from '../telemetry/logger';
-
-/** Where a source hands its datapoints: the relay's Pipeline, or a collector for `poll-once`. */
-export interface MetricSink {
-  /** Route every datapoint in the batch; the sink copies what it keeps, so the batch may be reused. */
-  accept(batch: MetricBatch, origin: string): void;
-}
 
 /** The timers a source schedules with; injectable so tests drive polls with a fake clock. */
 export interface SourceTimers {

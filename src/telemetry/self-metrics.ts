@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { MetricBatch } from '../pipeline/metric';
+import { MetricBatch } from '../model/metric';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { Destination } from '../output/destination';
 import type { DestinationCounters, IngestCounters } from './counters';

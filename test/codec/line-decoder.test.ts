@@ -1,5 +1,5 @@
 import { accept, decodeLine, LineVerdict } from '../../src/codec/line-decoder';
-import { MetricBatch } from '../../src/pipeline/metric';
+import { MetricBatch } from '../../src/model/metric';
 import { batchDatapoints, type Datapoint } from '../helpers/fixtures';
 
 const NOW = 1_700_000_123.25;

@@ -1,6 +1,6 @@
 import { PickleDecodeError, PickleDecoder, type PickleItemStats } from '../../src/codec/pickle-decoder';
-import { parsePyFloat } from '../../src/codec/py-float';
-import { MetricBatch } from '../../src/pipeline/metric';
+import { parsePyFloat } from '../../src/common/python/float';
+import { MetricBatch } from '../../src/model/metric';
 import {
   batchDatapoints,
   expectedDatapoints,

@@ -2,7 +2,7 @@ import { ByteWriter } from '../../src/codec/byte-writer';
 import { PickleDecoder } from '../../src/codec/pickle-decoder';
 import { PickleEncoder } from '../../src/codec/pickle-encoder';
 import { DatapointQueue } from '../../src/output/queue';
-import { MetricBatch } from '../../src/pipeline/metric';
+import { MetricBatch } from '../../src/model/metric';
 import { batchDatapoints, seededRandom, strictPickleParser, type Datapoint } from '../helpers/fixtures';
 
 /** pickle-sample.md Example 6: the minimal encoder's frame for the Example 1 datapoints. */

@@ -3,7 +3,7 @@ import { main, type CliIO } from '../../src/cli';
 import { backstopConfigFromEnv } from '../../src/config/backstop-env';
 import { ConfigError } from '../../src/config/config-error';
 import { loadConfigObject } from '../../src/config/load';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { captureIo } from '../helpers/cli-io';
 import { CaptureServer, waitFor } from '../helpers/sink';
 

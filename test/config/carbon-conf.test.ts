@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CARBON_RING_GROUP, parseCarbonDestination, parsePyInt, pyFloatRepr, readCarbonConf, type CarbonConfOptions } from '../../src/config/carbon-conf';
+import { CARBON_RING_GROUP, parseCarbonDestination, readCarbonConf, type CarbonConfOptions } from '../../src/config/carbon-conf';
+import { pyFloatRepr } from '../../src/common/python/float';
+import { parsePyInt } from '../../src/common/python/int';
 import { ConfigError } from '../../src/config/config-error';
 import { loadConfigObject } from '../../src/config/load';
 import { configSchema } from '../../src/config/schema';

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../src/config/config-error';
 import { loadConfig } from '../../src/config/load';
+import { RuleSet } from '../../src/routing/rule-set';
 import { configFrom, tempDir, tempDirsRemovedAfterAll } from '../helpers/relay';
 
 const newDir = tempDirsRemovedAfterAll();
@@ -254,9 +255,10 @@ describe('rulesFile', () => {
       ['extra', path.join(dir, 'conf', 'extra.txt'), undefined],
       ['hg', undefined, 'carbon.example'],
     ]);
-    expect(cfg.rules.match('x.y')).toEqual(['extra', 'hg']);
-    expect(cfg.rules.match('X.y')).toEqual(['extra', 'hg']);
-    expect(cfg.rules.match('z')).toEqual(['local']);
+    const rules = new RuleSet(cfg.rules.rules, cfg.rules.defaultTargets);
+    expect(rules.match('x.y')).toEqual(['extra', 'hg']);
+    expect(rules.match('X.y')).toEqual(['extra', 'hg']);
+    expect(rules.match('z')).toEqual(['local']);
   });
 
   it('errors in it name the rules file and its line', () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 
 /**
  * Stop a relay made by startRelay() (delivering what is queued until the

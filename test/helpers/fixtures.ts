@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Parser } from 'pickleparser';
-import type { MetricBatch } from '../../src/pipeline/metric';
+import type { MetricBatch } from '../../src/model/metric';
 
 /** A number as the fixture generators write it: JSON numbers, plus the values JSON cannot spell. */
 export type JsonNumber = number | 'inf' | '-inf' | 'nan' | '-0';

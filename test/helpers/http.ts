@@ -3,7 +3,7 @@ import { httpSchema } from '../../src/config/schema';
 import { createHttpApp } from '../../src/ingest/http/app';
 import type { EndpointContext, EndpointGroup } from '../../src/ingest/http/endpoint-group';
 import { HttpIngest } from '../../src/ingest/http/http-ingest';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { RateLimitedLog } from '../../src/telemetry/rate-limited-log';
 import { silentLogger } from '../../src/telemetry/logger';
 import { startRelay } from './relay';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { loadConfig } from '../../src/config/load';
-import { Relay } from '../../src/relay';
+import { Relay } from '../../src/relay/relay';
 import { silentLogger, type Logger } from '../../src/telemetry/logger';
 
 /** A temporary directory removed by the returned cleanup. */

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { CaptureServer, waitFor } from '../helpers/sink';
 import { startRelay } from '../helpers/relay';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 
 describe('StreamListener connection limit', () => {
   let relay: Relay;

@@ -2,7 +2,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import { CaptureServer, waitFor } from '../helpers/sink';
 import { startRelay } from '../helpers/relay';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 
 function frame(payload: Buffer): Buffer {
   const h = Buffer.alloc(4);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import request from 'supertest';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { makeTestCa } from '../helpers/certs';
 import { startRelay } from '../helpers/relay';
 import { CaptureServer, waitFor } from '../helpers/sink';

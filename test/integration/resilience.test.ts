@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { CaptureServer, sendTcp, waitFor } from '../helpers/sink';
 import { startRelay } from '../helpers/relay';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 
 const lines = (prefix: string, n: number, ts = 1700000000): string =>
   Array.from({ length: n }, (_, i) => `${prefix}.${i} ${i} ${ts + i}\n`).join('');

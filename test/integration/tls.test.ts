@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { makeTestCa, type TestCa } from '../helpers/certs';
 import { CaptureServer, waitFor } from '../helpers/sink';
 import { startRelay } from '../helpers/relay';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 
 describe('TLS without stunnel', () => {
   let ca: TestCa;

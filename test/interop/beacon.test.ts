@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { stopRelay } from '../helpers/cleanup';
 import { startRelay, tempDir } from '../helpers/relay';
 import { CaptureServer, waitFor } from '../helpers/sink';

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { startCarbonCache, readWhisper, type CarbonCache } from '../helpers/carbon';
 import { eventually } from '../helpers/poll';
 import { runPython } from '../helpers/python';

@@ -1,4 +1,4 @@
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { startCarbonRelay, type CarbonRelay } from '../helpers/carbon';
 import { stopRelay } from '../helpers/cleanup';
 import { runPython } from '../helpers/python';

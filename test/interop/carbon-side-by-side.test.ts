@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli';
 import { readCarbonConf } from '../../src/config/carbon-conf';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { silentLogger } from '../../src/telemetry/logger';
 import { carbonConfText, freePorts, startOnFreePorts, type CarbonDaemon } from '../helpers/carbon';
 import { runPython } from '../helpers/python';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { readWhisper, startCarbonCache, type CarbonCache } from '../helpers/carbon';
 import { stopRelay } from '../helpers/cleanup';
 import { eventually } from '../helpers/poll';

@@ -1,5 +1,6 @@
 import { CARBON_HASH_TYPES, carbonHash, pythonStrRepr, pythonTupleRepr, type CarbonHashType } from '../../src/routing/hash';
-import { ConsistentHashRing, FastHashRing, getDestinations, ringNodes, type HashRing, type HashRingNode } from '../../src/routing/hash-ring';
+import { ConsistentHashRing, FastHashRing } from '../../src/routing/hash-ring';
+import { getDestinations, ringNodes, type HashRing, type HashRingNode } from '../../src/routing/ring';
 import { seededRandom } from '../helpers/fixtures';
 import { MURMUR3_VECTORS } from '../helpers/murmur3-vectors';
 import { runPythonJson } from '../helpers/python';

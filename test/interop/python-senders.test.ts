@@ -1,4 +1,4 @@
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 import { stopRelay } from '../helpers/cleanup';
 import { fromPyRepr, runPythonJson } from '../helpers/python';
 import { startRelay } from '../helpers/relay';

@@ -1,13 +1,7 @@
 import type { CarbonHashType } from '../../src/routing/hash';
-import {
-  ConsistentHashRing,
-  FastHashRing,
-  JumpFnv1aRing,
-  getDestinations,
-  ringNodes,
-  type HashRingNode,
-} from '../../src/routing/hash-ring';
-import { fnv1a64BigInt, jumpConsistentHash } from '../../src/routing/jump-fnv1a-ring';
+import { ConsistentHashRing, FastHashRing } from '../../src/routing/hash-ring';
+import { fnv1a64BigInt, jumpConsistentHash, JumpFnv1aRing } from '../../src/routing/jump-fnv1a-ring';
+import { getDestinations, ringNodes, type HashRingNode } from '../../src/routing/ring';
 
 /**
  * Expected routes are literals taken from Debian graphite-carbon 1.1.7's own

@@ -69,7 +69,8 @@ describe('rules loaded from YAML behave like carbon relay-rules.conf', () => {
     const dir = tempDir();
     try {
       const cfg = configFrom({ destinations, rules }, {}, dir);
-      return names.map((n) => cfg.rules.match(n));
+      const set = new RuleSet(cfg.rules.rules, cfg.rules.defaultTargets);
+      return names.map((n) => set.match(n));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

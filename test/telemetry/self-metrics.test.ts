@@ -1,6 +1,6 @@
 import { CaptureServer, sendTcp, waitFor } from '../helpers/sink';
 import { startRelay } from '../helpers/relay';
-import type { Relay } from '../../src/relay';
+import type { Relay } from '../../src/relay/relay';
 
 describe('self-metrics', () => {
   let relay: Relay;

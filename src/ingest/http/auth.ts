@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { HttpAuthConfig } from '../../config/schema';
 import type { IngestCounters } from '../../telemetry/counters';
 import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
-import { AddressAllowList } from './cidr';
+import { AddressAllowList } from '../../common/cidr';
 import { HttpError } from './http-error';
 
 const digest = (s: string): Buffer => crypto.createHash('sha256').update(s, 'utf8').digest();

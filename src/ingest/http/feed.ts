@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { HttpConfig } from '../../config/schema';
-import { MetricBatch } from '../../pipeline/metric';
+import { MetricBatch } from '../../model/metric';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { BoundedLru } from './bounded-lru';
+import { BoundedLru } from '../../common/bounded-lru';
 import { sendBeacon } from './gif';
 import { HttpError } from './http-error';
 import type { HttpIngest } from './http-ingest';

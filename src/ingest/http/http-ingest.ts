@@ -1,4 +1,5 @@
-import type { Pausable, Pipeline } from '../../pipeline/pipeline';
+import type { Pausable } from '../../model/pausable';
+import type { Pipeline } from '../../pipeline/pipeline';
 import type { IngestCounters } from '../../telemetry/counters';
 import type { Logger } from '../../telemetry/logger';
 import type { RateLimitedLog } from '../../telemetry/rate-limited-log';

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { bodyText, mediaType, readBody } from './body';
-import { BoundedLru } from './bounded-lru';
+import { BoundedLru } from '../../common/bounded-lru';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
 import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, parseJson, signatureRejected } from './webhook';
 import { HttpError, quoted, rejectionText, type Rejection } from './http-error';

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IngestCounters } from '../../telemetry/counters';
-import { BoundedLru } from './bounded-lru';
+import { BoundedLru } from '../../common/bounded-lru';
 import { HttpError } from './http-error';
 
 interface Bucket {

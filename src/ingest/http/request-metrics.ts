@@ -1,6 +1,6 @@
 import { isValidMetricName } from '../../codec/metric-name';
-import { parsePyFloat } from '../../codec/py-float';
-import { MetricBatch } from '../../pipeline/metric';
+import { parsePyFloat } from '../../common/python/float';
+import { MetricBatch } from '../../model/metric';
 import { HttpError, quoted, type Rejection } from './http-error';
 
 /** A JSON number, or a numeric string parsed as Python float() (what carbon accepts). */

@@ -1,14 +1,12 @@
 import type { Request, Response } from 'express';
-import { decodeUtf8Strict } from '../../codec/bytes';
+import { decodeUtf8Strict } from '../../common/bytes';
 import { decodeLine, LineVerdict } from '../../codec/line-decoder';
 import { isValidMetricName } from '../../codec/metric-name';
-import { PY_WHITESPACE } from '../../codec/py-float';
+import { pySplit } from '../../common/python/str';
 import { readBody } from './body';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
 import { HttpError } from './http-error';
 import type { RequestMetrics } from './request-metrics';
-
-const PY_SPLIT_RE = new RegExp(`[${PY_WHITESPACE}]+`);
 
 /**
  * The slow path for a line the TCP receiver's decoder did not take: decides
@@ -22,7 +20,7 @@ function addLineText(m: RequestMetrics, lineNo: number, body: Buffer, start: num
     m.reject(where, 'not valid UTF-8');
     return;
   }
-  const f = line.split(PY_SPLIT_RE).filter((x) => x !== '');
+  const f = pySplit(line);
   if (f.length === 0) return;
   if (f.length < 2 || f.length > 3) {
     m.reject(where, `expected "name value [timestamp]", got ${f.length} fields`);

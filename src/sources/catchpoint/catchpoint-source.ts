@@ -1,6 +1,6 @@
 import type { CatchpointSourceConfig } from '../../config/schema';
-import { Backoff } from '../../output/backoff';
-import { MetricBatch } from '../../pipeline/metric';
+import { Backoff } from '../../common/backoff';
+import { MetricBatch } from '../../model/metric';
 import { ProblemLog } from '../problem-log';
 import type { PollResult, Source, SourceDeps, SourceStopReport, TelemetryVisitor } from '../source';
 import { CallCancelled, CatchpointApiError, CatchpointClient } from './catchpoint-client';

@@ -1,5 +1,5 @@
 import { isValidMetricName } from '../../codec/metric-name';
-import type { MetricBatch } from '../../pipeline/metric';
+import type { MetricBatch } from '../../model/metric';
 
 /**
  * Catchpoint's raw performance data (GET api/v1/performance/raw) to datapoints,

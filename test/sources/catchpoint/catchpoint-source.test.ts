@@ -1,8 +1,8 @@
 import { formatTimestamp, formatValue } from '../../../src/codec/line-encoder';
 import { catchpointSourceSchema } from '../../../src/config/schema';
-import type { MetricBatch } from '../../../src/pipeline/metric';
+import type { MetricBatch } from '../../../src/model/metric';
 import { CatchpointSource } from '../../../src/sources/catchpoint/catchpoint-source';
-import type { MetricSink } from '../../../src/sources/source';
+import type { MetricSink } from '../../../src/model/metric-sink';
 import { captureLog, type LogEntry } from '../../helpers/capture-log';
 import { FakeCatchpoint, fixture, rawAnswer, type RawRequest } from '../../helpers/fake-catchpoint';
 import { drive, FakeClock } from '../../helpers/fake-clock';

@@ -1,4 +1,4 @@
-import { MetricBatch } from '../../../src/pipeline/metric';
+import { MetricBatch } from '../../../src/model/metric';
 import { MalformedResponse, mapRawData, parseIsoTime, type RawMapOptions } from '../../../src/sources/catchpoint/raw-data';
 import { fixture } from '../../helpers/fake-catchpoint';
 

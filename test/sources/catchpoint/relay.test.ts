@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Relay } from '../../../src/relay';
+import { Relay } from '../../../src/relay/relay';
 import type { CatchpointSource } from '../../../src/sources/catchpoint/catchpoint-source';
 import { configFrom, tempDir } from '../../helpers/relay';
 import { CaptureServer, sendTcp, waitFor } from '../../helpers/sink';

@@ -1,4 +1,5 @@
-import { latin1Slice } from './bytes';
+import { latin1Slice } from '../bytes';
+import { toAsciiDigits } from './digits';
 
 /**
  * Python float() semantics for the number forms Carbon clients send. JS Number()
@@ -6,23 +7,10 @@ import { latin1Slice } from './bytes';
  * and carbon-relay accepts exactly what float() accepts, so we must too.
  */
 
-/** Characters Python's str.split()/strip() treat as whitespace (differs from JS \s). */
-export const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 /** float() strips a narrower set than split() splits on: not the \x1c-\x1f separators. */
 const FLOAT_WHITESPACE = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const TRIM_RE = new RegExp(`^[${FLOAT_WHITESPACE}]+|[${FLOAT_WHITESPACE}]+$`, 'g');
 const DECIMAL_RE = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/;
-const NON_ASCII_DIGIT_RE = /\p{Nd}/gu;
-const IS_DIGIT_RE = /^\p{Nd}$/u;
-
-/** Unicode guarantees decimal digits come in contiguous runs of ten starting at zero. */
-function asciiDigit(ch: string): string {
-  let cp = ch.codePointAt(0) as number;
-  let start = cp;
-  while (IS_DIGIT_RE.test(String.fromCodePoint(start - 1))) start--;
-  cp = (cp - start) % 10;
-  return String.fromCharCode(0x30 + cp);
-}
 
 /** Python float(s); returns undefined where Python raises ValueError. */
 export function parsePyFloat(input: string): number | undefined {
@@ -34,7 +22,7 @@ export function parsePyFloat(input: string): number | undefined {
     case '-inf': case '-infinity': return -Infinity;
     case 'nan': case '+nan': case '-nan': return NaN;
   }
-  if (/[^\x00-\x7f]/.test(s)) s = s.replace(NON_ASCII_DIGIT_RE, asciiDigit);
+  s = toAsciiDigits(s);
   if (!DECIMAL_RE.test(s)) return undefined;
   return Number(s.indexOf('_') >= 0 ? s.replace(/_/g, '') : s);
 }
@@ -80,4 +68,23 @@ export function parseAsciiFloat(buf: Buffer, start: number, end: number): number
   const text = latin1Slice(buf, start, end);
   if (ok && i === end) return Number(text);
   return parsePyFloat(text);
+}
+
+/** Python repr() of a float: shortest round-trip digits, exponent below 1e-4 and from 1e16, '.0' on whole numbers. */
+export function pyFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Infinity) return 'inf';
+  if (x === -Infinity) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  const [mantissa, e] = Math.abs(x).toExponential().split('e');
+  const digits = mantissa.replace('.', '');
+  const exp = Number(e);
+  if (exp < -4 || exp >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  const int = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
+  return `${sign}${int}.${digits.slice(exp + 1) || '0'}`;
 }

@@ -1,5 +1,5 @@
-import { parseAsciiFloat, parsePyFloat } from '../../src/codec/py-float';
-import { fromJsonNumber, pyFloatCases, type PyFloatCase } from '../helpers/fixtures';
+import { parseAsciiFloat, parsePyFloat } from '../../../src/common/python/float';
+import { fromJsonNumber, pyFloatCases, type PyFloatCase } from '../../helpers/fixtures';
 
 /**
  * parsePyFloat / parseAsciiFloat against Python's float(), using the answers

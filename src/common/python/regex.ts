@@ -13,7 +13,7 @@
  * flags (?i:...), atomic groups, possessive repeats, conditionals, \N{...}. JS accepts variable-width
  * look-behinds, which Python refuses.
  */
-import { PY_WHITESPACE } from '../codec/py-float';
+import { PY_WHITESPACE } from './str';
 
 export interface PythonRegexFlags {
   /** re.IGNORECASE (a leading `(?i)` in the pattern also sets it). */

@@ -1,4 +1,4 @@
-import { BoundedLru } from '../../../src/ingest/http/bounded-lru';
+import { BoundedLru } from '../../src/common/bounded-lru';
 
 describe('BoundedLru', () => {
   it('keeps at most capacity entries, forgetting the least recently used', () => {

@@ -1,5 +1,5 @@
-import fixture from '../fixtures/python-regex.json';
-import { compilePythonRegex, PythonRegexError } from '../../src/routing/python-regex';
+import fixture from '../../fixtures/python-regex.json';
+import { compilePythonRegex, PythonRegexError } from '../../../src/common/python/regex';
 
 /** Python accepts these; we refuse them (a config error) rather than match differently. */
 const UNSUPPORTED = new Map<string, RegExp>([

@@ -1,4 +1,4 @@
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../../src/output/backoff';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../../src/common/backoff';
 
 /** A random() that returns the given values in turn. */
 function sequence(...values: number[]): () => number {
