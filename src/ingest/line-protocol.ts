@@ -1,13 +1,14 @@
 import { decodeLine, LineVerdict } from '../codec/line-decoder';
 import { LineFramer, type LineHandler } from '../codec/line-framer';
 import { MetricBatch } from '../model/metric';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { MetricSink } from '../model/metric-sink';
 import type { IngestCounters } from '../telemetry/counters';
 import { excerpt, type RateLimitedLog } from '../telemetry/rate-limited-log';
 import type { StreamProtocol } from './stream-listener';
 
 export interface LineProtocolDeps {
-  pipeline: Pipeline;
+  /** Where decoded batches go (the relay's Pipeline). */
+  sink: MetricSink;
   counters: IngestCounters;
   limited: RateLimitedLog;
   now: () => number;
@@ -89,7 +90,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
 
   private flush(): void {
     if (this.batch.length === 0) return;
-    this.deps.pipeline.accept(this.batch, this.peer);
+    this.deps.sink.accept(this.batch, this.peer);
     this.batch.clear();
   }
 }

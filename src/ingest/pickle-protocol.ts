@@ -1,14 +1,15 @@
 import { PickleDecodeError, type PickleDecoder } from '../codec/pickle-decoder';
 import { PickleFramer, type FrameHandler } from '../codec/pickle-framer';
 import { MetricBatch } from '../model/metric';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { MetricSink } from '../model/metric-sink';
 import type { IngestCounters } from '../telemetry/counters';
 import type { RateLimitedLog } from '../telemetry/rate-limited-log';
 import { hostOf } from './line-protocol';
 import type { StreamProtocol } from './stream-listener';
 
 export interface PickleProtocolDeps {
-  pipeline: Pipeline;
+  /** Where decoded batches go (the relay's Pipeline). */
+  sink: MetricSink;
   counters: IngestCounters;
   limited: RateLimitedLog;
   /** Shared by all connections of a listener: decoding is synchronous. */
@@ -70,7 +71,7 @@ export class PickleProtocol implements StreamProtocol, FrameHandler {
       return;
     }
     if (this.batch.length > 0) {
-      this.deps.pipeline.accept(this.batch, this.peer);
+      this.deps.sink.accept(this.batch, this.peer);
       this.batch.clear();
     }
   }

@@ -83,7 +83,7 @@ export class Relay {
     );
 
     const limited = new RateLimitedLog(log);
-    const lineDeps = { pipeline: this.pipeline, counters: this.counters, limited, now };
+    const lineDeps = { sink: this.pipeline, counters: this.counters, limited, now };
     const line = config.listen.line;
     const maxLine = line?.maxLineLength ?? 16_384;
     const lineProtocol = (peer: string): LineProtocol => new LineProtocol(peer, maxLine, lineDeps);
