@@ -99,7 +99,7 @@ async function main() {
   if (want('micro')) {
     log('micro-benchmarks (in process, dist/codec)...');
     const { runMicro } = require('./micro/codec');
-    const micro = [...runMicro(), ...require('./micro/hash').runMicro()];
+    const micro = [...runMicro(), ...require('./micro/hash').runMicro(), ...require('./micro/router').runMicro(), ...require('./micro/queue').runMicro()];
     console.log('\nCodec micro-benchmarks (single thread, median of 7 rounds)');
     console.log(table([['benchmark', 'datapoints/round', 'median s', 'M datapoints/s'], ...micro.map((m) => [m.name, int(m.datapoints), fixed(m.seconds, 3), fixed(m.perSec / 1e6, 2)])]));
   }

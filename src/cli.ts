@@ -188,7 +188,7 @@ const VERDICT_TEXT: Record<RouteVerdict, string> = {
 /** Destinations as the relay names them, or as carbon writes them in DESTINATIONS when the input was carbon.conf. */
 function routeLabel(loaded: LoadedConfig): (d: DestinationConfig) => string {
   if (loaded.carbon === undefined) return (d) => d.name;
-  return (d) => carbonDestinationLabel({ host: d.host as string, port: d.port as number, instance: d.instance ?? null });
+  return (d) => (d.type === 'carbon' ? carbonDestinationLabel({ host: d.host, port: d.port, instance: d.instance ?? null }) : d.name);
 }
 
 async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promise<number> {
@@ -257,7 +257,7 @@ async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
   const log = io.log ?? createLogger({ level });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
-  const relay = new Relay(config, { log });
+  const relay = Relay.fromConfig(config, { log });
   try {
     await relay.start();
   } catch (err) {

@@ -78,8 +78,8 @@ export class PickleFramer {
     return true;
   }
 
-  /** Bytes of an incomplete frame held at connection end. */
+  /** Bytes of an incomplete frame held at connection end, its length header included. */
   get pendingBytes(): number {
-    return this.headerFill + (this.frame === null ? 0 : this.frameFill);
+    return this.headerFill + (this.frame === null ? 0 : 4 + this.frameFill);
   }
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, type ConfigErrorLocation } from './config-error';
 import { IniFile, type IniOption } from './ini';
-import { configSchema, destinationSchema, type ConfigObject } from './schema';
+import { destinationName as destinationNameRule, type carbonDestinationSchema } from './destinations';
+import { configSchema, type ConfigObject } from './schema';
 import { parsePyFloat, pyFloatRepr } from '../common/python/float';
 import { parsePyInt } from '../common/python/int';
 import { pyStrip } from '../common/python/str';
@@ -39,7 +40,7 @@ export interface CarbonConfOptions {
 
 export interface CarbonConfResult {
   /** The native config object (schema input shape); every path in it is absolute. */
-  config: z.input<typeof configSchema>;
+  config: Omit<z.input<typeof configSchema>, 'destinations'> & { destinations: DestinationObject[] };
   /** One line each: `file:line: [section] KEY: what is ignored and what happens instead`. */
   warnings: string[];
 }
@@ -47,7 +48,8 @@ export interface CarbonConfResult {
 /** The name of the group a hashing RELAY_METHOD becomes. */
 export const CARBON_RING_GROUP = 'carbon-ring';
 
-type DestinationObject = z.input<typeof destinationSchema>;
+/** carbon.conf destinations are Carbon receivers; written without `type`, as a hand-written config would be. */
+type DestinationObject = Omit<z.input<typeof carbonDestinationSchema>, 'type'>;
 type RuleObject = NonNullable<ConfigObject['rules']>[number];
 
 // ---------------------------------------------------------------------------
@@ -306,7 +308,7 @@ export function parseCarbonDestination(entry: string): Dest | string {
 
 /** The destination's name: the entry as written when the schema allows it, else carbon's own `host:port:instance` label. */
 function destinationName(entry: string, d: Dest): string {
-  if (destinationSchema.shape.name.safeParse(entry).success) return entry;
+  if (destinationNameRule.safeParse(entry).success) return entry;
   return `${d.host}:${d.port}${d.instance === null ? '' : `:${d.instance}`}`;
 }
 
@@ -332,7 +334,7 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
   /** Paths given on carbon-relay's command line are relative to the working directory, like everything else carbon opens. */
   const cli = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(p));
   const origins = new Map<string, ConfigErrorLocation>();
-  const config: ConfigObject = {};
+  const config: CarbonConfResult['config'] = { destinations: [] };
 
   // --- listeners (protocols.py CarbonServerProtocol.build: port 0 = none)
   const listener = (ifaceKey: string, portKey: string, at: string): { host: string; port: number } | undefined => {

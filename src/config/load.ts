@@ -1,6 +1,7 @@
 import path from 'node:path';
+import { deepFreeze } from '../common/deep-freeze';
 import { ConfigError } from './config-error';
-import { configSchema, rulesFileSchema, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
+import { configSchema, httpSchema, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { compilePythonRegex } from '../common/python/regex';
 
@@ -12,8 +13,8 @@ export interface RelayConfig {
   readonly routeCacheSize: number;
   readonly selfMetrics: { readonly intervalMs: number; readonly prefix: string | undefined };
   readonly listen: ConfigInput['listen'];
-  /** The HTTP endpoints' settings (used when listen.http is set). */
-  readonly http: HttpConfig | undefined;
+  /** The HTTP endpoints' settings, defaults filled in (used when listen.http is set). */
+  readonly http: HttpConfig;
   readonly destinations: readonly DestinationConfig[];
   readonly groups: readonly GroupConfig[];
   /** Rules routing to destination or group names, patterns compiled; routing/rule-set.ts gives them carbon's semantics. */
@@ -96,7 +97,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     names.add(d.value.name);
   }
   if (destinations.length === 0) throw new ConfigError('no destinations configured', { file: main.file });
-  const network = new Set(destinations.filter((d) => d.value.file === undefined).map((d) => d.value.name));
+  const network = new Set(destinations.filter((d) => d.value.type === 'carbon').map((d) => d.value.name));
   for (const g of groups) {
     if (names.has(g.value.name)) throw at(g, ['name'], `"${g.value.name}" is already the name of a destination or group`);
     g.value.members.forEach((m, j) => {
@@ -106,8 +107,8 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     // a ring node is (host, instance): two members that differ only by port would be one node (carbon refuses them too)
     const ringKeys = new Map<string, string>();
     g.value.members.forEach((m, j) => {
-      const d = destinations.find((x) => x.value.name === m)?.value as DestinationConfig;
-      const key = `${d.host ?? ''}\n${d.instance ?? ''}`;
+      const d = destinations.find((x) => x.value.name === m)?.value as CarbonDestinationConfig;
+      const key = `${d.host}\n${d.instance ?? ''}`;
       const other = ringKeys.get(key);
       if (other !== undefined) throw at(g, ['members', j], `"${m}" and "${other}" have the same host and instance; give them distinct instances`);
       ringKeys.set(key, m);
@@ -150,14 +151,14 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     if (queueAtHigh < 1) throw at(d, ['highWaterMark'], 'maxQueueSize x highWaterMark must be at least 1');
   }
 
-  return Object.freeze({
+  return deepFreeze({
     file: main.file,
     logLevel: cfg.logLevel,
     shutdownTimeoutMs: cfg.shutdownTimeout,
     routeCacheSize: cfg.routeCacheSize,
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
     listen: resolveListenPaths(cfg.listen, dir),
-    http: cfg.http,
+    http: cfg.http ?? httpSchema.parse({}),
     destinations: destinations.map((d) => d.value),
     groups: groups.map((g) => g.value),
     rules: { rules: compiled, defaultTargets: defaultRule.value.destinations },
@@ -196,10 +197,9 @@ function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: st
 }
 
 function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
-  const out = { ...d };
-  if (out.file !== undefined && out.file !== '-') out.file = path.resolve(dir, out.file);
-  if (typeof out.tls === 'object' && out.tls.ca !== undefined) out.tls = { ...out.tls, ca: path.resolve(dir, out.tls.ca) };
-  return out;
+  if (d.type === 'file') return d.file === '-' ? d : { ...d, file: path.resolve(dir, d.file) };
+  if (typeof d.tls === 'object' && d.tls.ca !== undefined) return { ...d, tls: { ...d.tls, ca: path.resolve(dir, d.tls.ca) } };
+  return d;
 }
 
 function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigInput['listen'] {

@@ -1,81 +1,10 @@
 import { z } from 'zod';
 import { parseCidr } from '../common/cidr';
+import { destinationSchema } from './destinations';
+import { duration, listenAddress, port, tlsListen } from './schema-types';
 
-/** A duration: a number of seconds, or a string like `250ms`, `10s`, `2m`. Parsed to milliseconds. */
-export const duration = z
-  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, 'expected a duration like 250ms, 10s or 2m')])
-  .transform((v) => {
-    if (typeof v === 'number') return Math.round(v * 1000);
-    const n = parseFloat(v);
-    if (v.endsWith('ms')) return Math.round(n);
-    if (v.endsWith('m')) return Math.round(n * 60_000);
-    return Math.round(n * 1000);
-  });
-
-const port = z.number().int().min(0).max(65535);
-
-const listenAddress = z.strictObject({
-  host: z.string().min(1).default('0.0.0.0'),
-  port,
-});
-
-const tlsListen = z.strictObject({
-  host: z.string().min(1).default('0.0.0.0'),
-  port,
-  /** PEM files. */
-  cert: z.string().min(1),
-  key: z.string().min(1),
-});
-
-const tlsClient = z.union([
-  z.boolean(),
-  z.strictObject({
-    ca: z.string().min(1).optional(),
-    servername: z.string().min(1).optional(),
-    rejectUnauthorized: z.boolean().default(true),
-  }),
-]);
-
-export const destinationSchema = z
-  .strictObject({
-    // brackets for IPv6 entries written as in carbon's DESTINATIONS ([::1]:2004:a)
-    name: z.string().regex(/^[A-Za-z0-9_.:[\]-]+$/, 'use letters, digits, and _ . : - [ ]'),
-    host: z.string().min(1).optional(),
-    port: port.optional(),
-    /** The `<d>` in self-metrics `destinations.<d>.sent` etc. Default: the name with dots as underscores. */
-    metricName: z.string().regex(/^[^.\s]+$/, 'no dots or whitespace').optional(),
-    /** carbon's DESTINATIONS instance (`host:port:instance`): part of the hash-ring key in groups. */
-    instance: z.string().min(1).optional(),
-    /** Write plaintext lines to this file, or to stdout for `-`, instead of a network peer. */
-    file: z.string().min(1).optional(),
-    protocol: z.enum(['pickle', 'line']).optional(),
-    /** Prefixed to every name sent here (`KEY.my.metric`), as Hosted Graphite requires. */
-    apiKey: z.string().min(1).optional(),
-    tls: tlsClient.default(false),
-    maxQueueSize: z.number().int().positive().default(100_000),
-    maxDatapointsPerMessage: z.number().int().min(1).max(100_000).default(500),
-    /** Fractions of maxQueueSize: above high, a connected destination pauses TCP receivers; below low, they resume. */
-    highWaterMark: z.number().gt(0).lte(1).default(0.5),
-    lowWaterMark: z.number().gte(0).lt(1).default(0.25),
-    /** A connected destination that holds receivers paused this long without draining is treated as down (0 = never). */
-    stallTimeout: duration.default(30_000),
-    connectTimeout: duration.default(10_000),
-    reconnect: z
-      .strictObject({
-        /** At least 10 ms: a zero delay would make a down destination a busy reconnect loop. */
-        initialDelay: duration.pipe(z.number().min(10, 'must be at least 10ms')).default(200),
-        maxDelay: duration.default(5000),
-      })
-      .default({ initialDelay: 200, maxDelay: 5000 }),
-  })
-  .superRefine((d, ctx) => {
-    const network = d.host !== undefined || d.port !== undefined;
-    if (d.file !== undefined && network) ctx.addIssue({ code: 'custom', message: 'set either file, or host and port, not both' });
-    else if (d.file === undefined && (d.host === undefined || d.port === undefined)) ctx.addIssue({ code: 'custom', message: 'needs host and port (or file)' });
-    if (d.file !== undefined && d.protocol === 'pickle') ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'file destinations write plaintext lines' });
-    if (d.file !== undefined && d.tls !== false) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'file destinations do not use TLS' });
-    if (d.lowWaterMark >= d.highWaterMark) ctx.addIssue({ code: 'custom', path: ['lowWaterMark'], message: 'must be below highWaterMark' });
-  });
+export { destinationSchema, type DestinationConfig, type DestinationKind, type CarbonDestinationConfig, type FileDestinationConfig } from './destinations';
+export { duration } from './schema-types';
 
 export const hashTypes = ['carbon_ch', 'fnv1a_ch', 'mmh3_ch', 'jump_fnv1a_ch'] as const;
 
@@ -364,7 +293,6 @@ export const configSchema = z.strictObject({
 });
 
 export type ConfigInput = z.infer<typeof configSchema>;
-export type DestinationConfig = z.infer<typeof destinationSchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;
 export type HashType = (typeof hashTypes)[number];

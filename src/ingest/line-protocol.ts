@@ -76,16 +76,14 @@ export class LineProtocol implements StreamProtocol, LineHandler {
       c.invalidLines++;
       reason = v === LineVerdict.Empty ? 'empty line' : 'expected "name value timestamp"';
     }
-    this.deps.limited.warn(`line:${hostOf(this.peer)}`, 'invalid line received, ignoring', {
-      peer: this.peer,
-      reason,
-      line: excerpt(buf.subarray(start, end)),
-    });
+    const peer = this.peer;
+    this.deps.limited.warn(`line:${hostOf(peer)}`, 'invalid line received, ignoring', () => ({ peer, reason, line: excerpt(buf.subarray(start, end)) }));
   }
 
   onOversizedLine(head: Buffer): void {
     this.deps.counters.lineTooLong++;
-    this.deps.limited.warn(`long:${hostOf(this.peer)}`, 'line exceeds maxLineLength, ignoring', { peer: this.peer, line: excerpt(head, 100) });
+    const peer = this.peer;
+    this.deps.limited.warn(`long:${hostOf(peer)}`, 'line exceeds maxLineLength, ignoring', () => ({ peer, line: excerpt(head, 100) }));
   }
 
   private flush(): void {

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Component, StopReport } from '../model/component';
 import type { Pausable } from '../model/pausable';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { IngestCounters } from '../telemetry/counters';
@@ -36,7 +37,7 @@ export interface StreamListenerDeps {
  * instance per connection, and pauses every connection while the pipeline is
  * under pressure, so TCP flow control slows the senders instead of us dropping.
  */
-export class StreamListener implements Pausable {
+export class StreamListener implements Pausable, Component {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   private paused = false;
@@ -101,15 +102,22 @@ export class StreamListener implements Pausable {
     for (const s of this.sockets) s.resume();
   }
 
-  /** Stop accepting and close every connection; data already read has been handed to the pipeline. */
-  async stop(): Promise<void> {
+  /**
+   * Stop accepting and close every connection at once: data already read has
+   * been handed to the pipeline, and a sender whose connection closes resends
+   * what the kernel had not delivered to us (nothing is acknowledged on TCP).
+   */
+  async stop(_deadline: number): Promise<StopReport> {
     this.unregister?.();
     const server = this.server;
-    if (server === null) return;
-    this.server = null;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    const open = this.sockets.size;
+    if (server !== null) {
+      this.server = null;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of this.sockets) s.destroy();
+      await closed;
+    }
+    return { name: this.opts.name, undelivered: 0, abandoned: open > 0 ? [`${open} connections closed`] : [] };
   }
 
   private onConnection(socket: net.Socket): void {

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { cleanStop, type Component, type StopReport } from '../model/component';
 import type { Logger } from '../telemetry/logger';
 import type { LineProtocol } from './line-protocol';
 
@@ -12,7 +13,8 @@ export interface UdpListenerOptions {
  * Plaintext over UDP: each datagram holds one or more lines. UDP cannot be
  * paused; under pressure, full destination queues drop and count instead.
  */
-export class UdpListener {
+export class UdpListener implements Component {
+  readonly name = 'line-udp';
   private socket: dgram.Socket | null = null;
 
   constructor(
@@ -38,12 +40,13 @@ export class UdpListener {
         resolve();
       });
     });
-    this.deps.log.info('listening', { listener: 'line-udp', address: `${this.opts.host}:${this.port}` });
+    this.deps.log.info('listening', { listener: this.name, address: `${this.opts.host}:${this.port}` });
   }
 
-  async stop(): Promise<void> {
+  async stop(_deadline: number): Promise<StopReport> {
     const socket = this.socket;
     this.socket = null;
     if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    return cleanStop(this.name);
   }
 }

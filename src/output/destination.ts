@@ -1,13 +1,40 @@
 import { Backoff, type BackoffOptions } from '../common/backoff';
-import { DatapointQueue } from './queue';
+import type { DestinationQueue } from './queue';
 import type { Connection, Transport } from './transport/transport';
 import { ByteWriter } from '../codec/byte-writer';
 import type { Encoder } from '../codec/encoder';
+import type { Component, StopReport } from '../model/component';
 import type { Logger } from '../telemetry/logger';
-import { DestinationCounters } from '../telemetry/counters';
+import { DESTINATION_COUNTERS, DestinationCounters, visitCounters, type CounterReporter, type CounterVisitor } from '../telemetry/counters';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
 
-export type DestinationState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped';
+/**
+ * The link to the peer:
+ *  - idle: not started, or closed after draining at stop;
+ *  - connecting -> connected (writable) <-> blocked (write() said false, waiting for 'drain');
+ *  - backoff: the connection failed or was lost, a retry is scheduled;
+ *  - draining: stop() emptied the queue and ended the connection (FIN sent), waiting for it to close;
+ *  - stopped: for good.
+ */
+export type DestinationState = 'idle' | 'connecting' | 'connected' | 'blocked' | 'backoff' | 'draining' | 'stopped';
+
+const TRANSITIONS: Readonly<Record<DestinationState, readonly DestinationState[]>> = {
+  idle: ['connecting', 'stopped'],
+  connecting: ['connected', 'backoff', 'stopped'],
+  connected: ['blocked', 'backoff', 'draining', 'stopped'],
+  blocked: ['connected', 'backoff', 'stopped'],
+  backoff: ['connecting', 'stopped'],
+  draining: ['idle', 'stopped'],
+  stopped: [],
+};
+
+/**
+ * Whether this destination holds receivers back:
+ *  - normal: no;
+ *  - high: connected and above its high-water mark, so receivers are paused until it is below its low-water mark;
+ *  - stalled: it held them longer than stallTimeout without draining, so it lets them go and drops at its bound until it drains.
+ */
+export type PressureState = 'normal' | 'high' | 'stalled';
 
 /** Told when a connected destination's queue crosses its water marks (the pipeline pauses/resumes sources). */
 export interface PressureListener {
@@ -18,7 +45,6 @@ export interface DestinationOptions {
   name: string;
   /** Path segment for this destination in self-metrics. */
   metricName: string;
-  maxQueueSize: number;
   maxDatapointsPerMessage: number;
   /** Queue length at which a connected destination asks for sources to pause. */
   highWaterMark: number;
@@ -34,47 +60,44 @@ export interface DestinationOptions {
 }
 
 export interface DestinationDeps {
+  queue: DestinationQueue;
   transport: Transport;
   encoder: Encoder;
   log: Logger;
   pressure?: PressureListener;
 }
 
-export interface DestinationStopReport {
-  name: string;
-  /** Datapoints still queued when the deadline passed (or the destination was unreachable). */
-  undelivered: number;
-}
+export interface DestinationStopReport extends StopReport {}
 
-/** Bytes encoded per write: large enough to amortise the syscall, small enough to keep latency low. */
+/** Bytes encoded per write on a byte stream: large enough to amortise the syscall, small enough to keep latency low. */
 const WRITE_CHUNK_BYTES = 256 * 1024;
 
 /**
- * One output: a bounded queue, an encoder and a transport, with reconnect.
+ * One output: a queue, an encoder and a transport, with reconnect.
  * offer() never blocks: it queues or counts a drop. Writing happens on the next
- * turn of the event loop, in frames of at most maxDatapointsPerMessage, and
- * stops whenever the socket reports backpressure, so Node never buffers more
+ * turn of the event loop, in messages of at most maxDatapointsPerMessage, and
+ * stops whenever the transport reports backpressure, so Node never buffers more
  * than one write chunk for us.
  */
-export class Destination {
+export class Destination implements Component, CounterReporter {
   readonly name: string;
   readonly metricName: string;
+  readonly counterPath: string;
   readonly counters = new DestinationCounters();
-  readonly queue: DatapointQueue;
+  readonly queue: DestinationQueue;
   private state: DestinationState = 'idle';
+  private pressure: PressureState = 'normal';
   private conn: Connection | null = null;
-  private waitingDrain = false;
-  private flushScheduled = false;
-  private pressured = false;
-  /** Gave up on pausing for this destination until it drains (stallTimeoutMs). */
-  private stalled = false;
+  private flushPending: NodeJS.Immediate | null = null;
   private stallTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly writer = new ByteWriter(WRITE_CHUNK_BYTES + 64 * 1024);
+  /** Bytes to gather before a write: a whole chunk on a byte stream, one message on a message transport. */
+  private readonly writeAt: number;
   private readonly backoff: Backoff;
   private readonly limited: RateLimitedLog;
+  /** Set while stop() waits for the queue to drain. */
   private drainWaiter: (() => void) | null = null;
-  private ending = false;
 
   constructor(
     private readonly opts: DestinationOptions,
@@ -82,7 +105,9 @@ export class Destination {
   ) {
     this.name = opts.name;
     this.metricName = opts.metricName;
-    this.queue = new DatapointQueue(opts.maxQueueSize);
+    this.counterPath = `destinations.${opts.metricName}`;
+    this.queue = deps.queue;
+    this.writeAt = deps.transport.framing === 'message' ? 1 : WRITE_CHUNK_BYTES;
     this.backoff = new Backoff(opts.backoff);
     this.limited = new RateLimitedLog(deps.log, 30_000);
   }
@@ -91,12 +116,16 @@ export class Destination {
     return this.state;
   }
 
+  get pressureState(): PressureState {
+    return this.pressure;
+  }
+
   get description(): string {
     return this.deps.transport.description;
   }
 
   get isConnected(): boolean {
-    return this.state === 'connected';
+    return this.state === 'connected' || this.state === 'blocked';
   }
 
   /**
@@ -105,11 +134,11 @@ export class Destination {
    * drops at its bound by design and holds nobody back, like flow control.
    */
   get admissionRoom(): number {
-    if (this.state !== 'connected' || this.stalled) return Infinity;
+    if (!this.isConnected || this.pressure === 'stalled') return Infinity;
     return this.queue.limit - this.queue.length;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.state === 'idle') this.connect();
   }
 
@@ -121,26 +150,33 @@ export class Destination {
     if (!q.push(name, timestamp, value)) {
       c.fullQueueDrops++;
       if (c.fullQueueDrops % 1000 === 1) {
-        this.limited.warn(`${this.name}:full`, 'destination queue full, dropping datapoints', {
+        this.limited.warn(`${this.name}:full`, 'destination queue full, dropping datapoints', () => ({
           destination: this.name,
           peer: this.description,
-          maxQueueSize: this.opts.maxQueueSize,
+          maxQueueSize: q.limit,
           fullQueueDrops: c.fullQueueDrops,
-        });
+        }));
       }
       return;
     }
     const len = q.length;
     if (len > c.relayMaxQueueLength) c.relayMaxQueueLength = len;
-    if (this.state !== 'connected') {
+    const s = this.state;
+    if (s !== 'connected' && s !== 'blocked') {
       c.queuedUntilConnected++;
       return;
     }
-    if (!this.pressured && !this.stalled && len >= this.opts.highWaterMark) this.setPressure(true);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
+    if (this.pressure === 'normal' && len >= this.opts.highWaterMark) this.setPressure('high');
+    if (this.flushPending === null && s === 'connected') this.flushPending = setImmediate(this.flush);
+  }
+
+  reportCounters(visit: CounterVisitor): void {
+    visitCounters(this.counters, DESTINATION_COUNTERS, visit);
+    visit('queueLength', this.queue.length, 'gauge');
+  }
+
+  resetPeaks(): void {
+    this.counters.relayMaxQueueLength = this.queue.length;
   }
 
   /**
@@ -153,9 +189,8 @@ export class Destination {
         this.drainWaiter = resolve;
       });
       this.checkDrained();
-      const remaining = deadline - Date.now();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([flushed, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, remaining))))]);
+      await Promise.race([flushed, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
       clearTimeout(timer);
       this.drainWaiter = null;
     }
@@ -164,24 +199,39 @@ export class Destination {
     if (undelivered > 0) {
       this.deps.log.error('undelivered datapoints at shutdown', { destination: this.name, peer: this.description, undelivered });
     }
-    this.state = 'stopped';
-    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.to('stopped');
+    this.clearTimers();
     const conn = this.conn;
     this.conn = null;
     if (conn !== null) conn.destroy();
-    return { name: this.name, undelivered };
+    return { name: this.name, undelivered, abandoned: [] };
+  }
+
+  /**
+   * The one place the link state changes. A transition the diagram above does
+   * not have is refused and logged (a bug), never thrown into a socket callback.
+   */
+  private to(next: DestinationState): boolean {
+    const from = this.state;
+    if (from === next) return true;
+    if (!TRANSITIONS[from].includes(next)) {
+      this.deps.log.error('destination: refused state transition (a bug; please report it)', { destination: this.name, from, to: next });
+      return false;
+    }
+    this.state = next;
+    if (this.deps.log.isDebugEnabled()) this.deps.log.debug('destination state', { destination: this.name, from, to: next });
+    return true;
   }
 
   private connect(): void {
     this.retryTimer = null;
     if (this.state === 'stopped') return;
-    this.state = 'connecting';
+    this.to('connecting');
     this.conn = this.deps.transport.connect({
       onConnect: () => this.onConnect(),
       onDrain: () => {
-        this.waitingDrain = false;
+        if (this.state !== 'blocked') return;
+        this.to('connected');
         this.flush();
       },
       onClose: (err) => this.onClose(err),
@@ -190,27 +240,26 @@ export class Destination {
 
   private onConnect(): void {
     if (this.state !== 'connecting') return;
-    this.state = 'connected';
+    this.to('connected');
     this.counters.connects++;
     this.backoff.reset();
     this.deps.log.info('destination connected', { destination: this.name, peer: this.description, queued: this.queue.length });
-    if (this.queue.length >= this.opts.highWaterMark) this.setPressure(true);
+    if (this.queue.length >= this.opts.highWaterMark) this.setPressure('high');
     this.flush();
   }
 
   private onClose(err: Error | undefined): void {
-    const wasConnected = this.state === 'connected';
+    const from = this.state;
     this.conn = null;
-    this.waitingDrain = false;
-    if (this.pressured) this.setPressure(false);
-    this.stalled = false;
-    if (this.state === 'stopped') return;
-    if (this.ending) {
+    if (this.pressure !== 'normal') this.setPressure('normal');
+    if (from === 'stopped') return;
+    if (from === 'draining') {
       // stop() closed a drained connection on purpose.
-      this.state = 'idle';
+      this.to('idle');
       this.checkDrained();
       return;
     }
+    const wasConnected = from === 'connected' || from === 'blocked';
     if (!wasConnected) this.counters.connectFailures++;
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     this.limited.warn(`${this.name}:close`, wasConnected ? 'destination connection lost' : 'destination connect failed', {
@@ -219,60 +268,62 @@ export class Destination {
       reason: err ? `${code ?? err.name}: ${err.message}` : 'closed by peer',
       queued: this.queue.length,
     });
-    this.state = 'backoff';
+    this.to('backoff');
     this.retryTimer = setTimeout(() => this.connect(), this.backoff.next());
     this.retryTimer.unref();
   }
 
   private readonly flush = (): void => {
-    this.flushScheduled = false;
+    this.flushPending = null;
     const conn = this.conn;
-    if (this.state !== 'connected' || conn === null || this.waitingDrain) return;
+    if (this.state !== 'connected' || conn === null) return;
     const q = this.queue;
     const w = this.writer;
     const c = this.counters;
     const max = this.opts.maxDatapointsPerMessage;
+    const writeAt = this.writeAt;
     while (q.length > 0) {
-      while (q.length > 0 && w.pos < WRITE_CHUNK_BYTES) {
+      while (q.length > 0 && w.pos < writeAt) {
         const n = this.deps.encoder.encode(q, max, w);
         q.shift(n);
         c.sent += n;
         c.batchesSent++;
       }
       if (!conn.write(w.take())) {
-        this.waitingDrain = true;
+        this.to('blocked');
         break;
       }
     }
-    if (q.length <= this.opts.lowWaterMark) {
-      if (this.pressured) this.setPressure(false);
-      this.stalled = false;
-    }
+    if (q.length <= this.opts.lowWaterMark && this.pressure !== 'normal') this.setPressure('normal');
     this.checkDrained();
   };
 
-  private setPressure(high: boolean): void {
-    this.pressured = high;
+  /** The one place the pressure state changes; tells the pipeline when receivers should pause or resume. */
+  private setPressure(next: PressureState): void {
+    const from = this.pressure;
+    if (from === next) return;
+    this.pressure = next;
     if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     this.stallTimer = null;
-    if (high && this.opts.stallTimeoutMs > 0) {
+    if (next === 'high' && this.opts.stallTimeoutMs > 0) {
       this.stallTimer = setTimeout(() => this.onStall(), this.opts.stallTimeoutMs);
       this.stallTimer.unref();
     }
-    this.deps.pressure?.onPressure(this, high);
+    if (this.deps.log.isDebugEnabled()) this.deps.log.debug('destination pressure', { destination: this.name, from, to: next });
+    // stalled -> normal changes nothing for receivers: they were already let go
+    if (next === 'high' || from === 'high') this.deps.pressure?.onPressure(this, next === 'high');
   }
 
   private onStall(): void {
     this.stallTimer = null;
-    if (!this.pressured) return;
-    this.stalled = true;
+    if (this.pressure !== 'high') return;
     this.deps.log.warn('destination is not draining; no longer pausing receivers for it (it will drop at maxQueueSize)', {
       destination: this.name,
       peer: this.description,
       queued: this.queue.length,
       stallTimeoutMs: this.opts.stallTimeoutMs,
     });
-    this.setPressure(false);
+    this.setPressure('stalled');
   }
 
   /**
@@ -281,13 +332,23 @@ export class Destination {
    */
   private checkDrained(): void {
     if (this.drainWaiter === null || this.queue.length > 0) return;
-    if (this.conn !== null && this.state === 'connected') {
-      if (!this.ending) {
-        this.ending = true;
+    if (this.conn !== null && this.isConnected) {
+      if (this.state === 'connected') {
+        this.to('draining');
         this.conn.end();
       }
       return;
     }
+    if (this.state === 'draining') return;
     this.drainWaiter();
+  }
+
+  private clearTimers(): void {
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (this.flushPending !== null) clearImmediate(this.flushPending);
+    this.stallTimer = null;
+    this.retryTimer = null;
+    this.flushPending = null;
   }
 }

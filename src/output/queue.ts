@@ -1,12 +1,28 @@
 import type { DatapointView } from '../model/datapoint-view';
 
 /**
- * A destination's bounded FIFO of datapoints: a ring of parallel arrays, so
+ * What a destination keeps its unsent datapoints in: a bounded FIFO read
+ * through the encoders' view. Injected, so a disk spool can wrap or replace
+ * the memory ring without the destination changing.
+ */
+export interface DestinationQueue extends DatapointView {
+  /** Most datapoints it holds; push() refuses beyond. */
+  readonly limit: number;
+  /** False when the queue is at its limit; the caller counts the drop. */
+  push(name: string, timestamp: number, value: number): boolean;
+  /** Remove n items from the head (after they were encoded and written). */
+  shift(n: number): void;
+  /** Remove everything; returns how many were removed. */
+  clear(): number;
+}
+
+/**
+ * A destination's bounded FIFO of datapoints in memory: a ring of parallel arrays, so
  * queueing a datapoint allocates nothing once the ring has grown. The ring
  * starts small and doubles up to the limit, so an idle destination with a large
  * maxQueueSize costs little memory.
  */
-export class DatapointQueue implements DatapointView {
+export class DatapointQueue implements DestinationQueue {
   private names: (string | undefined)[];
   private timestamps: Float64Array;
   private values: Float64Array;

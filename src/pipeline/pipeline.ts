@@ -2,6 +2,7 @@ import { MetricBatch, type Metric } from '../model/metric';
 import type { MetricSink } from '../model/metric-sink';
 import type { Pausable } from '../model/pausable';
 import type { Destination, PressureListener } from '../output/destination';
+import { FlowControl } from './flow-control';
 import { RouteVerdict, type Route, type Router } from '../routing/router';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
@@ -17,17 +18,16 @@ export interface PipelineRouters {
 /**
  * The single fan-out point: routes each datapoint (decision cached per name)
  * and offers it to every chosen destination once, counting what is rejected
- * by reason. It also turns queue pressure from connected destinations into
- * pause/resume of the sources, so a fast sender is slowed rather than dropped.
+ * by reason. Its flow control slows producers while destinations catch up.
  */
 export class Pipeline implements PressureListener, MetricSink {
-  private readonly pressured = new Set<Destination>();
-  private readonly sources = new Set<Pausable>();
+  readonly flow = new FlowControl();
   private readonly limited: RateLimitedLog;
   private readonly one = new MetricBatch(1);
 
   constructor(
-    private readonly routers: PipelineRouters,
+    /** Replaced whole (copy-on-write) by replaceRouters, never mutated. */
+    private routers: PipelineRouters,
     private readonly counters: IngestCounters,
     log: Logger,
     /** carbon's MIN_TIMESTAMP_RESOLUTION for received datapoints: int(ts) // res * res. 0 = off. */
@@ -63,26 +63,22 @@ export class Pipeline implements PressureListener, MetricSink {
     return this.routers.received.route(name);
   }
 
-  get paused(): boolean {
-    return this.pressured.size > 0;
+  /** Swap in new rules, filters and rings at once: every batch is routed wholly by the old or wholly by the new. */
+  replaceRouters(routers: PipelineRouters): void {
+    this.routers = routers;
   }
 
-  /** Register a source; it is paused at once if the pipeline is under pressure. Returns the unregister function. */
+  get paused(): boolean {
+    return this.flow.paused;
+  }
+
+  /** Register a producer with flow control (paused at once if under pressure). Returns the unregister function. */
   addSource(source: Pausable): () => void {
-    this.sources.add(source);
-    if (this.paused) source.pause();
-    return () => this.sources.delete(source);
+    return this.flow.addProducer(source);
   }
 
   onPressure(destination: Destination, high: boolean): void {
-    const wasPaused = this.paused;
-    if (high) this.pressured.add(destination);
-    else this.pressured.delete(destination);
-    if (wasPaused === this.paused) return;
-    for (const s of this.sources) {
-      if (this.paused) s.pause();
-      else s.resume();
-    }
+    this.flow.onPressure(destination, high);
   }
 
   /** Returns how many datapoints were accepted for routing. */
@@ -117,7 +113,7 @@ export class Pipeline implements PressureListener, MetricSink {
     else if (route.verdict === RouteVerdict.NotWhitelisted) c.whitelistRejects++;
     else {
       c.invalidNames++;
-      this.limited.warn(`name:${origin}`, 'invalid metric name, dropping datapoint', { peer: origin, name: JSON.stringify(route.name.slice(0, 200)) });
+      this.limited.warn(`name:${origin}`, 'invalid metric name, dropping datapoint', () => ({ peer: origin, name: JSON.stringify(route.name.slice(0, 200)) }));
     }
   }
 }

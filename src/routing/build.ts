@@ -26,7 +26,7 @@ export function buildRouters<D>(config: RelayConfig, destinationFor: (d: Destina
   for (const d of config.destinations) {
     const value = destinationFor(d);
     // carbon keys a ring node by the DESTINATIONS host string and instance, never the port
-    nodes.set(d.name, { server: d.host ?? d.name, instance: d.instance ?? null, value });
+    if (d.type === 'carbon') nodes.set(d.name, { server: d.host, instance: d.instance ?? null, value });
     targets.set(d.name, new DirectTarget(value));
   }
   const reloadables: Reloadable[] = [];

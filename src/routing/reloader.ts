@@ -1,3 +1,5 @@
+import { cleanStop, type Component, type StopReport } from '../model/component';
+
 /** Routing input backed by a file that carbon re-reads when it changes (white/blacklists, aggregation rules). */
 export interface Reloadable {
   /** Re-read what changed; true when routing decisions may now differ. */
@@ -8,7 +10,8 @@ export interface Reloadable {
 export const CARBON_RELOAD_INTERVAL_MS = 10_000;
 
 /** Polls routing files and reports a change once per round, so cached routes are dropped once. */
-export class Reloader {
+export class Reloader implements Component {
+  readonly name = 'file-reloader';
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -26,14 +29,15 @@ export class Reloader {
     return changed;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.items.length === 0 || this.timer !== null) return;
     this.timer = setInterval(() => this.poll(), this.intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(_deadline: number): Promise<StopReport> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    return cleanStop(this.name);
   }
 }

@@ -1,5 +1,7 @@
 import type { MetricSink } from '../model/metric-sink';
+import type { Component, StopReport } from '../model/component';
 import type { Pausable } from '../model/pausable';
+import type { CounterReporter } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 
 /** The timers a source schedules with; injectable so tests drive polls with a fake clock. */
@@ -23,10 +25,9 @@ export interface SourceDeps {
   random?: () => number;
 }
 
-export interface SourceStopReport {
-  name: string;
+export interface SourceStopReport extends StopReport {
   /** A poll was still running at the stop budget and was cancelled (its unfetched windows are fetched after restart). */
-  abandonedPoll: boolean;
+  readonly abandonedPoll: boolean;
 }
 
 /** What one poll did. */
@@ -45,22 +46,15 @@ export interface PollResult {
   fatal?: string;
 }
 
-/** How a source reports one self-metric: per-interval deltas for counters, gauges as they are. */
-export type TelemetryVisitor = (key: string, value: number, kind: 'delta' | 'gauge') => void;
-
 /**
  * A pull source: fetches datapoints on its own schedule and hands them to the
  * sink like any receiver. It never sees a destination. Pausing defers its
  * next poll while connected destinations are above their high-water mark.
  */
-export interface Source extends Pausable {
-  readonly name: string;
+export interface Source extends Pausable, Component, CounterReporter {
   readonly type: string;
-  start(): Promise<void>;
   /** Stop polling; a poll in flight may finish until part of the budget to `deadline` (epoch ms), then is cancelled. */
   stop(deadline: number): Promise<SourceStopReport>;
   /** Poll now (no overlap: during a poll, the same poll's result); works before start() too (poll-once). */
   pollNow(): Promise<PollResult>;
-  /** Visit each self-metric (key relative to `sources.<name>.`). */
-  telemetry(visit: TelemetryVisitor): void;
 }

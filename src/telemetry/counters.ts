@@ -1,7 +1,41 @@
 /**
  * Plain numeric counters: the hot path increments fields, telemetry reads them.
- * Each datapoint that does not reach a destination queue lands in exactly one
- * of the drop counters.
+ * Every component reports its counters one way, through a CounterVisitor, so
+ * carbon self-metrics and any other exporter read the same list; a counter's
+ * name is its field name, and each class's table below is checked against its
+ * fields by the compiler.
+ */
+
+/**
+ * `counter`: only grows (self-metrics sends per-interval deltas, as carbon
+ * does); `gauge`: a current value; `peak`: the largest value since the last
+ * self-metrics interval (the reader resets it with resetPeaks()).
+ */
+export type CounterKind = 'counter' | 'gauge' | 'peak';
+
+/** Visits one value; `key` is relative to the reporter's path (`sent`, `apiErrors.timeout`). */
+export type CounterVisitor = (key: string, value: number, kind: CounterKind) => void;
+
+/** A component whose counters self-metrics (and later exporters) read. */
+export interface CounterReporter {
+  /** Below the self-metrics prefix: '' for relay-wide counters, `destinations.<metricName>`, `sources.<name>`. */
+  readonly counterPath: string;
+  reportCounters(visit: CounterVisitor): void;
+  /** Start a new interval for `peak` values. */
+  resetPeaks?(): void;
+}
+
+/** Every numeric field of a counters class, with its kind. */
+export type CounterTable<C> = { readonly [K in keyof C as C[K] extends number ? K : never]: CounterKind };
+
+/** Reports the fields `table` lists (in its order). */
+export function visitCounters<C>(counters: C, table: Partial<CounterTable<C>>, visit: CounterVisitor): void {
+  for (const key in table) visit(key, counters[key as keyof C] as number, table[key as keyof typeof table] as CounterKind);
+}
+
+/**
+ * Relay-wide ingest counters. Each datapoint that does not reach a destination
+ * queue lands in exactly one of the drop counters.
  */
 export class IngestCounters {
   /** Datapoints accepted from receivers (carbon's metricsReceived). */
@@ -70,3 +104,60 @@ export class DestinationCounters {
   /** Connections established. */
   connects = 0;
 }
+
+/** Reported by every relay (carbon's names where carbon has the counter). */
+const INGEST_COUNTERS = {
+  metricsReceived: 'counter',
+  invalidLines: 'counter',
+  lineTooLong: 'counter',
+  incompleteLines: 'counter',
+  invalidTimestamps: 'counter',
+  nanValues: 'counter',
+  invalidPickles: 'counter',
+  pickleTooLong: 'counter',
+  invalidPickleItems: 'counter',
+  invalidNames: 'counter',
+  blackholed: 'counter',
+  blacklistMatches: 'counter',
+  whitelistRejects: 'counter',
+  invalidTags: 'counter',
+  activeConnections: 'gauge',
+} as const;
+
+/** Reported only when the HTTP front door is enabled. */
+const HTTP_COUNTERS = {
+  httpRequests: 'counter',
+  httpInvalidItems: 'counter',
+  httpUnauthorized: 'counter',
+  httpRateLimited: 'counter',
+  httpOverloaded: 'counter',
+  httpBadRequests: 'counter',
+  httpSkippedItems: 'counter',
+} as const;
+
+// The compiler checks that the two tables together list every field.
+({ ...INGEST_COUNTERS, ...HTTP_COUNTERS }) satisfies CounterTable<IngestCounters>;
+
+/** The relay-wide counters as a reporter (HTTP counters only when the front door is on). */
+export function ingestCounterReporter(counters: IngestCounters, http: boolean): CounterReporter {
+  return {
+    counterPath: '',
+    reportCounters(visit) {
+      visitCounters(counters, INGEST_COUNTERS, visit);
+      if (http) visitCounters(counters, HTTP_COUNTERS, visit);
+    },
+  };
+}
+
+/** carbon's per-destination names, plus ours. */
+export const DESTINATION_COUNTERS = {
+  attemptedRelays: 'counter',
+  sent: 'counter',
+  batchesSent: 'counter',
+  fullQueueDrops: 'counter',
+  queuedUntilConnected: 'counter',
+  relayMaxQueueLength: 'peak',
+  undeliveredAtShutdown: 'counter',
+  connectFailures: 'counter',
+  connects: 'counter',
+} as const satisfies CounterTable<DestinationCounters>;

@@ -2,6 +2,8 @@ import type { Logger } from './logger';
 
 const MAX_KEYS = 1000;
 
+type LogMeta = Record<string, unknown>;
+
 /**
  * Bad input can arrive thousands of times a second; this logs the first
  * occurrence per key (e.g. reason + peer) and then at most one line per
@@ -16,7 +18,11 @@ export class RateLimitedLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  warn(key: string, message: string, meta: Record<string, unknown>): void {
+  /**
+   * `meta` may be a function: bad input arrives per datapoint, so excerpts and
+   * escaped names are built only for the lines that are actually logged.
+   */
+  warn(key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
     const t = this.now();
     const entry = this.last.get(key);
     if (entry !== undefined && t - entry.at < this.intervalMs) {
@@ -26,7 +32,8 @@ export class RateLimitedLog {
     if (entry === undefined && this.last.size >= MAX_KEYS) this.last.clear();
     const suppressed = entry?.suppressed ?? 0;
     this.last.set(key, { at: t, suppressed: 0 });
-    this.log.warn(message, suppressed > 0 ? { ...meta, suppressedSinceLast: suppressed } : meta);
+    const m = typeof meta === 'function' ? meta() : meta;
+    this.log.warn(message, suppressed > 0 ? { ...m, suppressedSinceLast: suppressed } : m);
   }
 }
 

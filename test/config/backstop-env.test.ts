@@ -6,13 +6,14 @@ import { loadConfigObject } from '../../src/config/load';
 import type { Relay } from '../../src/relay/relay';
 import { captureIo } from '../helpers/cli-io';
 import { CaptureServer, waitFor } from '../helpers/sink';
+import { carbonDestinations } from '../helpers/destinations';
 
 describe("Backstop's environment variables as the config", () => {
   it('maps CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH and PORT', () => {
     const obj = backstopConfigFromEnv({ CARBON_URLS: 'carbon://10.0.0.1:2003,tcp://[::1]:2103', PREFIXES: 'app,note', API_KEY: 'k-1', BACKSTOP_AUTH: 'ops:pa:ss,ci:x', PORT: '8080' });
     const config = loadConfigObject(obj, 'backstop-environment', {});
     expect(config.listen.http).toMatchObject({ port: 8080 });
-    expect(config.destinations.map((d) => [d.host, d.port, d.protocol, d.apiKey])).toEqual([
+    expect(carbonDestinations(config.destinations).map((d) => [d.host, d.port, d.protocol, d.apiKey])).toEqual([
       ['10.0.0.1', 2003, 'line', 'k-1'],
       ['::1', 2103, 'line', 'k-1'],
     ]);

@@ -7,6 +7,7 @@ import { parsePyInt } from '../../src/common/python/int';
 import { ConfigError } from '../../src/config/config-error';
 import { loadConfigObject } from '../../src/config/load';
 import { configSchema } from '../../src/config/schema';
+import { carbonDestinations } from '../helpers/destinations';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'carbon');
 const HOSTNAME = 'relay01.example.com';
@@ -86,7 +87,7 @@ describe('readCarbonConf: the fixtures', () => {
     expect(warnings).toEqual([]);
     const parsed = configSchema.parse(config);
     expect(parsed.listen.maxConnections).toBe(1024);
-    expect(parsed.destinations[0].tls).toBe(false);
+    expect(carbonDestinations(parsed.destinations)[0].tls).toBe(false);
     expect(parsed.selfMetrics).toEqual({ interval: 60_000, prefix: 'carbon.relays.relay01_example_com-a' });
   });
 
@@ -178,7 +179,7 @@ describe('readCarbonConf: the fixtures', () => {
     });
     expect(warnings).toEqual([]);
     const parsed = configSchema.parse(config);
-    expect(parsed.destinations[2].tls).toEqual({ ca: '/etc/ssl/private-ca.pem', rejectUnauthorized: true });
+    expect(carbonDestinations(parsed.destinations)[2].tls).toEqual({ ca: '/etc/ssl/private-ca.pem', rejectUnauthorized: true });
     expect(parsed.selfMetrics.interval).toBe(0);
   });
 
@@ -193,7 +194,7 @@ describe('readCarbonConf: the fixtures', () => {
     const file = path.join(FIXTURES, view.scenario, 'carbon.conf');
     const relay = loadConfigObject(read(view.scenario, { instance: view.instance }).config, file);
     expect(relay.file).toBe(file);
-    expect(relay.destinations.map((d) => [d.host, d.port, d.instance ?? null])).toEqual(view.destinations);
+    expect(carbonDestinations(relay.destinations).map((d) => [d.host, d.port, d.instance ?? null])).toEqual(view.destinations);
   });
 
   describe('agrees with what carbon itself reads (carbon-view.json)', () => {
@@ -208,8 +209,8 @@ describe('readCarbonConf: the fixtures', () => {
       expect(parsed.listen.pickle?.tcp).toEqual(listener('PICKLE_RECEIVER_INTERFACE', 'PICKLE_RECEIVER_PORT'));
       if (parsed.listen.pickle !== undefined) expect(parsed.listen.pickle.maxFrameLength).toBe(s.PICKLE_RECEIVER_MAX_LENGTH);
       if (s.MAX_RECEIVER_CONNECTIONS !== 'inf') expect(parsed.listen.maxConnections).toBe(s.MAX_RECEIVER_CONNECTIONS);
-      expect(parsed.destinations.map((d) => [d.host, d.port, d.instance ?? null])).toEqual(view.destinations);
-      for (const d of parsed.destinations) {
+      expect(carbonDestinations(parsed.destinations).map((d) => [d.host, d.port, d.instance ?? null])).toEqual(view.destinations);
+      for (const d of carbonDestinations(parsed.destinations)) {
         expect(d.protocol).toBe(s.DESTINATION_PROTOCOL);
         expect(d.maxQueueSize).toBe(s.MAX_QUEUE_SIZE);
         expect(d.maxDatapointsPerMessage).toBe(s.MAX_DATAPOINTS_PER_MESSAGE);
@@ -220,7 +221,7 @@ describe('readCarbonConf: the fixtures', () => {
       expect(parsed.selfMetrics.interval).toBe((s.CARBON_METRIC_INTERVAL as number) * 1000);
       expect(parsed.selfMetrics.prefix).toBe(view.selfMetricPrefix);
       expect(parsed.filters === undefined).toBe(!s.USE_WHITELIST);
-      const tuple = new Map(parsed.destinations.map((d) => [d.name, [d.host, d.port, d.instance ?? null]]));
+      const tuple = new Map(carbonDestinations(parsed.destinations).map((d) => [d.name, [d.host, d.port, d.instance ?? null]]));
       if (view.rules === undefined) {
         expect(s.RELAY_METHOD).not.toBe('rules');
         const g = parsed.groups[0];
@@ -287,7 +288,7 @@ describe('readCarbonConf: destinations', () => {
   it('maps DESTINATION_TRANSPORT = ssl without a CA to TLS with the system CAs', () => {
     const { config } = readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nDESTINATION_TRANSPORT = ssl\n');
     expect(config.destinations?.[0].tls).toStrictEqual({});
-    expect(configSchema.parse(config).destinations[0].tls).toEqual({ rejectUnauthorized: true });
+    expect(carbonDestinations(configSchema.parse(config).destinations)[0].tls).toEqual({ rejectUnauthorized: true });
   });
 });
 

@@ -4,6 +4,7 @@ import { ConfigError } from '../../src/config/config-error';
 import { loadConfig } from '../../src/config/load';
 import { RuleSet } from '../../src/routing/rule-set';
 import { configFrom, tempDir, tempDirsRemovedAfterAll } from '../helpers/relay';
+import { carbonDestinations } from '../helpers/destinations';
 
 const newDir = tempDirsRemovedAfterAll();
 
@@ -46,9 +47,11 @@ describe('defaults', () => {
     expect(cfg.minTimestampResolution).toBe(0);
     expect(cfg.destinations).toEqual([
       {
+        type: 'carbon',
         name: 'a',
         host: '127.0.0.1',
         port: 2004,
+        protocol: 'pickle',
         tls: false,
         maxQueueSize: 100_000,
         maxDatapointsPerMessage: 500,
@@ -61,7 +64,11 @@ describe('defaults', () => {
     ]);
     expect(cfg.rules.rules).toEqual([]);
     expect(cfg.rules.defaultTargets).toEqual(['a']);
+    // frozen all the way down: no component can change what another one sees
     expect(Object.isFrozen(cfg)).toBe(true);
+    expect(Object.isFrozen(cfg.destinations)).toBe(true);
+    expect(Object.isFrozen(cfg.destinations[0].reconnect)).toBe(true);
+    expect(Object.isFrozen(cfg.rules.rules)).toBe(true);
   });
 
   it('fills listener defaults', () => {
@@ -120,8 +127,8 @@ describe('${ENV} substitution', () => {
       { LEVEL: 'debug', SNI: 'carbon.example.com', PREFIX: 'servers' },
     );
     expect(cfg.logLevel).toBe('debug');
-    expect(cfg.destinations[0].host).toBe('localhost');
-    expect(cfg.destinations[0].tls).toEqual({ servername: 'carbon.example.com', rejectUnauthorized: true });
+    expect(carbonDestinations(cfg.destinations)[0].host).toBe('localhost');
+    expect(carbonDestinations(cfg.destinations)[0].tls).toEqual({ servername: 'carbon.example.com', rejectUnauthorized: true });
     expect(cfg.rules.rules[0].pattern.source).toBe('^servers\\.');
   });
 
@@ -250,7 +257,7 @@ describe('rulesFile', () => {
       ['destinations:', '  - name: extra', '    file: extra.txt', '  - name: hg', '    host: carbon.example', '    port: 2003', 'rules:', '  - pattern: ^x\\.', '    destinations: [extra, hg]', '  - {default: true, destinations: [local]}', ''].join('\n'),
     );
     const cfg = loadConfig(file, {});
-    expect(cfg.destinations.map((d) => [d.name, d.file, d.host])).toEqual([
+    expect(cfg.destinations.map((d) => [d.name, d.type === 'file' ? d.file : undefined, d.type === 'carbon' ? d.host : undefined])).toEqual([
       ['local', path.join(dir, 'out', 'local.txt'), undefined],
       ['extra', path.join(dir, 'conf', 'extra.txt'), undefined],
       ['hg', undefined, 'carbon.example'],

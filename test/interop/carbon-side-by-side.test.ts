@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/telemetry/logger';
 import { carbonConfText, freePorts, startOnFreePorts, type CarbonDaemon } from '../helpers/carbon';
 import { runPython } from '../helpers/python';
 import { CaptureServer, sendTcp, waitFor, type Captured } from '../helpers/sink';
+import { carbonDestinations } from '../helpers/destinations';
 
 /**
  * Debian's carbon-relay and carbon-fanout side by side: both read the same
@@ -192,7 +193,7 @@ async function sideBySide(s: Scenario, body: (pair: Pair) => Promise<void>): Pro
     expect(warnings).toEqual([]);
 
     const ourDestNames = ourCaps.map((c) => {
-      const d = relay!.config.destinations.find((x) => x.port === c.port);
+      const d = carbonDestinations(relay!.config.destinations).find((x) => x.port === c.port);
       if (d === undefined) throw new Error(`no destination for capture port ${c.port}`);
       return d.name;
     });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import type { Component, StopReport } from '../../model/component';
 import type { Logger } from '../../telemetry/logger';
 import type { EndpointGroup } from './endpoint-group';
 
@@ -20,7 +21,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_MS = 65_000;
 
 /** The HTTP(S) server around the app, with the groups' lifecycles. */
-export class HttpListener {
+export class HttpListener implements Component {
+  readonly name: string;
   private server: http.Server | null = null;
 
   constructor(
@@ -28,7 +30,9 @@ export class HttpListener {
     private readonly app: Express,
     private readonly groups: readonly EndpointGroup[],
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.name = opts.cert !== undefined && opts.key !== undefined ? 'https' : 'http';
+  }
 
   get port(): number {
     return (this.server?.address() as AddressInfo | null)?.port ?? 0;
@@ -49,22 +53,30 @@ export class HttpListener {
     });
     this.server = server;
     for (const g of this.groups) g.start?.();
-    this.log.info('listening', { listener: tls ? 'https' : 'http', host: this.opts.host, port: this.port });
+    this.log.info('listening', { listener: this.name, host: this.opts.host, port: this.port });
   }
 
-  /** Stops accepting, lets requests in flight finish, then flushes the groups' state into the pipeline. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting, lets requests in flight finish until `deadline`, cuts the
+   * connections of those still running, then flushes the groups' state
+   * (impulse counters) into the pipeline.
+   */
+  async stop(deadline: number): Promise<StopReport> {
     const server = this.server;
+    let cut = false;
     if (server !== null) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // requests still running get a moment; then their connections are cut
-      const cut = setTimeout(() => server.closeAllConnections(), 2000);
-      cut.unref();
+      const timer = setTimeout(() => {
+        cut = true;
+        server.closeAllConnections();
+      }, Math.max(0, deadline - Date.now()));
+      timer.unref();
       await closed;
-      clearTimeout(cut);
+      clearTimeout(timer);
       this.server = null;
     }
     for (const g of this.groups) g.stop?.();
+    return { name: this.name, undelivered: 0, abandoned: cut ? ['requests still running at the deadline were cut off'] : [] };
   }
 }

@@ -4,6 +4,7 @@ import type { Connection, Transport, TransportEvents } from './transport';
 /** Appends to a file, or writes to stdout for `-` (the shipped default config uses that). */
 export class FileTransport implements Transport {
   readonly description: string;
+  readonly framing = 'stream';
 
   constructor(private readonly path: string) {
     this.description = path === '-' ? 'stdout' : `file:${path}`;
@@ -13,19 +14,27 @@ export class FileTransport implements Transport {
     const stream = this.path === '-' ? process.stdout : fs.createWriteStream(this.path, { flags: 'a' });
     const owned = this.path !== '-';
     let closed = false;
+    const onDrain = (): void => events.onDrain();
+    const onError = (err: Error): void => {
+      if (owned) (stream as fs.WriteStream).destroy();
+      close(err);
+    };
     const close = (err: Error | undefined): void => {
       if (closed) return;
       closed = true;
+      // stdout outlives this connection: leave no listeners on it
+      stream.off('drain', onDrain);
+      if (!owned) stream.off('error', onError);
       events.onClose(err);
     };
-    stream.on('drain', () => events.onDrain());
-    stream.on('error', (err) => {
-      if (owned) (stream as fs.WriteStream).destroy();
-      close(err);
-    });
+    const connected = (): void => {
+      if (!closed) events.onConnect();
+    };
+    stream.on('drain', onDrain);
+    stream.on('error', onError);
     if (owned) stream.on('close', () => close(undefined));
-    if (owned) (stream as fs.WriteStream).once('open', () => events.onConnect());
-    else setImmediate(() => events.onConnect());
+    if (owned) (stream as fs.WriteStream).once('open', connected);
+    else setImmediate(connected);
     return {
       write: (chunk) => stream.write(chunk),
       end: () => {

@@ -22,6 +22,7 @@ export interface SocketTransportOptions {
 /** TCP or TLS client connection to a Carbon receiver. */
 export class SocketTransport implements Transport {
   readonly description: string;
+  readonly framing = 'stream';
   private readonly ca: Buffer | undefined;
 
   constructor(private readonly opts: SocketTransportOptions) {

@@ -8,7 +8,10 @@ export interface TransportEvents {
 
 /** One open (or opening) connection. */
 export interface Connection {
-  /** False means: stop writing until onDrain (Node's backpressure contract). */
+  /**
+   * False means: stop writing until onDrain (Node's backpressure contract).
+   * On a `message` transport each call carries exactly one whole encoded message.
+   */
   write(chunk: Buffer): boolean;
   /** Flush what was written, then close; onClose follows. */
   end(): void;
@@ -21,5 +24,11 @@ export interface Connection {
 export interface Transport {
   /** For logs: `host:port`, `tls://host:port`, or a file path. Never contains secrets. */
   readonly description: string;
+  /**
+   * `stream`: a byte stream (TCP, TLS, a file); the destination coalesces
+   * messages into large writes. `message`: each write() is one message (a
+   * broker record, an HTTP request), so messages are never coalesced.
+   */
+  readonly framing: 'stream' | 'message';
   connect(events: TransportEvents): Connection;
 }

@@ -2,7 +2,8 @@ import type { CatchpointSourceConfig } from '../../config/schema';
 import { Backoff } from '../../common/backoff';
 import { MetricBatch } from '../../model/metric';
 import { ProblemLog } from '../problem-log';
-import type { PollResult, Source, SourceDeps, SourceStopReport, TelemetryVisitor } from '../source';
+import type { CounterVisitor } from '../../telemetry/counters';
+import type { PollResult, Source, SourceDeps, SourceStopReport } from '../source';
 import { CallCancelled, CatchpointApiError, CatchpointClient } from './catchpoint-client';
 import { CatchpointCounters } from './counters';
 import { MalformedResponse, mapRawData } from './raw-data';
@@ -75,6 +76,10 @@ export class CatchpointSource implements Source {
 
   get name(): string {
     return this.config.name;
+  }
+
+  get counterPath(): string {
+    return `sources.${this.config.name}`;
   }
 
   /** Data calls per poll. */
@@ -155,10 +160,10 @@ export class CatchpointSource implements Source {
       }
     }
     this.cancel.abort();
-    return { name: this.name, abandonedPoll: abandoned };
+    return { name: this.name, undelivered: 0, abandoned: abandoned ? ['poll in flight cancelled (its windows are fetched after restart)'] : [], abandonedPoll: abandoned };
   }
 
-  telemetry(visit: TelemetryVisitor): void {
+  reportCounters(visit: CounterVisitor): void {
     this.counters.visit(visit);
   }
 

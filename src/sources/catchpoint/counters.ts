@@ -1,4 +1,4 @@
-import type { TelemetryVisitor } from '../source';
+import type { CounterVisitor } from '../../telemetry/counters';
 
 /**
  * Why an API call failed. `auth`: credentials refused (token endpoint) or a
@@ -35,17 +35,17 @@ export class CatchpointCounters {
   /** Epoch seconds when the last poll with no failed call finished (0: none yet). */
   lastSuccessTime = 0;
 
-  visit(visit: TelemetryVisitor): void {
-    visit('polls', this.polls, 'delta');
-    visit('pollsFailed', this.pollsFailed, 'delta');
-    visit('apiCalls', this.apiCalls, 'delta');
-    visit('tokenRefreshes', this.tokenRefreshes, 'delta');
-    visit('datapoints', this.datapoints, 'delta');
-    visit('invalidItems', this.invalidItems, 'delta');
-    visit('invalidValues', this.invalidValues, 'delta');
-    visit('nullValues', this.nullValues, 'delta');
-    visit('outsideWindow', this.outsideWindow, 'delta');
-    for (const kind of API_ERROR_KINDS) visit(`apiErrors.${kind}`, this.apiErrors[kind], 'delta');
+  visit(visit: CounterVisitor): void {
+    visit('polls', this.polls, 'counter');
+    visit('pollsFailed', this.pollsFailed, 'counter');
+    visit('apiCalls', this.apiCalls, 'counter');
+    visit('tokenRefreshes', this.tokenRefreshes, 'counter');
+    visit('datapoints', this.datapoints, 'counter');
+    visit('invalidItems', this.invalidItems, 'counter');
+    visit('invalidValues', this.invalidValues, 'counter');
+    visit('nullValues', this.nullValues, 'counter');
+    visit('outsideWindow', this.outsideWindow, 'counter');
+    for (const kind of API_ERROR_KINDS) visit(`apiErrors.${kind}`, this.apiErrors[kind], 'counter');
     visit('lastSuccessTime', this.lastSuccessTime, 'gauge');
   }
 }

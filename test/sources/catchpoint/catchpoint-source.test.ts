@@ -448,7 +448,7 @@ describe('CatchpointSource: schedule', () => {
     });
     const started = Date.now();
     const report = await src.stop(Date.now() + 200);
-    expect(report).toEqual({ name: 'cp', abandonedPoll: true });
+    expect(report).toEqual({ name: 'cp', undelivered: 0, abandoned: ['poll in flight cancelled (its windows are fetched after restart)'], abandonedPoll: true });
     expect(Date.now() - started).toBeLessThan(1000);
     expect(src.counters.apiErrors.timeout).toBe(0); // a cancel is not an API error
     expect(clock.pending).toEqual([]);
@@ -458,24 +458,24 @@ describe('CatchpointSource: schedule', () => {
     const { src, poll } = setup();
     await poll();
     const seen: string[] = [];
-    src.telemetry((key, value, kind) => seen.push(`${key}=${value}:${kind}`));
+    src.reportCounters((key, value, kind) => seen.push(`${key}=${value}:${kind}`));
     expect(seen).toEqual([
-      'polls=1:delta',
-      'pollsFailed=0:delta',
-      'apiCalls=2:delta',
-      'tokenRefreshes=1:delta',
-      'datapoints=0:delta',
-      'invalidItems=0:delta',
-      'invalidValues=0:delta',
-      'nullValues=0:delta',
-      'outsideWindow=0:delta',
-      'apiErrors.auth=0:delta',
-      'apiErrors.timeout=0:delta',
-      'apiErrors.network=0:delta',
-      'apiErrors.server=0:delta',
-      'apiErrors.client=0:delta',
-      'apiErrors.message=0:delta',
-      'apiErrors.malformed=0:delta',
+      'polls=1:counter',
+      'pollsFailed=0:counter',
+      'apiCalls=2:counter',
+      'tokenRefreshes=1:counter',
+      'datapoints=0:counter',
+      'invalidItems=0:counter',
+      'invalidValues=0:counter',
+      'nullValues=0:counter',
+      'outsideWindow=0:counter',
+      'apiErrors.auth=0:counter',
+      'apiErrors.timeout=0:counter',
+      'apiErrors.network=0:counter',
+      'apiErrors.server=0:counter',
+      'apiErrors.client=0:counter',
+      'apiErrors.message=0:counter',
+      'apiErrors.malformed=0:counter',
       `lastSuccessTime=${T0 / 1000}:gauge`,
     ]);
   });

@@ -57,7 +57,7 @@ describe('relay with a catchpoint source', () => {
       { CP_CLIENT_ID: api.clientId, CP_CLIENT_SECRET: api.clientSecret },
       dir,
     );
-    relay = new Relay(config, { log: captureLog().log, now: clock.now, timers: clock });
+    relay = Relay.fromConfig(config, { log: captureLog().log, now: clock.now, timers: clock });
     await relay.start();
     return relay.sources.get('cp') as CatchpointSource;
   }
@@ -199,7 +199,7 @@ describe('relay with a catchpoint source', () => {
     await waitFor(() => lines().includes('KEY.still.relaying 1 1700000000'), 'the relay still relays');
     const report = await relay!.stop(Date.now() + 1000);
     relay = undefined;
-    expect(report.sources).toEqual([{ name: 'cp', abandonedPoll: false }]);
+    expect(report.sources).toEqual([{ name: 'cp', undelivered: 0, abandoned: [], abandonedPoll: false }]);
   });
 
   it('on stop, what the source already polled is delivered before the destinations close', async () => {

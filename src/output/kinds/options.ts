@@ -1,0 +1,33 @@
+import type { DestinationConfig } from '../../config/schema';
+import { Destination, type PressureListener } from '../destination';
+import { DatapointQueue } from '../queue';
+import type { Encoder } from '../../codec/encoder';
+import type { Transport } from '../transport/transport';
+import type { Logger } from '../../telemetry/logger';
+
+/** What every destination kind's factory is given besides its config. */
+export interface DestinationKindDeps {
+  log: Logger;
+  pressure?: PressureListener;
+}
+
+/** The name prefix a destination's apiKey stands for (`KEY.`), or ''. */
+export function apiKeyPrefix(d: DestinationConfig): string {
+  return d.apiKey === undefined ? '' : d.apiKey.endsWith('.') ? d.apiKey : d.apiKey + '.';
+}
+
+/** A destination from the keys every kind shares, around the kind's own transport and encoder. */
+export function assembleDestination(d: DestinationConfig, parts: { transport: Transport; encoder: Encoder }, deps: DestinationKindDeps): Destination {
+  return new Destination(
+    {
+      name: d.name,
+      metricName: d.metricName ?? d.name.replace(/\./g, '_'),
+      maxDatapointsPerMessage: d.maxDatapointsPerMessage,
+      highWaterMark: Math.max(1, Math.floor(d.maxQueueSize * d.highWaterMark)),
+      lowWaterMark: Math.floor(d.maxQueueSize * d.lowWaterMark),
+      stallTimeoutMs: d.stallTimeout,
+      backoff: { initialMs: d.reconnect.initialDelay, maxMs: d.reconnect.maxDelay, factor: 2, jitter: 0.2 },
+    },
+    { queue: new DatapointQueue(d.maxQueueSize), ...parts, log: deps.log, pressure: deps.pressure },
+  );
+}
