@@ -252,9 +252,7 @@ function logLevel(config: RelayConfig, io: CliIO): LogLevel {
 
 async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
   const config = loaded.config;
-  const envLevel = io.env.LOG_LEVEL;
-  const level = (envLevel !== undefined && LOG_LEVELS.includes(envLevel) ? envLevel : config.logLevel) as LogLevel;
-  const log = io.log ?? createLogger({ level });
+  const log = io.log ?? createLogger({ level: logLevel(config, io) });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
   const relay = Relay.fromConfig(config, { log });

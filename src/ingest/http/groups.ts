@@ -1,12 +1,12 @@
 import type { HttpConfig } from '../../config/schema';
-import { createCollectdEndpoints } from './collectd';
+import { createCollectdEndpoints } from './endpoints/collectd';
 import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { createFeedEndpoints } from './feed';
-import { createGrafanaEndpoints } from './grafana';
-import { createGithubEndpoints } from './github';
-import { createPagerdutyEndpoints } from './pagerduty';
-import { createPublishEndpoints } from './publish';
-import { createSinkEndpoints } from './sink';
+import { createFeedEndpoints } from './endpoints/feed';
+import { createGrafanaEndpoints } from './endpoints/grafana';
+import { createGithubEndpoints } from './endpoints/github';
+import { createPagerdutyEndpoints } from './endpoints/pagerduty';
+import { createPublishEndpoints } from './endpoints/publish';
+import { createSinkEndpoints } from './endpoints/sink';
 
 type GroupName = Exclude<keyof HttpConfig, 'maxBodySize' | 'maxDecompressedSize' | 'maxItems' | 'rateLimit' | 'trustProxy' | 'cors' | 'auth'>;
 

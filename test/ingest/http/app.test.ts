@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { createFeedEndpoints } from '../../../src/ingest/http/feed';
+import { createFeedEndpoints } from '../../../src/ingest/http/endpoints/feed';
 import { startHttpGroup, type HttpHarness } from '../../helpers/http';
 
 describe('HTTP front door: shared behaviour', () => {

@@ -1,11 +1,11 @@
 import type { Request, Response } from 'express';
-import type { HttpConfig } from '../../config/schema';
-import { MetricBatch } from '../../model/metric';
-import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { BoundedLru } from '../../common/bounded-lru';
+import type { HttpConfig } from '../../../config/schema';
+import { MetricBatch } from '../../../model/metric';
+import type { EndpointContext, EndpointGroup } from '../endpoint-group';
+import { BoundedLru } from '../../../common/bounded-lru';
 import { sendBeacon } from './gif';
-import { HttpError } from './http-error';
-import type { HttpIngest } from './http-ingest';
+import { HttpError } from '../http-error';
+import type { HttpIngest } from '../http-ingest';
 
 /**
  * ggtd's carbon-http-srv endpoints, for clients that cannot open a TCP

@@ -10,11 +10,11 @@
  * skipped and counted (httpSkippedItems), never a 400.
  */
 import type { Request, Response } from 'express';
-import type { HttpConfig } from '../../config/schema';
-import { bodyText, readBody } from './body';
-import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { HttpError } from './http-error';
-import type { RequestMetrics } from './request-metrics';
+import type { HttpConfig } from '../../../config/schema';
+import { bodyText, readBody } from '../body';
+import type { EndpointContext, EndpointGroup } from '../endpoint-group';
+import { HttpError } from '../http-error';
+import type { RequestMetrics } from '../request-metrics';
 
 type CollectdConfig = HttpConfig['collectd'];
 

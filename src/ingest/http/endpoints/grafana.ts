@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { isValidMetricName } from '../../codec/metric-name';
-import { bodyText, mediaType, readBody } from './body';
-import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { HttpError } from './http-error';
+import { isValidMetricName } from '../../../codec/metric-name';
+import { bodyText, mediaType, readBody } from '../body';
+import type { EndpointContext, EndpointGroup } from '../endpoint-group';
+import { HttpError } from '../http-error';
 
 const MTYPES = new Set(['', 'gauge', 'rate', 'count', 'counter', 'timestamp']);
 /** tsdb-gw lists at most this many example indexes per error. */

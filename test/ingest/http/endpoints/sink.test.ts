@@ -1,9 +1,9 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import request from 'supertest';
-import { createSinkEndpoints } from '../../../src/ingest/http/sink';
-import { startHttpGroup, type HttpHarness } from '../../helpers/http';
-import { waitFor } from '../../helpers/sink';
+import { createSinkEndpoints } from '../../../../src/ingest/http/endpoints/sink';
+import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
+import { waitFor } from '../../../helpers/sink';
 
 const NOW_MS = 1_700_000_123_456;
 const KEY = 'deadbeef-dead-beef-dead-beefdeadbeef';

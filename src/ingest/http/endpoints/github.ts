@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { bodyText, mediaType, readBody } from './body';
-import { BoundedLru } from '../../common/bounded-lru';
-import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { HttpError, quoted } from './http-error';
+import { bodyText, mediaType, readBody } from '../body';
+import { BoundedLru } from '../../../common/bounded-lru';
+import type { EndpointContext, EndpointGroup } from '../endpoint-group';
+import { HttpError, quoted } from '../http-error';
 import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, parseJson, signatureRejected } from './webhook';
 
 /**

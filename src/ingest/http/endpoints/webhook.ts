@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Request } from 'express';
-import { HttpError } from './http-error';
-import type { HttpIngest } from './http-ingest';
+import { HttpError } from '../http-error';
+import type { HttpIngest } from '../http-ingest';
 
 /** What the webhook groups (github.ts, pagerduty.ts) share: name sanitising, signatures, time and body parsing. */
 

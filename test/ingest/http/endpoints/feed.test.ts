@@ -1,8 +1,8 @@
 import request from 'supertest';
-import { BEACON_GIF } from '../../../src/ingest/http/gif';
-import { createFeedEndpoints } from '../../../src/ingest/http/feed';
-import { startHttpGroup, type HttpHarness } from '../../helpers/http';
-import { waitFor } from '../../helpers/sink';
+import { BEACON_GIF } from '../../../../src/ingest/http/endpoints/gif';
+import { createFeedEndpoints } from '../../../../src/ingest/http/endpoints/feed';
+import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
+import { waitFor } from '../../../helpers/sink';
 
 describe('/feed, /imp, /tdiff (ggtd carbon-http-srv) and GIF beacons', () => {
   let h: HttpHarness;

@@ -1,14 +1,14 @@
 import zlib from 'node:zlib';
 import request from 'supertest';
-import { httpSchema } from '../../../src/config/schema';
-import { createHttpApp } from '../../../src/ingest/http/app';
-import { createCollectdEndpoints } from '../../../src/ingest/http/collectd';
-import { HttpIngest } from '../../../src/ingest/http/http-ingest';
-import { RateLimitedLog } from '../../../src/telemetry/rate-limited-log';
-import { silentLogger } from '../../../src/telemetry/logger';
-import { startHttpGroup, type HttpHarness } from '../../helpers/http';
-import { startRelay } from '../../helpers/relay';
-import { CaptureServer, waitFor } from '../../helpers/sink';
+import { httpSchema } from '../../../../src/config/schema';
+import { createHttpApp } from '../../../../src/ingest/http/app';
+import { createCollectdEndpoints } from '../../../../src/ingest/http/endpoints/collectd';
+import { HttpIngest } from '../../../../src/ingest/http/http-ingest';
+import { RateLimitedLog } from '../../../../src/telemetry/rate-limited-log';
+import { silentLogger } from '../../../../src/telemetry/logger';
+import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
+import { startRelay } from '../../../helpers/relay';
+import { CaptureServer, waitFor } from '../../../helpers/sink';
 
 /*
  * Fixtures are the real payloads quoted in /work/shared/reference/http-ingest.md:
@@ -427,7 +427,7 @@ describe('POST /collectd (collectd write_http)', () => {
     });
 
     it('is off when http.collectd.enabled is false (404 through the registry)', async () => {
-      const { buildEndpointGroups } = await import('../../../src/ingest/http/groups');
+      const { buildEndpointGroups } = await import('../../../../src/ingest/http/groups');
       h = await startHttpGroup(createCollectdEndpoints, {});
       const on = buildEndpointGroups({ ingest: h.ingest, http: httpSchema.parse({}) }).map((g) => g.name);
       const off = buildEndpointGroups({ ingest: h.ingest, http: httpSchema.parse({ collectd: { enabled: false } }) }).map((g) => g.name);

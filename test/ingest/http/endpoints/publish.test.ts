@@ -1,7 +1,7 @@
 import request from 'supertest';
-import { createPublishEndpoints } from '../../../src/ingest/http/publish';
-import { startHttpGroup, type HttpHarness } from '../../helpers/http';
-import { waitFor } from '../../helpers/sink';
+import { createPublishEndpoints } from '../../../../src/ingest/http/endpoints/publish';
+import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
+import { waitFor } from '../../../helpers/sink';
 
 const basic = (s: string): string => `Basic ${Buffer.from(s).toString('base64')}`;
 

@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
-import { bodyText, mediaType, readBody } from './body';
-import { BoundedLru } from '../../common/bounded-lru';
-import type { EndpointContext, EndpointGroup } from './endpoint-group';
+import { bodyText, mediaType, readBody } from '../body';
+import { BoundedLru } from '../../../common/bounded-lru';
+import type { EndpointContext, EndpointGroup } from '../endpoint-group';
 import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, parseJson, signatureRejected } from './webhook';
-import { HttpError, quoted, rejectionText, type Rejection } from './http-error';
+import { HttpError, quoted, rejectionText, type Rejection } from '../http-error';
 
 /** A form value as Rack builds it from `a[b][c]=v` keys: a string, a list (`a[]=`), or nested fields. */
 export type FormValue = string | string[] | FormObject;

@@ -1,12 +1,12 @@
 import type { Request, Response } from 'express';
-import { decodeUtf8Strict } from '../../common/bytes';
-import { decodeLine, LineVerdict } from '../../codec/line-decoder';
-import { isValidMetricName } from '../../codec/metric-name';
-import { pySplit } from '../../common/python/str';
-import { readBody } from './body';
-import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { HttpError } from './http-error';
-import type { RequestMetrics } from './request-metrics';
+import { decodeUtf8Strict } from '../../../common/bytes';
+import { decodeLine, LineVerdict } from '../../../codec/line-decoder';
+import { isValidMetricName } from '../../../codec/metric-name';
+import { pySplit } from '../../../common/python/str';
+import { readBody } from '../body';
+import type { EndpointContext, EndpointGroup } from '../endpoint-group';
+import { HttpError } from '../http-error';
+import type { RequestMetrics } from '../request-metrics';
 
 /**
  * The slow path for a line the TCP receiver's decoder did not take: decides

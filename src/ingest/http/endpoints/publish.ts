@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
-import { bodyText, readBody } from './body';
-import type { EndpointContext, EndpointGroup } from './endpoint-group';
-import { HttpError } from './http-error';
+import { bodyText, readBody } from '../body';
+import type { EndpointContext, EndpointGroup } from '../endpoint-group';
+import { HttpError } from '../http-error';
 
 /** Ruby truthiness, as Backstop tests fields: only nil and false are missing (0 and "" pass). */
 const missing = (v: unknown): boolean => v === null || v === undefined || v === false;

@@ -2,13 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { createPagerdutyEndpoints, parseNestedForm } from '../../../src/ingest/http/pagerduty';
-import { startHttpGroup, type HttpHarness } from '../../helpers/http';
-import { waitFor } from '../../helpers/sink';
+import { createPagerdutyEndpoints, parseNestedForm } from '../../../../src/ingest/http/endpoints/pagerduty';
+import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
+import { waitFor } from '../../../helpers/sink';
 
 const NOW_MS = 1_700_000_123_456;
 const NOW_S = 1_700_000_123;
-const fixture = (name: string): string => fs.readFileSync(path.join(__dirname, '../../fixtures/http', name), 'utf8');
+const fixture = (name: string): string => fs.readFileSync(path.join(__dirname, '../../../fixtures/http', name), 'utf8');
 const BACKSTOP_FORM = fixture('pagerduty-backstop-incident.form');
 const V1_DOCS = fixture('pagerduty-v1-docs.json');
 const V3_DOCS = fixture('pagerduty-v3-docs.json');

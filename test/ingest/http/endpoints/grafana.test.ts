@@ -1,7 +1,7 @@
 import request from 'supertest';
-import { createGrafanaEndpoints } from '../../../src/ingest/http/grafana';
-import { startHttpGroup, type HttpHarness } from '../../helpers/http';
-import { waitFor } from '../../helpers/sink';
+import { createGrafanaEndpoints } from '../../../../src/ingest/http/endpoints/grafana';
+import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
+import { waitFor } from '../../../helpers/sink';
 
 /** Grafana's published sample (http-ingest.md 6.2). */
 const SAMPLE = [
