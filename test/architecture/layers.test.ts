@@ -50,3 +50,23 @@ describe('layers', () => {
     }
   });
 });
+
+describe("README's layout section", () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const layout = readme.slice(readme.indexOf('## Layout'));
+
+  function dirs(rel: string): string[] {
+    return fs
+      .readdirSync(path.join(ROOT, rel), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .flatMap((e) => [`${rel}/${e.name}`, ...dirs(`${rel}/${e.name}`)]);
+  }
+
+  it('names every folder of src/ (top-level ones by path, nested ones by name)', () => {
+    const missing = dirs('src').filter((d) => {
+      const depth = d.split('/').length;
+      return depth === 2 ? !layout.includes(`${d}/`) : !layout.includes(`${path.basename(d)}/`);
+    });
+    expect(missing).toEqual([]);
+  });
+});
