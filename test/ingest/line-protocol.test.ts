@@ -1,30 +1,14 @@
 import { LineProtocol, type LineProtocolDeps } from '../../src/ingest/line-protocol';
-import type { MetricBatch } from '../../src/model/metric';
-import type { MetricSink } from '../../src/model/metric-sink';
 import { IngestCounters } from '../../src/telemetry/counters';
 import { RateLimitedLog } from '../../src/telemetry/rate-limited-log';
 import { captureLog, type LogEntry } from '../helpers/capture-log';
-import { batchDatapoints, type Datapoint } from '../helpers/fixtures';
+import { type Datapoint } from '../helpers/fixtures';
+import { CopyingSink } from '../helpers/copying-sink';
 
 const PEER = '192.0.2.10:50123';
 const NOW_MS = 1_700_000_123_456;
 const NOW = NOW_MS / 1000;
 
-/** A sink that copies every batch it is handed: the producer clears and reuses the batch once accept() returns. */
-class CopyingSink implements MetricSink {
-  readonly copies: { origin: string; points: Datapoint[] }[] = [];
-  /** The batch objects themselves, to show that they are reused. */
-  readonly handed: MetricBatch[] = [];
-
-  accept(batch: MetricBatch, origin: string): void {
-    this.copies.push({ origin, points: batchDatapoints(batch) });
-    this.handed.push(batch);
-  }
-
-  get points(): Datapoint[] {
-    return this.copies.flatMap((c) => c.points);
-  }
-}
 
 interface Harness {
   protocol: LineProtocol;

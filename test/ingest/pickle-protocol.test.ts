@@ -2,32 +2,17 @@ import { ByteWriter } from '../../src/codec/byte-writer';
 import { PickleDecoder } from '../../src/codec/pickle-decoder';
 import { PickleEncoder } from '../../src/codec/pickle-encoder';
 import { PickleProtocol, type PickleProtocolDeps } from '../../src/ingest/pickle-protocol';
-import type { MetricBatch } from '../../src/model/metric';
-import type { MetricSink } from '../../src/model/metric-sink';
 import { DatapointQueue } from '../../src/output/queue';
 import { IngestCounters } from '../../src/telemetry/counters';
 import { RateLimitedLog } from '../../src/telemetry/rate-limited-log';
 import { captureLog, type LogEntry } from '../helpers/capture-log';
-import { batchDatapoints, expectedDatapoints, pickleFixtures, type Datapoint, type PickleFixture } from '../helpers/fixtures';
+import { expectedDatapoints, pickleFixtures, type Datapoint, type PickleFixture } from '../helpers/fixtures';
+import { CopyingSink } from '../helpers/copying-sink';
 
 const PEER = '192.0.2.20:40404';
 const NOW_MS = 1_700_001_234_500;
 const NOW = NOW_MS / 1000;
 
-/** A sink that copies every batch it is handed: the producer clears and reuses the batch once accept() returns. */
-class CopyingSink implements MetricSink {
-  readonly copies: { origin: string; points: Datapoint[] }[] = [];
-  readonly handed: MetricBatch[] = [];
-
-  accept(batch: MetricBatch, origin: string): void {
-    this.copies.push({ origin, points: batchDatapoints(batch) });
-    this.handed.push(batch);
-  }
-
-  get points(): Datapoint[] {
-    return this.copies.flatMap((c) => c.points);
-  }
-}
 
 interface Harness {
   protocol: PickleProtocol;

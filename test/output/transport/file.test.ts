@@ -2,33 +2,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FileTransport } from '../../../src/output/transport/file';
-import type { Connection, TransportEvents } from '../../../src/output/transport/transport';
+import type { Connection } from '../../../src/output/transport/transport';
 import { seededBytes } from '../../helpers/fixtures';
 import { tempDirsRemovedAfterAll } from '../../helpers/relay';
 import { waitFor } from '../../helpers/sink';
+import { TransportRecorder as Recorder } from '../../helpers/transport-recorder';
 
-/** Records what a transport reports, in order. */
-class Recorder implements TransportEvents {
-  readonly events: ('connect' | 'drain' | 'close')[] = [];
-  closeError: Error | undefined;
-
-  onConnect(): void {
-    this.events.push('connect');
-  }
-
-  onDrain(): void {
-    this.events.push('drain');
-  }
-
-  onClose(error: Error | undefined): void {
-    this.events.push('close');
-    this.closeError = error;
-  }
-
-  has(e: 'connect' | 'drain' | 'close'): boolean {
-    return this.events.includes(e);
-  }
-}
 
 const newDir = tempDirsRemovedAfterAll();
 const codeOf = (e: Error | undefined): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;

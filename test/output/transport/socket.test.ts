@@ -1,33 +1,12 @@
 import fs from 'node:fs';
 import { SocketTransport, type SocketTransportOptions } from '../../../src/output/transport/socket';
-import type { Connection, TransportEvents } from '../../../src/output/transport/transport';
+import type { Connection } from '../../../src/output/transport/transport';
 import { freePorts } from '../../helpers/carbon';
 import { makeTestCa, type TestCa } from '../../helpers/certs';
 import { seededBytes } from '../../helpers/fixtures';
 import { CaptureServer, waitFor } from '../../helpers/sink';
+import { TransportRecorder as Recorder } from '../../helpers/transport-recorder';
 
-/** Records what a transport reports, in order. */
-class Recorder implements TransportEvents {
-  readonly events: ('connect' | 'drain' | 'close')[] = [];
-  closeError: Error | undefined;
-
-  onConnect(): void {
-    this.events.push('connect');
-  }
-
-  onDrain(): void {
-    this.events.push('drain');
-  }
-
-  onClose(error: Error | undefined): void {
-    this.events.push('close');
-    this.closeError = error;
-  }
-
-  has(e: 'connect' | 'drain' | 'close'): boolean {
-    return this.events.includes(e);
-  }
-}
 
 const codeOf = (e: Error | undefined): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 const received = (s: CaptureServer): number => s.chunks.reduce((n, c) => n + c.length, 0);
