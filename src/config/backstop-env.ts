@@ -1,4 +1,4 @@
-import { ConfigError } from './config-error';
+import { ConfigError, ConfigErrorCode } from './config-error';
 import type { ConfigObject } from './schema';
 
 /** Backstop's environment variables (lib/backstop/config.rb) plus PORT, which its Procfile listens on. */
@@ -29,10 +29,10 @@ export function backstopConfigFromEnv(env: NodeJS.ProcessEnv): ConfigObject | un
       // Backstop URI.parse's any scheme (carbon://, tcp://); only host and port matter
       u = new URL(raw.trim());
     } catch {
-      throw new ConfigError(`"${raw.trim()}" is not a URL like carbon://10.0.0.1:2003`, where);
+      throw new ConfigError(`"${raw.trim()}" is not a URL like carbon://10.0.0.1:2003`, where, ConfigErrorCode.ENV);
     }
     const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (host === '' || u.port === '') throw new ConfigError(`"${raw.trim()}" needs a host and a port`, where);
+    if (host === '' || u.port === '') throw new ConfigError(`"${raw.trim()}" needs a host and a port`, where, ConfigErrorCode.ENV);
     return {
       name: `carbon-${i + 1}`,
       host,
@@ -47,7 +47,7 @@ export function backstopConfigFromEnv(env: NodeJS.ProcessEnv): ConfigObject | un
     .filter((p) => p !== '')
     .map((pair) => {
       const colon = pair.indexOf(':');
-      if (colon <= 0) throw new ConfigError('BACKSTOP_AUTH must be user:pass[,user2:pass2...]', { file: 'environment', path: 'BACKSTOP_AUTH' });
+      if (colon <= 0) throw new ConfigError('BACKSTOP_AUTH must be user:pass[,user2:pass2...]', { file: 'environment', path: 'BACKSTOP_AUTH' }, ConfigErrorCode.ENV);
       return { user: pair.slice(0, colon), password: pair.slice(colon + 1) };
     });
   const port = env.PORT === undefined || env.PORT === '' ? DEFAULT_PORT : Number(env.PORT);

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, type ConfigErrorLocation } from './config-error';
+import { ConfigError, ConfigErrorCode, type ConfigErrorLocation } from './config-error';
 import { IniFile, type IniOption } from './ini';
 import { destinationName as destinationNameRule, type carbonDestinationSchema } from './destinations';
 import { configSchema, type ConfigObject } from './schema';
@@ -222,8 +222,8 @@ class Settings {
   }
 }
 
-function fail(s: Setting | ConfigErrorLocation, problem: string): ConfigError {
-  return new ConfigError(problem, 'where' in s ? s.where : s);
+function fail(s: Setting | ConfigErrorLocation, problem: string, code: ConfigErrorCode = ConfigErrorCode.CARBON_CONF): ConfigError {
+  return new ConfigError(problem, 'where' in s ? s.where : s, code);
 }
 
 function bool(s: Setting): boolean {
@@ -321,14 +321,14 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
   const settings = new Settings(confFile);
   const warnings: string[] = [];
   const warn = (where: ConfigErrorLocation, problem: string): void => {
-    warnings.push(new ConfigError(problem, where).message);
+    warnings.push(new ConfigError(problem, where, ConfigErrorCode.CARBON_CONF).message);
   };
 
   // conf.py read_config: [relay], then [relay:<instance>] when an instance is given
   const hasRelay = settings.readFrom(ini, 'relay');
   const hasInstance = instance !== '' && settings.readFrom(ini, `relay:${instance}`);
   // carbon would start with its defaults, i.e. with no destinations at all
-  if (!hasRelay && !hasInstance) throw new ConfigError(`no [relay]${instance === '' ? '' : ` or [relay:${instance}]`} section`, { file: confFile });
+  if (!hasRelay && !hasInstance) throw new ConfigError(`no [relay]${instance === '' ? '' : ` or [relay:${instance}]`} section`, { file: confFile }, ConfigErrorCode.CARBON_CONF);
 
   const confDir = path.resolve(settings.isSet('CONF_DIR') ? text(settings.get('CONF_DIR')) : path.dirname(confFile));
   /** Paths given on carbon-relay's command line are relative to the working directory, like everything else carbon opens. */
@@ -416,7 +416,7 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
       maxDatapointsPerMessage,
     });
   }
-  if (destinations.length === 0) throw fail(destSetting, destSetting.option === undefined ? 'DESTINATIONS is not set' : 'no destinations');
+  if (destinations.length === 0) throw fail(destSetting, destSetting.option === undefined ? 'DESTINATIONS is not set' : 'no destinations', ConfigErrorCode.NO_DESTINATIONS);
   config.destinations = destinations;
 
   // --- routing (routers.py)
@@ -518,9 +518,9 @@ function validate(config: ConfigObject, origins: ReadonlyMap<string, ConfigError
         break;
       }
     }
-    return new ConfigError(`${issue.message} (${parts.join('.')})`, where).message;
+    return new ConfigError(`${issue.message} (${parts.join('.')})`, where, ConfigErrorCode.SCHEMA).message;
   });
-  throw new ConfigError(messages.join('\n'), {});
+  throw new ConfigError(messages.join('\n'), {}, ConfigErrorCode.SCHEMA);
 }
 
 /**
@@ -544,13 +544,13 @@ function readRelayRules(file: string, confFile: string, byTuple: ReadonlyMap<str
       return { file, line: o?.line ?? h.line, path: `[${section}] ${o?.name ?? key}` };
     };
     if (section !== 'DEFAULT' && !ini.hasSection(section)) {
-      throw new ConfigError("carbon reads this line as a section header (it starts with '[' and ends with ']'), and that section has no destinations", { file, line: h.line });
+      throw new ConfigError("carbon reads this line as a section header (it starts with '[' and ends with ']'), and that section has no destinations", { file, line: h.line }, ConfigErrorCode.CARBON_CONF);
     }
-    if (!ini.hasOption(section, 'destinations')) throw new ConfigError(`section [${section}] has no destinations (carbon requires them in every section)`, { file, line: h.line });
+    if (!ini.hasOption(section, 'destinations')) throw new ConfigError(`section [${section}] has no destinations (carbon requires them in every section)`, { file, line: h.line }, ConfigErrorCode.CARBON_CONF);
     const dests: Dest[] = [];
     for (const entry of ini.get(section, 'destinations').split(',')) {
       const d = parseCarbonDestination(entry);
-      if (typeof d === 'string') throw new ConfigError(d, at('destinations'));
+      if (typeof d === 'string') throw new ConfigError(d, at('destinations'), ConfigErrorCode.CARBON_CONF);
       dests.push(d);
     }
     const names = (): string[] => {
@@ -561,6 +561,7 @@ function readRelayRules(file: string, confFile: string, byTuple: ReadonlyMap<str
           throw new ConfigError(
             `${destLabel(d)} is not in DESTINATIONS of ${confFile} (host, port and instance must all match; carbon would silently drop it, and buffer without limit when a rule is left with no destination)`,
             at('destinations'),
+            ConfigErrorCode.UNKNOWN_DESTINATION,
           );
         }
         if (!out.includes(name)) out.push(name);
@@ -568,7 +569,7 @@ function readRelayRules(file: string, confFile: string, byTuple: ReadonlyMap<str
       return out;
     };
     if (ini.hasOption(section, 'pattern')) {
-      if (ini.hasOption(section, 'default')) throw new ConfigError(`section [${section}] has both pattern and default; use one or the other`, at('default'));
+      if (ini.hasOption(section, 'default')) throw new ConfigError(`section [${section}] has both pattern and default; use one or the other`, at('default'), ConfigErrorCode.CARBON_CONF);
       const pattern = ini.get(section, 'pattern');
       const cont = ini.hasOption(section, 'continue') ? ini.getBoolean(section, 'continue') : false;
       // re.compile('') matches every name; the schema wants a non-empty pattern
@@ -577,13 +578,13 @@ function readRelayRules(file: string, confFile: string, byTuple: ReadonlyMap<str
     }
     if (ini.hasOption(section, 'default')) {
       if (!ini.getBoolean(section, 'default')) continue; // carbon ignores `default = false`
-      if (defaultRule !== undefined) throw new ConfigError(`a second default rule (the first is [${defaultRule.rule.name}] at line ${defaultRule.line}); exactly one section may have default = true`, at('default'));
+      if (defaultRule !== undefined) throw new ConfigError(`a second default rule (the first is [${defaultRule.rule.name}] at line ${defaultRule.line}); exactly one section may have default = true`, at('default'), ConfigErrorCode.DEFAULT_RULE);
       defaultRule = { rule: { name: section, default: true, destinations: names() }, line: h.line };
       continue;
     }
     warn({ file, line: h.line, path: `[${section}]` }, 'neither pattern nor default; carbon ignores this section, and so do we');
   }
-  if (defaultRule === undefined) throw new ConfigError('no default rule: exactly one section must have default = true', { file });
+  if (defaultRule === undefined) throw new ConfigError('no default rule: exactly one section must have default = true', { file }, ConfigErrorCode.DEFAULT_RULE);
   // carbon evaluates the default rule last, wherever it is written
   rules.push(defaultRule.rule);
   return rules;

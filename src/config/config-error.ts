@@ -1,3 +1,44 @@
+/**
+ * Stable codes for configuration problems (fastify's `FST_ERR_...` style), so
+ * callers and tests can tell kinds of problem apart without matching message
+ * text. One constant per kind; the message says what exactly is wrong.
+ */
+export const ConfigErrorCode = Object.freeze({
+  /** A configuration file cannot be found or read (missing, unreadable, not UTF-8). */
+  READ: 'CF_ERR_CONFIG_READ',
+  /** A YAML file cannot be parsed or expanded (syntax, undefined alias, too many aliases). */
+  YAML: 'CF_ERR_CONFIG_YAML',
+  /** An INI file (carbon.conf, relay-rules.conf) cannot be parsed or interpolated, as configparser would refuse it. */
+  INI: 'CF_ERR_CONFIG_INI',
+  /** An environment variable the configuration needs is not set (`${VAR}` in YAML) or not well-formed (Backstop's CARBON_URLS, BACKSTOP_AUTH). */
+  ENV: 'CF_ERR_CONFIG_ENV',
+  /** A key or value fails validation: unknown key, wrong type, out of range, settings that exclude each other. */
+  SCHEMA: 'CF_ERR_CONFIG_SCHEMA',
+  /** A rule, group member or relay rule names a destination (or group) that is not configured. */
+  UNKNOWN_DESTINATION: 'CF_ERR_CONFIG_UNKNOWN_DESTINATION',
+  /** Two destinations, groups or sources share a name. */
+  DUPLICATE_NAME: 'CF_ERR_CONFIG_DUPLICATE_NAME',
+  /** No default rule, or more than one. */
+  DEFAULT_RULE: 'CF_ERR_CONFIG_DEFAULT_RULE',
+  /** No rules at all. */
+  NO_RULES: 'CF_ERR_CONFIG_NO_RULES',
+  /** No destinations at all. */
+  NO_DESTINATIONS: 'CF_ERR_CONFIG_NO_DESTINATIONS',
+  /** A pattern is not a valid regular expression (rules, filters). */
+  REGEX: 'CF_ERR_CONFIG_REGEX',
+  /** A group's members cannot form it: not a host/port destination, listed twice, or the same ring node twice. */
+  GROUP: 'CF_ERR_CONFIG_GROUP',
+  /** carbon.conf or relay-rules.conf says something carbon-fanout cannot map (bad setting value, destination string, section). */
+  CARBON_CONF: 'CF_ERR_CONFIG_CARBON_CONF',
+  /** A line of carbon's aggregation-rules.conf is invalid. */
+  AGGREGATION_RULES: 'CF_ERR_CONFIG_AGGREGATION_RULES',
+} as const);
+
+export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
+
+/** Every code, each once. */
+export const CONFIG_ERROR_CODES: readonly ConfigErrorCode[] = Object.freeze(Object.values(ConfigErrorCode));
+
 export interface ConfigErrorLocation {
   file?: string;
   line?: number;
@@ -9,7 +50,12 @@ export interface ConfigErrorLocation {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 
-  constructor(problem: string, readonly where: ConfigErrorLocation) {
+  constructor(
+    problem: string,
+    readonly where: ConfigErrorLocation,
+    /** What kind of problem it is; not part of the message. */
+    readonly code: ConfigErrorCode,
+  ) {
     super(render(problem, where));
   }
 }

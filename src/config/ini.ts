@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ConfigError, type ConfigErrorLocation } from './config-error';
+import { ConfigError, ConfigErrorCode, type ConfigErrorLocation } from './config-error';
 import { PY_WHITESPACE, pyStrip } from '../common/python/str';
 
 /**
@@ -27,13 +27,33 @@ export type IniErrorKind =
   | 'InterpolationDepthError'
   | 'NotABoolean';
 
+/**
+ * The code each kind carries: the file cannot be read; configparser refuses its
+ * text (syntax, duplicates, `%` interpolation); or what carbon reads from it is
+ * absent or not of the type carbon wants (a carbon.conf problem, like a setting
+ * that is not a number).
+ */
+export const INI_ERROR_CODES: Readonly<Record<IniErrorKind, ConfigErrorCode>> = Object.freeze({
+  ReadError: ConfigErrorCode.READ,
+  ParsingError: ConfigErrorCode.INI,
+  MissingSectionHeaderError: ConfigErrorCode.INI,
+  DuplicateSectionError: ConfigErrorCode.INI,
+  DuplicateOptionError: ConfigErrorCode.INI,
+  InterpolationSyntaxError: ConfigErrorCode.INI,
+  InterpolationMissingOptionError: ConfigErrorCode.INI,
+  InterpolationDepthError: ConfigErrorCode.INI,
+  NoSectionError: ConfigErrorCode.CARBON_CONF,
+  NoOptionError: ConfigErrorCode.CARBON_CONF,
+  NotABoolean: ConfigErrorCode.CARBON_CONF,
+});
+
 export class IniError extends ConfigError {
   constructor(
     readonly kind: IniErrorKind,
     problem: string,
     where: ConfigErrorLocation,
   ) {
-    super(problem, where);
+    super(problem, where, INI_ERROR_CODES[kind]);
   }
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { deepFreeze } from '../common/deep-freeze';
-import { ConfigError } from './config-error';
+import { ConfigError, ConfigErrorCode } from './config-error';
 import { configSchema, httpSchema, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { compilePythonRegex } from '../common/python/regex';
@@ -82,7 +82,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   const rules: Located<RuleConfig>[] = (cfg.rules ?? []).map((r, i) => ({ value: r, source: main, path: ['rules', i] }));
   const groups: Located<GroupConfig>[] = cfg.groups.map((g, i) => ({ value: resolveGroupPaths(g, dir), source: main, path: ['groups', i] }));
   if (cfg.rulesFile !== undefined) {
-    if (cfg.rules !== undefined) throw new ConfigError('set either rules or rulesFile, not both', { file: main.file, line: main.lineOf(['rulesFile']), path: 'rulesFile' });
+    if (cfg.rules !== undefined) throw new ConfigError('set either rules or rulesFile, not both', { file: main.file, line: main.lineOf(['rulesFile']), path: 'rulesFile' }, ConfigErrorCode.SCHEMA);
     const rf = YamlFile.read(path.resolve(dir, cfg.rulesFile), env);
     const parsed = rf.parse(rulesFileSchema);
     parsed.destinations.forEach((d, i) => destinations.push({ value: resolvePaths(d, path.dirname(rf.file)), source: rf, path: ['destinations', i] }));
@@ -93,38 +93,42 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
 
   const names = new Set<string>();
   for (const d of destinations) {
-    if (names.has(d.value.name)) throw at(d, ['name'], `duplicate destination name "${d.value.name}"`);
+    if (names.has(d.value.name)) throw at(d, ['name'], `duplicate destination name "${d.value.name}"`, ConfigErrorCode.DUPLICATE_NAME);
     names.add(d.value.name);
   }
-  if (destinations.length === 0) throw new ConfigError('no destinations configured', { file: main.file });
+  if (destinations.length === 0) throw new ConfigError('no destinations configured', { file: main.file }, ConfigErrorCode.NO_DESTINATIONS);
   const network = new Set(destinations.filter((d) => d.value.type === 'carbon').map((d) => d.value.name));
   for (const g of groups) {
-    if (names.has(g.value.name)) throw at(g, ['name'], `"${g.value.name}" is already the name of a destination or group`);
+    if (names.has(g.value.name)) throw at(g, ['name'], `"${g.value.name}" is already the name of a destination or group`, ConfigErrorCode.DUPLICATE_NAME);
     g.value.members.forEach((m, j) => {
-      if (!network.has(m)) throw at(g, ['members', j], names.has(m) ? `"${m}" is a file destination or group; members must be host/port destinations` : `unknown destination "${m}"`);
+      if (!network.has(m)) {
+        throw names.has(m)
+          ? at(g, ['members', j], `"${m}" is a file destination or group; members must be host/port destinations`, ConfigErrorCode.GROUP)
+          : at(g, ['members', j], `unknown destination "${m}"`, ConfigErrorCode.UNKNOWN_DESTINATION);
+      }
     });
-    if (new Set(g.value.members).size !== g.value.members.length) throw at(g, ['members'], 'a destination is listed twice');
+    if (new Set(g.value.members).size !== g.value.members.length) throw at(g, ['members'], 'a destination is listed twice', ConfigErrorCode.GROUP);
     // a ring node is (host, instance): two members that differ only by port would be one node (carbon refuses them too)
     const ringKeys = new Map<string, string>();
     g.value.members.forEach((m, j) => {
       const d = destinations.find((x) => x.value.name === m)?.value as CarbonDestinationConfig;
       const key = `${d.host}\n${d.instance ?? ''}`;
       const other = ringKeys.get(key);
-      if (other !== undefined) throw at(g, ['members', j], `"${m}" and "${other}" have the same host and instance; give them distinct instances`);
+      if (other !== undefined) throw at(g, ['members', j], `"${m}" and "${other}" have the same host and instance; give them distinct instances`, ConfigErrorCode.GROUP);
       ringKeys.set(key, m);
     });
   }
   for (const g of groups) names.add(g.value.name);
-  if (rules.length === 0) throw new ConfigError('no rules configured (add at least `- {default: true, destinations: [...]}`)', { file: main.file });
+  if (rules.length === 0) throw new ConfigError('no rules configured (add at least `- {default: true, destinations: [...]}`)', { file: main.file }, ConfigErrorCode.NO_RULES);
 
   const compiled: CompiledRule[] = [];
   let defaultRule: Located<RuleConfig> | undefined;
   rules.forEach((r, i) => {
     r.value.destinations.forEach((name, j) => {
-      if (!names.has(name)) throw at(r, ['destinations', j], `unknown destination or group "${name}" (known: ${[...names].join(', ')})`);
+      if (!names.has(name)) throw at(r, ['destinations', j], `unknown destination or group "${name}" (known: ${[...names].join(', ')})`, ConfigErrorCode.UNKNOWN_DESTINATION);
     });
     if (r.value.default === true) {
-      if (defaultRule !== undefined) throw at(r, ['default'], `a second default rule (the first is at line ${defaultRule.source.lineOf(defaultRule.path)})`);
+      if (defaultRule !== undefined) throw at(r, ['default'], `a second default rule (the first is at line ${defaultRule.source.lineOf(defaultRule.path)})`, ConfigErrorCode.DEFAULT_RULE);
       defaultRule = r;
       return;
     }
@@ -133,22 +137,22 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     try {
       pattern = compilePythonRegex(r.value.pattern as string, { ignoreCase: r.value.ignoreCase === true });
     } catch (err) {
-      throw at(r, ['pattern'], `invalid regular expression: ${(err as Error).message}`);
+      throw at(r, ['pattern'], `invalid regular expression: ${(err as Error).message}`, ConfigErrorCode.REGEX);
     }
     compiled.push({ name: r.value.name ?? `rule ${i + 1}`, pattern, targets: r.value.destinations, continue: r.value.continue });
   });
-  if (defaultRule === undefined) throw new ConfigError('exactly one rule must have `default: true`', { file: rules[0].source.file, line: rules[0].source.lineOf(['rules']), path: 'rules' });
+  if (defaultRule === undefined) throw new ConfigError('exactly one rule must have `default: true`', { file: rules[0].source.file, line: rules[0].source.lineOf(['rules']), path: 'rules' }, ConfigErrorCode.DEFAULT_RULE);
 
   const sourceNames = new Set<string>();
   cfg.sources.forEach((s, i) => {
-    if (sourceNames.has(s.name)) throw at({ value: s, source: main, path: ['sources', i] }, ['name'], `duplicate source name "${s.name}"`);
+    if (sourceNames.has(s.name)) throw at({ value: s, source: main, path: ['sources', i] }, ['name'], `duplicate source name "${s.name}"`, ConfigErrorCode.DUPLICATE_NAME);
     sourceNames.add(s.name);
   });
 
   for (const d of destinations) {
     const { value } = d;
     const queueAtHigh = Math.floor(value.maxQueueSize * value.highWaterMark);
-    if (queueAtHigh < 1) throw at(d, ['highWaterMark'], 'maxQueueSize x highWaterMark must be at least 1');
+    if (queueAtHigh < 1) throw at(d, ['highWaterMark'], 'maxQueueSize x highWaterMark must be at least 1', ConfigErrorCode.SCHEMA);
   }
 
   return deepFreeze({
@@ -169,9 +173,9 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   });
 }
 
-function at<T>(loc: Located<T>, sub: (string | number)[], problem: string): ConfigError {
+function at<T>(loc: Located<T>, sub: (string | number)[], problem: string, code: ConfigErrorCode): ConfigError {
   const p = [...loc.path, ...sub];
-  return new ConfigError(problem, { file: loc.source.file, line: loc.source.lineOf(p), path: p.join('.') });
+  return new ConfigError(problem, { file: loc.source.file, line: loc.source.lineOf(p), path: p.join('.') }, code);
 }
 
 function resolveGroupPaths(g: GroupConfig, dir: string): GroupConfig {
@@ -185,7 +189,7 @@ function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: st
       try {
         return compilePythonRegex(p, { ignoreCase: false });
       } catch (err) {
-        throw new ConfigError(`invalid regular expression: ${(err as Error).message}`, { file: source.file, line: source.lineOf(['filters', key, i]), path: `filters.${key}.${i}` });
+        throw new ConfigError(`invalid regular expression: ${(err as Error).message}`, { file: source.file, line: source.lineOf(['filters', key, i]), path: `filters.${key}.${i}` }, ConfigErrorCode.REGEX);
       }
     });
   return {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import YAML, { LineCounter, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from './config-error';
+import { ConfigError, ConfigErrorCode } from './config-error';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -36,9 +36,9 @@ function validate<S extends z.ZodType>(source: ConfigSource, data: unknown, sche
   const messages = result.error.issues.map((issue) => {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     const unknownKey = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-    return new ConfigError(issue.message + unknownKey, { file: source.file, line: source.lineOf(path), path: path.join('.') }).message;
+    return new ConfigError(issue.message + unknownKey, { file: source.file, line: source.lineOf(path), path: path.join('.') }, ConfigErrorCode.SCHEMA).message;
   });
-  throw new ConfigError(messages.join('\n'), {});
+  throw new ConfigError(messages.join('\n'), {}, ConfigErrorCode.SCHEMA);
 }
 
 /** A parsed YAML file that can say on which line a key path stands. */
@@ -59,19 +59,19 @@ export class YamlFile implements ConfigSource {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read file: ${(err as Error).message}`, { file });
+      throw new ConfigError(`cannot read file: ${(err as Error).message}`, { file }, ConfigErrorCode.READ);
     }
     const lines = new LineCounter();
     const doc = YAML.parseDocument(text, { lineCounter: lines, uniqueKeys: true });
     const f = new YamlFile(file, doc, lines);
     const first = doc.errors[0];
     if (first !== undefined) {
-      throw new ConfigError(first.message.split('\n')[0], { file, line: first.linePos?.[0].line });
+      throw new ConfigError(first.message.split('\n')[0], { file, line: first.linePos?.[0].line }, ConfigErrorCode.YAML);
     }
     YAML.visit(doc, {
       Alias(_key, node) {
         if (node.resolve(doc) === undefined) {
-          throw new ConfigError('alias refers to an anchor that is not defined before it', { file, line: f.lineOfNode(node.range?.[0]) });
+          throw new ConfigError('alias refers to an anchor that is not defined before it', { file, line: f.lineOfNode(node.range?.[0]) }, ConfigErrorCode.YAML);
         }
       },
       Scalar(_key, node, path) {
@@ -84,7 +84,7 @@ export class YamlFile implements ConfigSource {
             file,
             line: f.lineOfNode(node.range?.[0]),
             path: keyPath(path),
-          });
+          }, ConfigErrorCode.ENV);
         });
       },
     });
@@ -98,7 +98,7 @@ export class YamlFile implements ConfigSource {
       data = this.doc.toJS({ maxAliasCount: 1000 });
     } catch (err) {
       // e.g. alias expansion beyond maxAliasCount (a "billion laughs" document); the message names no values.
-      throw new ConfigError(`cannot expand YAML document: ${(err as Error).name}`, { file: this.file });
+      throw new ConfigError(`cannot expand YAML document: ${(err as Error).name}`, { file: this.file }, ConfigErrorCode.YAML);
     }
     return validate(this, data ?? {}, schema);
   }

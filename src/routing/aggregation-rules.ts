@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ConfigError } from '../config/config-error';
+import { ConfigError, ConfigErrorCode } from '../config/config-error';
 import type { Logger } from '../telemetry/logger';
 import { compilePythonRegex } from '../common/python/regex';
 
@@ -62,7 +62,7 @@ export function parseAggregationRules(text: string, file: string): AggregationRu
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const fail = (why: string): never => {
-      throw new ConfigError(`invalid aggregation rule: ${why}`, { file, line: idx + 1 });
+      throw new ConfigError(`invalid aggregation rule: ${why}`, { file, line: idx + 1 }, ConfigErrorCode.AGGREGATION_RULES);
     };
     const eq = line.indexOf('=');
     if (eq < 0) fail('expected "output (frequency) = method input"');

@@ -31,6 +31,16 @@ describe("Backstop's environment variables as the config", () => {
     expect(backstopConfigFromEnv({ PREFIXES: 'x' })).toBeUndefined();
     expect(() => backstopConfigFromEnv({ CARBON_URLS: 'nonsense' })).toThrow(ConfigError);
     expect(() => backstopConfigFromEnv({ CARBON_URLS: 'carbon://host-without-port' })).toThrow(/needs a host and a port/);
+    for (const env of [{ CARBON_URLS: 'nonsense' }, { CARBON_URLS: 'carbon://host-without-port' }, { CARBON_URLS: 'carbon://h:2003', BACKSTOP_AUTH: 'no-colon' }]) {
+      let err: unknown;
+      try {
+        backstopConfigFromEnv(env);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).code).toBe('CF_ERR_CONFIG_ENV');
+    }
   });
 
   it('start with only the environment serves /publish with Basic auth and the API key prefix', async () => {

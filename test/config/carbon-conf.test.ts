@@ -94,6 +94,7 @@ describe('readCarbonConf: the fixtures', () => {
   it("rejects Debian's example relay-rules.conf with it: its destinations are not in DESTINATIONS", () => {
     const rules = path.join(FIXTURES, 'debian', 'relay-rules.conf.example');
     const err = failure(() => read('debian', { rules }));
+    expect(err.code).toBe('CF_ERR_CONFIG_UNKNOWN_DESTINATION');
     expect(err.where).toEqual({ file: rules, line: 21, path: '[default] destinations' });
     expect(err.message).toBe(
       `${rules}:21: [default] destinations: 127.0.0.1:2004:a is not in DESTINATIONS of ${path.join(FIXTURES, 'debian', 'carbon.conf')} ` +
@@ -274,13 +275,19 @@ describe('readCarbonConf: destinations', () => {
   it('errors on bad DESTINATIONS at their line', () => {
     const err = failure(() => readText('[relay]\n\nDESTINATIONS = 127.0.0.1:2004, 2004\n'));
     expect(err.message).toMatch(/carbon\.conf:3: \[relay\] DESTINATIONS: "2004": expected host:port\[:instance\]$/);
+    expect(err.code).toBe('CF_ERR_CONFIG_CARBON_CONF');
     expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004,\n')).message).toMatch(/carbon\.conf:2: \[relay\] DESTINATIONS: empty destination \(a stray comma\?\)$/);
-    expect(failure(() => readText('[relay]\nLINE_RECEIVER_PORT = 2003\n')).message).toMatch(/carbon\.conf: DESTINATIONS: DESTINATIONS is not set$/);
+    expect(failure(() => readText('[relay]\nLINE_RECEIVER_PORT = 2003\n'))).toMatchObject({
+      message: expect.stringMatching(/carbon\.conf: DESTINATIONS: DESTINATIONS is not set$/),
+      code: 'CF_ERR_CONFIG_NO_DESTINATIONS',
+    });
+    expect(failure(() => readText('[relay]\nDESTINATIONS =\n'))).toMatchObject({ message: expect.stringMatching(/carbon\.conf:2: \[relay\] DESTINATIONS: /), code: 'CF_ERR_CONFIG_CARBON_CONF' });
   });
 
   it('errors on DESTINATION_PROTOCOL = protobuf, naming it', () => {
-    const { message, where } = failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nDESTINATION_PROTOCOL = protobuf\n'));
+    const { message, where, code } = failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nDESTINATION_PROTOCOL = protobuf\n'));
     expect(where.line).toBe(3);
+    expect(code).toBe('CF_ERR_CONFIG_CARBON_CONF');
     expect(message).toMatch(/carbon\.conf:3: \[relay\] DESTINATION_PROTOCOL: protobuf is not supported \(use pickle or line\)$/);
     expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nDESTINATION_PROTOCOL = udp\n')).message).toMatch(/:3: \[relay\] DESTINATION_PROTOCOL: must be pickle or line$/);
   });
@@ -347,13 +354,23 @@ describe('readCarbonConf: relay-rules.conf', () => {
   });
 
   it('errors without exactly one default rule, or without destinations', () => {
-    expect(failure(() => readText(conf, '[a]\npattern = x\ndestinations = 127.0.0.1:2004\n')).message).toMatch(/relay-rules\.conf: no default rule: exactly one section must have default = true$/);
-    expect(failure(() => readText(conf, `${DEFAULT_RULES}\n[again]\ndefault = yes\ndestinations = 127.0.0.1:2004\n`)).message).toMatch(
-      /relay-rules\.conf:6: \[again\] default: a second default rule \(the first is \[default\] at line 1\); exactly one section may have default = true$/,
-    );
-    expect(failure(() => readText(conf, `${DEFAULT_RULES}[nodest]\npattern = x\n`)).message).toMatch(/relay-rules\.conf:4: section \[nodest\] has no destinations \(carbon requires them in every section\)$/);
+    expect(failure(() => readText(conf, '[a]\npattern = x\ndestinations = 127.0.0.1:2004\n'))).toMatchObject({
+      message: expect.stringMatching(/relay-rules\.conf: no default rule: exactly one section must have default = true$/),
+      code: 'CF_ERR_CONFIG_DEFAULT_RULE',
+    });
+    expect(failure(() => readText(conf, `${DEFAULT_RULES}\n[again]\ndefault = yes\ndestinations = 127.0.0.1:2004\n`))).toMatchObject({
+      message: expect.stringMatching(/relay-rules\.conf:6: \[again\] default: a second default rule \(the first is \[default\] at line 1\); exactly one section may have default = true$/),
+      code: 'CF_ERR_CONFIG_DEFAULT_RULE',
+    });
+    expect(failure(() => readText(conf, `${DEFAULT_RULES}[nodest]\npattern = x\n`))).toMatchObject({
+      message: expect.stringMatching(/relay-rules\.conf:4: section \[nodest\] has no destinations \(carbon requires them in every section\)$/),
+      code: 'CF_ERR_CONFIG_CARBON_CONF',
+    });
     expect(failure(() => readText(conf, `${DEFAULT_RULES}[off]\ndefault = false\n`)).message).toMatch(/relay-rules\.conf:4: section \[off\] has no destinations/);
-    expect(failure(() => readText(conf, '[default]\ndefault = sure\ndestinations = 127.0.0.1:2004\n')).message).toMatch(/relay-rules\.conf:2: \[default\] default: not a boolean/);
+    expect(failure(() => readText(conf, '[default]\ndefault = sure\ndestinations = 127.0.0.1:2004\n'))).toMatchObject({
+      message: expect.stringMatching(/relay-rules\.conf:2: \[default\] default: not a boolean/),
+      code: 'CF_ERR_CONFIG_CARBON_CONF',
+    });
   });
 
   it('warns about sections carbon ignores', () => {
@@ -373,9 +390,10 @@ describe('readCarbonConf: relay-rules.conf', () => {
   });
 
   it('reports a lone % in a rule at its line', () => {
-    expect(failure(() => readText(conf, `[p]\npattern = ^100%\ndestinations = 127.0.0.1:2004\n${DEFAULT_RULES}`)).message).toMatch(
-      /relay-rules\.conf:2: \[p\] pattern: '%' must be followed by '%' or '\(' \(write %% for a literal '%'\)$/,
-    );
+    expect(failure(() => readText(conf, `[p]\npattern = ^100%\ndestinations = 127.0.0.1:2004\n${DEFAULT_RULES}`))).toMatchObject({
+      message: expect.stringMatching(/relay-rules\.conf:2: \[p\] pattern: '%' must be followed by '%' or '\(' \(write %% for a literal '%'\)$/),
+      code: 'CF_ERR_CONFIG_INI',
+    });
   });
 });
 
@@ -453,14 +471,21 @@ describe('readCarbonConf: settings', () => {
 
   it('reports values carbon cannot type, at their line', () => {
     expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nENABLE_UDP_LISTENER = maybe\n')).message).toMatch(/carbon\.conf:3: \[relay\] ENABLE_UDP_LISTENER: not a boolean \(use 1\/yes\/true\/on or 0\/no\/false\/off\)$/);
-    expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nMAX_QUEUE_SIZE = 1.5\n')).message).toMatch(/:3: \[relay\] MAX_QUEUE_SIZE: must be a whole number$/);
+    expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nMAX_QUEUE_SIZE = 1.5\n'))).toMatchObject({
+      message: expect.stringMatching(/:3: \[relay\] MAX_QUEUE_SIZE: must be a whole number$/),
+      code: 'CF_ERR_CONFIG_CARBON_CONF',
+    });
     expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nLINE_RECEIVER_PORT = twenty\n')).message).toMatch(/:3: \[relay\] LINE_RECEIVER_PORT: must be a number$/);
     expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nLINE_RECEIVER_INTERFACE = 127\n')).message).toMatch(/:3: \[relay\] LINE_RECEIVER_INTERFACE: must be an address$/);
-    expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nBAD = 50%\n')).message).toMatch(/carbon\.conf:3: \[relay\] BAD: '%' must be followed by/);
+    expect(failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nBAD = 50%\n'))).toMatchObject({
+      message: expect.stringMatching(/carbon\.conf:3: \[relay\] BAD: '%' must be followed by/),
+      code: 'CF_ERR_CONFIG_INI',
+    });
   });
 
   it("reports the schema's objections at the carbon.conf line they come from", () => {
     const err = failure(() => readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nMAX_DATAPOINTS_PER_MESSAGE = 200000\nPICKLE_RECEIVER_PORT = 70000\n'));
+    expect(err.code).toBe('CF_ERR_CONFIG_SCHEMA');
     expect(err.message.split('\n')).toEqual([
       expect.stringMatching(/carbon\.conf:4: \[relay\] PICKLE_RECEIVER_PORT: Too big: expected number to be <=65535 \(listen\.pickle\.tcp\.port\)$/),
       expect.stringMatching(/carbon\.conf:3: \[relay\] MAX_DATAPOINTS_PER_MESSAGE: Too big: expected number to be <=100000 \(destinations\.0\.maxDatapointsPerMessage\)$/),
@@ -488,7 +513,7 @@ describe('readCarbonConf: settings', () => {
 
   it('errors when there is no [relay] section', () => {
     const file = writeConf('[cache]\nDESTINATIONS = 127.0.0.1:2004\n', DEFAULT_RULES);
-    expect(failure(() => readCarbonConf({ carbonConf: file })).message).toBe(`${file}: no [relay] or [relay:a] section`);
+    expect(failure(() => readCarbonConf({ carbonConf: file }))).toMatchObject({ message: `${file}: no [relay] or [relay:a] section`, code: 'CF_ERR_CONFIG_CARBON_CONF' });
     expect(failure(() => readCarbonConf({ carbonConf: file, instance: '' })).message).toBe(`${file}: no [relay] section`);
     // [relay:a] alone is enough
     const alone = writeConf('[relay:a]\nDESTINATIONS = 127.0.0.1:2004\n', DEFAULT_RULES);

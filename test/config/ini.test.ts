@@ -2,7 +2,33 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/config/config-error';
-import { IniError, IniFile, type IniErrorKind } from '../../src/config/ini';
+import { INI_ERROR_CODES, IniError, IniFile, type IniErrorKind } from '../../src/config/ini';
+
+/** The stable code each kind must carry (a published contract: changing one is a breaking change). */
+const CODE_OF_KIND: Record<IniErrorKind, string> = {
+  ReadError: 'CF_ERR_CONFIG_READ',
+  ParsingError: 'CF_ERR_CONFIG_INI',
+  MissingSectionHeaderError: 'CF_ERR_CONFIG_INI',
+  DuplicateSectionError: 'CF_ERR_CONFIG_INI',
+  DuplicateOptionError: 'CF_ERR_CONFIG_INI',
+  InterpolationSyntaxError: 'CF_ERR_CONFIG_INI',
+  InterpolationMissingOptionError: 'CF_ERR_CONFIG_INI',
+  InterpolationDepthError: 'CF_ERR_CONFIG_INI',
+  NoSectionError: 'CF_ERR_CONFIG_CARBON_CONF',
+  NoOptionError: 'CF_ERR_CONFIG_CARBON_CONF',
+  NotABoolean: 'CF_ERR_CONFIG_CARBON_CONF',
+};
+
+/** The IniError `f` throws (fails the test if it returns or throws anything else). */
+function iniError(f: () => unknown): IniError {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof IniError) return err;
+    throw err;
+  }
+  throw new Error('no error thrown');
+}
 
 /** test/fixtures/ini-cases.json (gen-ini-cases.py): Python's configparser on each text. */
 type PyError = { error: string };
@@ -54,6 +80,7 @@ describe('IniFile against Python configparser (fixture)', () => {
     const expected = c.error!;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.kind).toBe(expected.type);
+    expect(err.code).toBe(CODE_OF_KIND[expected.type]);
     expect(err.where.file).toBe(FILE);
     expect(err.where.line).toBe(expected.lineno ?? expected.lines![0]);
     expect(err.message.startsWith(`${FILE}:${err.where.line}: `)).toBe(true);
@@ -102,6 +129,7 @@ describe('IniFile details Python does not report', () => {
       }
       expect(caught).toBeInstanceOf(IniError);
       expect((caught as IniError).kind).toBe(kind);
+      expect((caught as IniError).code).toBe(CODE_OF_KIND[kind]);
       expect((caught as IniError).message).toBe(message);
     };
     check(() => ini.get('a', 'p'), 'InterpolationSyntaxError', `${FILE}:5: [a] p: '%' must be followed by '%' or '(' (write %% for a literal '%')`);
@@ -115,6 +143,12 @@ describe('IniFile details Python does not report', () => {
   it('names file, line, section and key when a value is not a boolean', () => {
     const ini = IniFile.parse('[rule]\npattern = x\nContinue = maybe\n', FILE);
     expect(() => ini.getBoolean('rule', 'continue')).toThrow(`${FILE}:3: [rule] Continue: not a boolean (use 1/yes/true/on or 0/no/false/off)`);
+    expect(iniError(() => ini.getBoolean('rule', 'continue'))).toMatchObject({ kind: 'NotABoolean', code: 'CF_ERR_CONFIG_CARBON_CONF' });
+  });
+
+  it('maps every kind onto its stable code', () => {
+    expect(INI_ERROR_CODES).toEqual(CODE_OF_KIND);
+    expect(Object.isFrozen(INI_ERROR_CODES)).toBe(true);
   });
 
   it('names the lines of duplicates and bad lines', () => {
@@ -122,6 +156,8 @@ describe('IniFile details Python does not report', () => {
     expect(() => IniFile.parse('[a]\nKey = 1\nKEY = 2\n', FILE)).toThrow(`${FILE}:3: [a] KEY: option KEY is already set in [a] (line 2)`);
     expect(() => IniFile.parse('[a]\njunk\nx = 1\nmore junk\nand more\n', FILE)).toThrow(`${FILE}:2: not a [section] header, a "key = value" line or a comment (also on lines 4, 5)`);
     expect(() => IniFile.parse('x = 1\n', FILE)).toThrow(`${FILE}:1: a [section] header must come before the first option`);
+    expect(iniError(() => IniFile.parse('[a]\nx = 1\n[a]\n', FILE))).toMatchObject({ kind: 'DuplicateSectionError', code: 'CF_ERR_CONFIG_INI' });
+    expect(iniError(() => IniFile.parse('[a]\njunk\n', FILE))).toMatchObject({ kind: 'ParsingError', code: 'CF_ERR_CONFIG_INI' });
   });
 
   describe('read()', () => {
@@ -151,6 +187,8 @@ describe('IniFile details Python does not report', () => {
       fs.writeFileSync(f, Buffer.from('[s]\nk = caf\xe9\n', 'latin1'));
       expect(() => IniFile.read(f)).toThrow(`${f}: not valid UTF-8`);
       expect(() => IniFile.read(path.join(dir, 'missing.conf'))).toThrow(/missing\.conf: cannot read file: ENOENT/);
+      expect(iniError(() => IniFile.read(f))).toMatchObject({ kind: 'ReadError', code: 'CF_ERR_CONFIG_READ' });
+      expect(iniError(() => IniFile.read(path.join(dir, 'missing.conf')))).toMatchObject({ kind: 'ReadError', code: 'CF_ERR_CONFIG_READ' });
     });
   });
 });

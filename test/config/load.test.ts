@@ -152,6 +152,7 @@ describe('${ENV} substitution', () => {
     const err = configError(file, { CARBON_HOST: 'db-secret-host-7781', OTHER_TOKEN: 'tok-55aa' });
     expect(err.message).toMatch(new RegExp(`^${escape(file)}:8: destinations(\\.1)?\\.apiKey: environment variable HG_API_KEY is not set$`));
     expect(err.where).toMatchObject({ file, line: 8 });
+    expect(err.code).toBe('CF_ERR_CONFIG_ENV');
     expect(err.message).not.toContain('db-secret-host-7781');
     expect(err.message).not.toContain('tok-55aa');
   });
@@ -171,7 +172,7 @@ function escape(s: string): string {
 describe('errors name the file, the line and the key path', () => {
   it('an unknown key (reported at the object that holds it)', () => {
     const file = yamlFile('destinations:\n  - name: a\n    host: h\n    port: 2004\n    protocl: line\nrules:\n  - {default: true, destinations: [a]}\n');
-    expect(configError(file).message).toBe(`${file}:2: destinations.0: Unrecognized key: "protocl" (protocl)`);
+    expect(configError(file)).toMatchObject({ message: `${file}:2: destinations.0: Unrecognized key: "protocl" (protocl)`, code: 'CF_ERR_CONFIG_SCHEMA' });
   });
 
   it('an unknown top-level key', () => {
@@ -195,6 +196,7 @@ describe('errors name the file, the line and the key path', () => {
     const err = configError(file);
     expect(err.message).toBe(`${file}:10: rules.1.destinations.1: unknown destination or group "nope" (known: a, b)`);
     expect(err.where).toEqual({ file, line: 10, path: 'rules.1.destinations.1' });
+    expect(err.code).toBe('CF_ERR_CONFIG_UNKNOWN_DESTINATION');
   });
 
   it('two default rules', () => {
@@ -202,21 +204,22 @@ describe('errors name the file, the line and the key path', () => {
     const err = configError(file);
     expect(err.message).toBe(`${file}:8: rules.2.default: a second default rule (the first is at line 4)`);
     expect(err.where).toEqual({ file, line: 8, path: 'rules.2.default' });
+    expect(err.code).toBe('CF_ERR_CONFIG_DEFAULT_RULE');
   });
 
   it('no default rule', () => {
     const file = yamlFile(['destinations:', '  - {name: a, host: h, port: 2004}', 'rules:', '  - pattern: x', '    destinations: [a]', ''].join('\n'));
-    expect(configError(file).message).toBe(`${file}:4: rules: exactly one rule must have \`default: true\``);
+    expect(configError(file)).toMatchObject({ message: `${file}:4: rules: exactly one rule must have \`default: true\``, code: 'CF_ERR_CONFIG_DEFAULT_RULE' });
   });
 
   it('no rules at all', () => {
     const file = yamlFile('destinations:\n  - {name: a, host: h, port: 2004}\n');
-    expect(configError(file).message).toBe(`${file}: no rules configured (add at least \`- {default: true, destinations: [...]}\`)`);
+    expect(configError(file)).toMatchObject({ message: `${file}: no rules configured (add at least \`- {default: true, destinations: [...]}\`)`, code: 'CF_ERR_CONFIG_NO_RULES' });
   });
 
   it('no destinations', () => {
     const file = yamlFile('rules:\n  - {default: true, destinations: []}\n');
-    expect(configError(file).message).toBe(`${file}: no destinations configured`);
+    expect(configError(file)).toMatchObject({ message: `${file}: no destinations configured`, code: 'CF_ERR_CONFIG_NO_DESTINATIONS' });
   });
 
   it('an invalid regular expression', () => {
@@ -224,6 +227,7 @@ describe('errors name the file, the line and the key path', () => {
     const err = configError(file);
     expect(err.message).toBe(`${file}:5: rules.1.pattern: invalid regular expression: Invalid regular expression: /^servers.(web/i: Unterminated group`);
     expect(err.where).toEqual({ file, line: 5, path: 'rules.1.pattern' });
+    expect(err.code).toBe('CF_ERR_CONFIG_REGEX');
   });
 
   it('duplicate destination names', () => {
@@ -231,16 +235,17 @@ describe('errors name the file, the line and the key path', () => {
     const err = configError(file);
     expect(err.message).toBe(`${file}:5: destinations.1.name: duplicate destination name "a"`);
     expect(err.where).toEqual({ file, line: 5, path: 'destinations.1.name' });
+    expect(err.code).toBe('CF_ERR_CONFIG_DUPLICATE_NAME');
   });
 
   it('a YAML syntax error', () => {
     const file = yamlFile('destinations:\n  - name: a\n    name: b\n');
-    expect(configError(file).message).toBe(`${file}:3: Map keys must be unique at line 3, column 5:`);
+    expect(configError(file)).toMatchObject({ message: `${file}:3: Map keys must be unique at line 3, column 5:`, code: 'CF_ERR_CONFIG_YAML' });
   });
 
   it('a missing file', () => {
     const file = path.join(newDir(), 'absent.yaml');
-    expect(configError(file).message).toBe(`${file}: cannot read file: ENOENT: no such file or directory, open '${file}'`);
+    expect(configError(file)).toMatchObject({ message: `${file}: cannot read file: ENOENT: no such file or directory, open '${file}'`, code: 'CF_ERR_CONFIG_READ' });
   });
 });
 
@@ -281,7 +286,7 @@ describe('rulesFile', () => {
 
   it('cannot be combined with rules', () => {
     const { file } = setup('rules:\n  - {default: true, destinations: [local]}\n', 'rules:\n  - {default: true, destinations: [local]}');
-    expect(configError(file).message).toBe(`${file}:4: rulesFile: set either rules or rulesFile, not both`);
+    expect(configError(file)).toMatchObject({ message: `${file}:4: rulesFile: set either rules or rulesFile, not both`, code: 'CF_ERR_CONFIG_SCHEMA' });
   });
 
   it('a missing rules file is reported with its resolved path', () => {
@@ -340,5 +345,6 @@ test('an unresolved YAML alias is a ConfigError with file and line, not echoing 
   try { loadConfig(file, {}); } catch (e) { err = e; }
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).where).toMatchObject({ file, line: 5 });
+  expect((err as ConfigError).code).toBe('CF_ERR_CONFIG_YAML');
   expect((err as Error).message).not.toContain('SECRET-KEY-5f2d');
 });

@@ -15,14 +15,14 @@ describe('aggregation rules (carbon-aggregator naming, for aggregated-consistent
 
   it('parses the file format and names the line of a bad rule', () => {
     const text = '# comment\n\nall.<a> (60) = sum x.<a>\nbroken line\n';
-    expect(() => parseAggregationRules(text, 'agg.conf')).toThrow(new ConfigError('invalid aggregation rule: expected "output (frequency) = method input"', { file: 'agg.conf', line: 4 }));
+    expect(() => parseAggregationRules(text, 'agg.conf')).toThrow(new ConfigError('invalid aggregation rule: expected "output (frequency) = method input"', { file: 'agg.conf', line: 4 }, 'CF_ERR_CONFIG_AGGREGATION_RULES'));
     expect(() => parseAggregationRules('a (60) = median b', 'agg.conf')).toThrow(/line|unknown method "median"/);
     expect(parseAggregationRules('all.<a> (60) = sum x.<a>', 'f').map((r) => r.output)).toEqual(['all.<a>']);
   });
 
   it('refuses an output naming a field its input does not capture (carbon drops every matching datapoint with a KeyError)', () => {
     expect(() => parseAggregationRules('ok.<host> (60) = sum in.<host>.*\nout.<missing>.total (60) = sum in.<host>.*\n', 'agg.conf')).toThrow(
-      new ConfigError('invalid aggregation rule: output "out.<missing>.total" uses <missing>, which the input pattern does not capture', { file: 'agg.conf', line: 2 }),
+      new ConfigError('invalid aggregation rule: output "out.<missing>.total" uses <missing>, which the input pattern does not capture', { file: 'agg.conf', line: 2 }, 'CF_ERR_CONFIG_AGGREGATION_RULES'),
     );
     // carbon's template turns <<p>> in an output into %(%(p)s)s: a KeyError as well
     expect(() => parseAggregationRules('agg.<<p>>.x (60) = sum <<p>>.x', 'agg.conf')).toThrow(/uses <<p>/);

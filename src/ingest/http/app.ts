@@ -2,7 +2,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { HttpConfig } from '../../config/schema';
 import { Authenticator } from './auth';
 import type { EndpointGroup } from './endpoint-group';
-import { HttpError, rejectionText } from './http-error';
+import { ERROR_CODE_HEADER, HttpError, HttpErrorCode, rejectionText } from './http-error';
 import type { HttpIngest } from './http-ingest';
 import { ClientRateLimit } from './rate-limit';
 
@@ -12,7 +12,8 @@ const REALM = 'carbon-fanout';
 /**
  * The Express app: /health, then the rate limit, then each enabled group
  * behind its own credentials, then 404; every error becomes a plain answer
- * naming what was wrong. Built separately from the listener so tests can
+ * naming what was wrong, its stable code in the X-Carbon-Fanout-Error header
+ * (HttpErrorCode; CF_ERR_HTTP_INTERNAL for an unexpected failure). Built separately from the listener so tests can
  * drive it with supertest.
  */
 export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: readonly EndpointGroup[]): Express {
@@ -40,16 +41,17 @@ export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: read
   }
 
   app.use((req: Request) => {
-    throw new HttpError(404, `no endpoint ${req.method} ${req.path}`);
+    throw new HttpError(404, HttpErrorCode.NOT_FOUND, `no endpoint ${req.method} ${req.path}`);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (!(err instanceof HttpError)) {
       log.error('HTTP handler failed', { path: req.path, error: err instanceof Error ? err.message : String(err) });
-      res.status(500).type('text/plain').send('internal error\n');
+      res.status(500).set(ERROR_CODE_HEADER, HttpErrorCode.INTERNAL).type('text/plain').send('internal error\n');
       return;
     }
     if (err.status !== 401 && err.status !== 403 && err.status !== 429 && err.status !== 503 && err.status >= 400 && err.status < 500) counters.httpBadRequests++;
     res.status(err.status);
+    res.set(ERROR_CODE_HEADER, err.code);
     if (err.options.headers !== undefined) res.set(err.options.headers);
     if (err.options.json !== undefined) res.json(err.options.json);
     else res.type('text/plain').send(rejectionText(err.message, err.options.rejections ?? []));

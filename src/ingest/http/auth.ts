@@ -4,7 +4,7 @@ import type { HttpAuthConfig } from '../../config/schema';
 import type { IngestCounters } from '../../telemetry/counters';
 import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
 import { AddressAllowList } from '../../common/cidr';
-import { HttpError } from './http-error';
+import { HttpError, HttpErrorCode } from './http-error';
 
 const digest = (s: string): Buffer => crypto.createHash('sha256').update(s, 'utf8').digest();
 
@@ -52,14 +52,14 @@ export class Authenticator {
     if (!this.allowList.allows(peer)) {
       this.deps.counters.httpUnauthorized++;
       this.deps.limited.warn(`http:${peer}:forbidden`, 'HTTP client address not allowed', { peer, path: req.path });
-      throw new HttpError(403, `client address ${peer} is not allowed`);
+      throw new HttpError(403, HttpErrorCode.FORBIDDEN, `client address ${peer} is not allowed`);
     }
     if (!this.asksForCredentials) return;
     const problem = this.credentialProblem(req.headers.authorization);
     if (problem === undefined) return;
     this.deps.counters.httpUnauthorized++;
     this.deps.limited.warn(`http:${peer}:unauthorized`, 'HTTP authentication failed', { peer, path: req.path, problem });
-    throw new HttpError(401, `unauthorized: ${problem}`, { headers: { 'WWW-Authenticate': `Basic realm="${this.realm}", charset="UTF-8"` } });
+    throw new HttpError(401, HttpErrorCode.UNAUTHORIZED, `unauthorized: ${problem}`, { headers: { 'WWW-Authenticate': `Basic realm="${this.realm}", charset="UTF-8"` } });
   }
 
   /** Why the Authorization header does not authenticate, or undefined when it does. Never includes the secret. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import zlib from 'node:zlib';
-import { HttpError } from './http-error';
+import { HttpError, HttpErrorCode } from './http-error';
 
 export interface BodyLimits {
   /** Bytes on the wire. */
@@ -23,7 +23,7 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
   let inflater: zlib.Gunzip | zlib.Inflate | undefined;
   if (encoding === 'gzip' || encoding === 'x-gzip') inflater = zlib.createGunzip();
   else if (encoding === 'deflate') inflater = zlib.createInflate();
-  else if (encoding !== 'identity') throw new HttpError(415, `unsupported Content-Encoding "${encoding}" (use gzip, deflate or none)`);
+  else if (encoding !== 'identity') throw new HttpError(415, HttpErrorCode.UNSUPPORTED_MEDIA_TYPE, `unsupported Content-Encoding "${encoding}" (use gzip, deflate or none)`);
 
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -56,10 +56,10 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
       if (inflater !== undefined) inflater.write(chunk);
       else collect(chunk);
     });
-    req.on('error', () => fail(new HttpError(400, 'request body was not fully received')));
+    req.on('error', () => fail(new HttpError(400, HttpErrorCode.MALFORMED_BODY, 'request body was not fully received')));
     if (inflater !== undefined) {
       inflater.on('data', collect);
-      inflater.on('error', (e) => fail(new HttpError(400, `body is not valid ${encoding}: ${e.message}`)));
+      inflater.on('error', (e) => fail(new HttpError(400, HttpErrorCode.MALFORMED_BODY, `body is not valid ${encoding}: ${e.message}`)));
       inflater.on('end', finish);
       req.on('end', () => inflater.end());
     } else {
@@ -69,7 +69,7 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
 }
 
 function tooLarge(message: string): HttpError {
-  return new HttpError(413, message, { headers: { Connection: 'close' } });
+  return new HttpError(413, HttpErrorCode.TOO_LARGE, message, { headers: { Connection: 'close' } });
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -79,7 +79,7 @@ export function bodyText(body: Buffer): string {
   try {
     return utf8.decode(body);
   } catch {
-    throw new HttpError(400, 'body is not valid UTF-8');
+    throw new HttpError(400, HttpErrorCode.MALFORMED_BODY, 'body is not valid UTF-8');
   }
 }
 

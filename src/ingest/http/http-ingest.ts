@@ -3,7 +3,7 @@ import type { Pipeline } from '../../pipeline/pipeline';
 import type { IngestCounters } from '../../telemetry/counters';
 import type { Logger } from '../../telemetry/logger';
 import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
-import { HttpError, rejectionText } from './http-error';
+import { HttpError, HttpErrorCode, rejectionText } from './http-error';
 import { RequestMetrics } from './request-metrics';
 
 export interface HttpIngestDeps {
@@ -51,7 +51,7 @@ export class HttpIngest implements Pausable {
   assertAccepting(): void {
     if (!this.overloaded) return;
     this.deps.counters.httpOverloaded++;
-    throw new HttpError(503, 'relay is overloaded (destinations are not keeping up); retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
+    throw new HttpError(503, HttpErrorCode.OVERLOADED, 'relay is overloaded (destinations are not keeping up); retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
   }
 
   newRequest(): RequestMetrics {
@@ -65,7 +65,7 @@ export class HttpIngest implements Pausable {
   submitAll(m: RequestMetrics, origin: string): void {
     if (m.rejections.length > 0) {
       this.deps.counters.httpInvalidItems += m.rejections.length;
-      throw new HttpError(400, `${m.rejections.length} of ${m.count} datapoints rejected; nothing was accepted`, { rejections: m.rejections });
+      throw new HttpError(400, HttpErrorCode.INVALID_ITEMS, `${m.rejections.length} of ${m.count} datapoints rejected; nothing was accepted`, { rejections: m.rejections });
     }
     this.send(m, origin);
   }
@@ -88,7 +88,7 @@ export class HttpIngest implements Pausable {
     // a request the queues cannot hold whole is turned away rather than answered 2xx and partly dropped
     if (m.batch.length > (this.deps.room?.() ?? Infinity)) {
       this.deps.counters.httpOverloaded++;
-      throw new HttpError(503, 'destination queues cannot take this request whole now; retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
+      throw new HttpError(503, HttpErrorCode.OVERLOADED, 'destination queues cannot take this request whole now; retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
     }
     if (m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin);
   }

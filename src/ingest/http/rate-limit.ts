@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IngestCounters } from '../../telemetry/counters';
 import { BoundedLru } from '../../common/bounded-lru';
-import { HttpError } from './http-error';
+import { HttpError, HttpErrorCode } from './http-error';
 
 interface Bucket {
   tokens: number;
@@ -47,7 +47,7 @@ export class ClientRateLimit {
       const wait = this.take(req.ip ?? 'unknown');
       if (wait > 0) {
         this.deps.counters.httpRateLimited++;
-        throw new HttpError(429, 'too many requests from this client; slow down', { headers: { 'Retry-After': String(Math.ceil(wait)) } });
+        throw new HttpError(429, HttpErrorCode.RATE_LIMITED, 'too many requests from this client; slow down', { headers: { 'Retry-After': String(Math.ceil(wait)) } });
       }
       next();
     };

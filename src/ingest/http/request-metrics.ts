@@ -1,7 +1,7 @@
 import { isValidMetricName } from '../../codec/metric-name';
 import { parsePyFloat } from '../../common/python/float';
 import { MetricBatch } from '../../model/metric';
-import { HttpError, quoted, type Rejection } from './http-error';
+import { HttpError, HttpErrorCode, quoted, type Rejection } from './http-error';
 
 /** A JSON number, or a numeric string parsed as Python float() (what carbon accepts). */
 export function numberFrom(v: unknown): number | undefined {
@@ -51,6 +51,6 @@ export class RequestMetrics {
 
   /** Throws 413 when the request already holds maxItems datapoints; call before appending to `batch` directly. */
   checkSize(): void {
-    if (this.count >= this.maxItems) throw new HttpError(413, `more than ${this.maxItems} datapoints in one request; split it`);
+    if (this.count >= this.maxItems) throw new HttpError(413, HttpErrorCode.TOO_LARGE, `more than ${this.maxItems} datapoints in one request; split it`);
   }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML, { LineCounter } from 'yaml';
-import { ConfigError } from '../../config/config-error';
+import { ConfigError, ConfigErrorCode } from '../../config/config-error';
 import { CATCHPOINT_DEFAULT_BASE_URL } from '../../config/schema';
 
 /**
@@ -77,7 +77,7 @@ export function importCatchpointIntegration(dir: string): IntegrationImport {
   const base = fs.existsSync(dir) && fs.statSync(dir).isFile() ? path.dirname(dir) : dir;
   const catchpointFile = findFile(base, 'config_catchpoint.yaml');
   if (catchpointFile === undefined) {
-    throw new ConfigError(`no config_catchpoint.yaml in ${base} or ${path.join(base, 'config')}`, { file: path.resolve(base) });
+    throw new ConfigError(`no config_catchpoint.yaml in ${base} or ${path.join(base, 'config')}`, { file: path.resolve(base) }, ConfigErrorCode.READ);
   }
   const settings = normalise(readYaml(catchpointFile), ALIASES, 'tests', catchpointFile, warnings);
 
@@ -133,7 +133,7 @@ function readYaml(file: string): unknown {
   const lines = new LineCounter();
   const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'), { lineCounter: lines });
   const err = doc.errors[0];
-  if (err !== undefined) throw new ConfigError(err.message.split('\n')[0], { file, line: err.linePos?.[0].line });
+  if (err !== undefined) throw new ConfigError(err.message.split('\n')[0], { file, line: err.linePos?.[0].line }, ConfigErrorCode.YAML);
   return doc.toJS();
 }
 
@@ -143,7 +143,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Known keys by their canonical name; unknown ones warned about. Descends into a single wrapping key if `marker` is only found there. */
 function normalise(data: unknown, aliases: Record<string, string>, marker: string, file: string, warnings: string[]): Record<string, unknown> {
-  if (!isObject(data)) throw new ConfigError('expected a mapping of settings', { file });
+  if (!isObject(data)) throw new ConfigError('expected a mapping of settings', { file }, ConfigErrorCode.SCHEMA);
   const canonical = (k: string): string | undefined => aliases[k.toLowerCase().replace(/[_\-\s]/g, '')];
   let obj = data;
   const keys = Object.keys(obj);
@@ -195,7 +195,7 @@ function batchSizeOf(v: unknown, warnings: string[]): { batchSize?: number } {
 }
 
 function testsOf(v: unknown, file: string, warnings: string[]): Record<string, number[]> {
-  if (!isObject(v)) throw new ConfigError('test_ids is missing or not a mapping of test type to ids', { file });
+  if (!isObject(v)) throw new ConfigError('test_ids is missing or not a mapping of test type to ids', { file }, ConfigErrorCode.SCHEMA);
   const out: Record<string, number[]> = {};
   const seen = new Map<number, string>();
   for (const [rawType, list] of Object.entries(v)) {
@@ -218,6 +218,6 @@ function testsOf(v: unknown, file: string, warnings: string[]): Record<string, n
       (out[type] ??= []).push(id);
     }
   }
-  if (seen.size === 0) throw new ConfigError('test_ids lists no test ids', { file });
+  if (seen.size === 0) throw new ConfigError('test_ids lists no test ids', { file }, ConfigErrorCode.SCHEMA);
   return out;
 }

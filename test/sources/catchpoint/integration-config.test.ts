@@ -132,12 +132,12 @@ describe('convert --catchpoint-config: the graphite-python integration\'s files'
   });
 
   it.each([
-    ['no config_catchpoint.yaml', {}, /^.*: no config_catchpoint\.yaml in /],
-    ['a YAML syntax error (the README example\'s missing bracket)', { 'config_catchpoint.yaml': "test_ids: {\n  web : ['1'],\n  dns : '2','3'],\n}\n" }, /config_catchpoint\.yaml:3: /],
-    ['no test_ids', { 'config_catchpoint.yaml': "client_id: 'x'\n" }, /config_catchpoint\.yaml: test_ids is missing or not a mapping/],
-    ['only empty lists', { 'config_catchpoint.yaml': 'test_ids: { web: [], api: [] }\n' }, /config_catchpoint\.yaml: test_ids lists no test ids/],
-    ['not a mapping', { 'config_catchpoint.yaml': '- a\n- b\n' }, /config_catchpoint\.yaml: expected a mapping of settings/],
-  ])('%s is an error naming the file', (_what, files: Record<string, string>, message) => {
+    ['no config_catchpoint.yaml', {}, /^.*: no config_catchpoint\.yaml in /, 'CF_ERR_CONFIG_READ'],
+    ['a YAML syntax error (the README example\'s missing bracket)', { 'config_catchpoint.yaml': "test_ids: {\n  web : ['1'],\n  dns : '2','3'],\n}\n" }, /config_catchpoint\.yaml:3: /, 'CF_ERR_CONFIG_YAML'],
+    ['no test_ids', { 'config_catchpoint.yaml': "client_id: 'x'\n" }, /config_catchpoint\.yaml: test_ids is missing or not a mapping/, 'CF_ERR_CONFIG_SCHEMA'],
+    ['only empty lists', { 'config_catchpoint.yaml': 'test_ids: { web: [], api: [] }\n' }, /config_catchpoint\.yaml: test_ids lists no test ids/, 'CF_ERR_CONFIG_SCHEMA'],
+    ['not a mapping', { 'config_catchpoint.yaml': '- a\n- b\n' }, /config_catchpoint\.yaml: expected a mapping of settings/, 'CF_ERR_CONFIG_SCHEMA'],
+  ])('%s is an error naming the file', (_what, files: Record<string, string>, message, code) => {
     const dir = newDir();
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
     let err: unknown;
@@ -148,5 +148,6 @@ describe('convert --catchpoint-config: the graphite-python integration\'s files'
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(message);
+    expect((err as ConfigError).code).toBe(code);
   });
 });

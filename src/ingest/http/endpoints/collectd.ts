@@ -13,7 +13,7 @@ import type { Request, Response } from 'express';
 import type { HttpConfig } from '../../../config/schema';
 import { bodyText, readBody } from '../body';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
-import { HttpError } from '../http-error';
+import { ERROR_CODE_HEADER, HttpError, HttpErrorCode } from '../http-error';
 import type { RequestMetrics } from '../request-metrics';
 
 type CollectdConfig = HttpConfig['collectd'];
@@ -340,9 +340,9 @@ export function createCollectdEndpoints(ctx: EndpointContext): EndpointGroup {
     try {
       body = JSON.parse(text);
     } catch (err) {
-      throw new HttpError(400, `JSON is required (collectd write_http Format "JSON", or PUTVAL lines): ${err instanceof Error ? err.message.slice(0, 200) : String(err)}`);
+      throw new HttpError(400, HttpErrorCode.MALFORMED_BODY, `JSON is required (collectd write_http Format "JSON", or PUTVAL lines): ${err instanceof Error ? err.message.slice(0, 200) : String(err)}`);
     }
-    if (!Array.isArray(body)) throw new HttpError(400, 'expected a JSON array of collectd value lists (write_http Format "JSON")');
+    if (!Array.isArray(body)) throw new HttpError(400, HttpErrorCode.INVALID_BODY, 'expected a JSON array of collectd value lists (write_http Format "JSON")');
     let skipped = 0;
     for (let i = 0; i < body.length; i++) {
       const where = `item ${i}`;
@@ -399,7 +399,7 @@ export function createCollectdEndpoints(ctx: EndpointContext): EndpointGroup {
     ingest.deps.counters.httpSkippedItems += skipped;
     const problems = ingest.submitValid(m, `http:${req.ip ?? ''}`);
     if (problems === undefined) res.status(200).type('text/plain').send('ok');
-    else res.status(400).type('text/plain').send(problems);
+    else res.status(400).set(ERROR_CODE_HEADER, HttpErrorCode.INVALID_ITEMS).type('text/plain').send(problems);
   };
 
   return {

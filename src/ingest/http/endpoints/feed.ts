@@ -4,7 +4,7 @@ import { MetricBatch } from '../../../model/metric';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
 import { BoundedLru } from '../../../common/bounded-lru';
 import { sendBeacon } from './gif';
-import { HttpError } from '../http-error';
+import { HttpError, HttpErrorCode } from '../http-error';
 import type { HttpIngest } from '../http-ingest';
 
 /**
@@ -46,7 +46,7 @@ export class ImpulseCounters {
     let c = this.counters.get(name);
     if (c === undefined) {
       if (this.counters.size >= this.config.maxCounters) {
-        throw new HttpError(429, `too many distinct impulse counters (maxCounters ${this.config.maxCounters}); this one is not counted`);
+        throw new HttpError(429, HttpErrorCode.TOO_MANY_COUNTERS, `too many distinct impulse counters (maxCounters ${this.config.maxCounters}); this one is not counted`);
       }
       c = { sum: 0, hits: 0, idle: 0 };
       this.counters.set(name, c);
@@ -143,7 +143,7 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
   };
   const metricOf = (req: Request): string => {
     const name = param(req, 'metric') ?? query(req, 'metric', 'mpath');
-    if (name === undefined) throw new HttpError(400, 'metric name missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
+    if (name === undefined) throw new HttpError(400, HttpErrorCode.MISSING_PARAMETER, 'metric name missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
     return name;
   };
 
@@ -151,7 +151,7 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
     ingest.assertAccepting();
     const m = ingest.newRequest();
     const value = param(req, 'value') ?? query(req, 'value', 'mvalue');
-    if (value === undefined) throw new HttpError(400, 'value missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
+    if (value === undefined) throw new HttpError(400, HttpErrorCode.MISSING_PARAMETER, 'value missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
     m.add('metric', metricOf(req), value, param(req, 'timestamp') ?? query(req, 'timestamp', 'mts', 'ts'));
     ingest.submitAll(m, `http:${req.ip ?? ''}`);
     answer(req, res);
@@ -170,7 +170,7 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
   const tdiff = (req: Request, res: Response): void => {
     ingest.assertAccepting();
     const name = param(req, 'metric') ?? query(req, 'event', 'metric', 'mpath');
-    if (name === undefined) throw new HttpError(400, 'event name missing: use /tdiff/<event>');
+    if (name === undefined) throw new HttpError(400, HttpErrorCode.MISSING_PARAMETER, 'event name missing: use /tdiff/<event>');
     const nowMs = ingest.deps.now();
     const m = ingest.newRequest();
     // check the name before remembering it

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { bodyText, mediaType, readBody } from '../body';
 import { BoundedLru } from '../../../common/bounded-lru';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
-import { HttpError, quoted } from '../http-error';
+import { HttpError, HttpErrorCode, quoted } from '../http-error';
 import { hmacSha256MatchesAny, isRecord, isoSeconds, lineSafe, parseJson, signatureRejected } from './webhook';
 
 /**
@@ -55,7 +55,7 @@ export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
     const text = bodyText(raw);
     if (mediaType(req) === 'application/json' || text.trimStart().startsWith('{')) return parseJson(text, 'the body');
     const payload = new URLSearchParams(text).get('payload');
-    if (payload === null) throw new HttpError(400, 'JSON is required: no "payload" form field (send application/json, or form-encoded with the JSON in "payload")');
+    if (payload === null) throw new HttpError(400, HttpErrorCode.INVALID_BODY, 'JSON is required: no "payload" form field (send application/json, or form-encoded with the JSON in "payload")');
     return parseJson(payload, 'the "payload" form field');
   };
 
@@ -75,7 +75,7 @@ export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
     }
 
     const push = payloadOf(req, raw);
-    if (!isRecord(push)) throw new HttpError(400, 'JSON is required: the push payload must be a JSON object');
+    if (!isRecord(push)) throw new HttpError(400, HttpErrorCode.INVALID_BODY, 'JSON is required: the push payload must be a JSON object');
     const { repository, commits, ref } = push;
     const repo = isRecord(repository) ? repository.name : undefined;
     const absent: string[] = [];
@@ -84,7 +84,7 @@ export function createGithubEndpoints(ctx: EndpointContext): EndpointGroup {
     if (!Array.isArray(commits)) absent.push('commits');
     if (typeof ref !== 'string' || ref === '') absent.push('ref');
     if (absent.length > 0 || typeof repo !== 'string' || typeof ref !== 'string' || !Array.isArray(commits)) {
-      throw new HttpError(400, `missing fields: ${absent.join(', ')} (is this a push event?)`);
+      throw new HttpError(400, HttpErrorCode.INVALID_BODY, `missing fields: ${absent.join(', ')} (is this a push event?)`);
     }
 
     // GitHub redelivers (manually or after a timeout) with the same X-GitHub-Delivery id

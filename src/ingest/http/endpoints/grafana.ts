@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { isValidMetricName } from '../../../codec/metric-name';
 import { bodyText, mediaType, readBody } from '../body';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
-import { HttpError } from '../http-error';
+import { HttpError, HttpErrorCode } from '../http-error';
 
 const MTYPES = new Set(['', 'gauge', 'rate', 'count', 'counter', 'timestamp']);
 /** tsdb-gw lists at most this many example indexes per error. */
@@ -47,22 +47,22 @@ export function createGrafanaEndpoints(ctx: EndpointContext): EndpointGroup {
   const { ingest, http } = ctx;
   const limits = { maxBodySize: http.maxBodySize, maxDecompressedSize: http.maxDecompressedSize };
 
-  const jsonError = (status: number, message: string): HttpError => new HttpError(status, message, { json: message });
+  const jsonError = (status: number, code: HttpErrorCode, message: string): HttpError => new HttpError(status, code, message, { json: message });
 
   const metrics = async (req: Request, res: Response): Promise<void> => {
     ingest.assertAccepting();
     const type = mediaType(req);
-    if (type !== 'application/json') throw jsonError(400, `unknown content-type: ${type}`);
+    if (type !== 'application/json') throw jsonError(400, HttpErrorCode.UNSUPPORTED_MEDIA_TYPE, `unknown content-type: ${type}`);
     let body: unknown;
     try {
       body = JSON.parse(bodyText(await readBody(req, limits)));
     } catch (err) {
       if (err instanceof HttpError && err.status !== 400) throw err;
-      throw jsonError(400, `unable to parse request body. ${err instanceof Error ? err.message : ''}`.trim());
+      throw jsonError(400, HttpErrorCode.MALFORMED_BODY, `unable to parse request body. ${err instanceof Error ? err.message : ''}`.trim());
     }
-    if (!Array.isArray(body)) throw jsonError(400, 'unable to parse request body. expected a JSON array');
-    if (body.length === 0) throw jsonError(400, 'no data included in request.');
-    if (body.length > ingest.maxItems) throw jsonError(413, `more than ${ingest.maxItems} datapoints in one request; split it`);
+    if (!Array.isArray(body)) throw jsonError(400, HttpErrorCode.INVALID_BODY, 'unable to parse request body. expected a JSON array');
+    if (body.length === 0) throw jsonError(400, HttpErrorCode.INVALID_BODY, 'no data included in request.');
+    if (body.length > ingest.maxItems) throw jsonError(413, HttpErrorCode.TOO_LARGE, `more than ${ingest.maxItems} datapoints in one request; split it`);
 
     const errors: Record<string, ValidationError> = {};
     const note = (problem: string, i: number): void => {

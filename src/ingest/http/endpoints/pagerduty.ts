@@ -3,7 +3,7 @@ import { bodyText, mediaType, readBody } from '../body';
 import { BoundedLru } from '../../../common/bounded-lru';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
 import { hmacSha256MatchesAny, isoSeconds, isRecord, lineSafe, parseJson, signatureRejected } from './webhook';
-import { HttpError, quoted, rejectionText, type Rejection } from '../http-error';
+import { HttpError, HttpErrorCode, quoted, rejectionText, type Rejection } from '../http-error';
 
 /** A form value as Rack builds it from `a[b][c]=v` keys: a string, a list (`a[]=`), or nested fields. */
 export type FormValue = string | string[] | FormObject;
@@ -35,7 +35,7 @@ export function parseNestedForm(text: string, maxDepth = MAX_FORM_DEPTH): FormOb
   for (const [key, value] of new URLSearchParams(text)) {
     const m = BRACKETED_KEY.exec(key);
     const path = m === null ? [key] : [m[1]!, ...Array.from(m[2]!.matchAll(SEGMENT), (s) => s[1]!)];
-    if (path.length > maxDepth) throw new HttpError(400, `form field ${quoted(key)} is nested deeper than ${maxDepth} levels`);
+    if (path.length > maxDepth) throw new HttpError(400, HttpErrorCode.MALFORMED_BODY, `form field ${quoted(key)} is nested deeper than ${maxDepth} levels`);
     const list = path.length > 1 && path[path.length - 1] === '';
     const keys = list ? path.slice(0, -1) : path;
     if (keys.includes('')) continue;
@@ -61,7 +61,7 @@ export function parseNestedForm(text: string, maxDepth = MAX_FORM_DEPTH): FormOb
 }
 
 function conflict(key: string): HttpError {
-  return new HttpError(400, `form field ${quoted(key)} conflicts with another field of the same name (a value and a nested field, or a list)`);
+  return new HttpError(400, HttpErrorCode.MALFORMED_BODY, `form field ${quoted(key)} conflicts with another field of the same name (a value and a nested field, or a list)`);
 }
 
 /** The fields Backstop's rules read, from whichever webhook shape carried them. */
@@ -202,10 +202,10 @@ export function createPagerdutyEndpoints(ctx: EndpointContext): EndpointGroup {
 
   const parse = (req: Request, raw: Buffer): Record<string, unknown> => {
     const body = bodyText(raw);
-    if (body.trim() === '') throw new HttpError(400, 'empty body: send a PagerDuty webhook (JSON) or a form-encoded incident');
+    if (body.trim() === '') throw new HttpError(400, HttpErrorCode.INVALID_BODY, 'empty body: send a PagerDuty webhook (JSON) or a form-encoded incident');
     if (mediaType(req) !== 'application/json' && !body.trimStart().startsWith('{')) return parseNestedForm(body);
     const json = parseJson(body, 'the body');
-    if (!isRecord(json)) throw new HttpError(400, 'expected a JSON object: {"event": {...}} (v3), {"messages": [...]} (v1/v2) or an incident');
+    if (!isRecord(json)) throw new HttpError(400, HttpErrorCode.INVALID_BODY, 'expected a JSON object: {"event": {...}} (v3), {"messages": [...]} (v1/v2) or an incident');
     return json;
   };
 

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { bodyText, readBody } from '../body';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
-import { HttpError } from '../http-error';
+import { HttpError, HttpErrorCode } from '../http-error';
 
 /** Ruby truthiness, as Backstop tests fields: only nil and false are missing (0 and "" pass). */
 const missing = (v: unknown): boolean => v === null || v === undefined || v === false;
@@ -27,10 +27,10 @@ export function createPublishEndpoints(ctx: EndpointContext): EndpointGroup {
       body = JSON.parse(bodyText(await readBody(req, limits)));
     } catch (err) {
       if (err instanceof HttpError && err.status !== 400) throw err;
-      throw new HttpError(400, 'JSON is required');
+      throw new HttpError(400, HttpErrorCode.MALFORMED_BODY, 'JSON is required');
     }
     // Backstop checks the body before the prefix
-    if (!prefixes.has(prefix)) throw new HttpError(404, `unknown prefix "${prefix}" (allowed: ${[...prefixes].join(', ') || 'none configured'})`);
+    if (!prefixes.has(prefix)) throw new HttpError(404, HttpErrorCode.NOT_FOUND, `unknown prefix "${prefix}" (allowed: ${[...prefixes].join(', ') || 'none configured'})`);
     const items = Array.isArray(body) ? body : [body];
     const m = ingest.newRequest();
     items.forEach((item: unknown, i) => {

@@ -5,7 +5,7 @@ import { isValidMetricName } from '../../../codec/metric-name';
 import { pySplit } from '../../../common/python/str';
 import { readBody } from '../body';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
-import { HttpError } from '../http-error';
+import { ERROR_CODE_HEADER, HttpError, HttpErrorCode } from '../http-error';
 import type { RequestMetrics } from '../request-metrics';
 
 /**
@@ -66,10 +66,10 @@ export function createSinkEndpoints(ctx: EndpointContext): EndpointGroup {
       if (verdict !== LineVerdict.Empty) addLineText(m, lineNo, body, start, end);
       start = end + 1;
     }
-    if (m.count === 0) throw new HttpError(400, 'empty body: send lines of "name value [timestamp]"');
+    if (m.count === 0) throw new HttpError(400, HttpErrorCode.INVALID_BODY, 'empty body: send lines of "name value [timestamp]"');
     const problems = ingest.submitValid(m, `http:${req.ip ?? ''}`);
     if (problems === undefined) res.status(202).end();
-    else res.status(400).type('text/plain').send(problems);
+    else res.status(400).set(ERROR_CODE_HEADER, HttpErrorCode.INVALID_ITEMS).type('text/plain').send(problems);
   };
 
   return {

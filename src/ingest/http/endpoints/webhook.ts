@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Request } from 'express';
-import { HttpError } from '../http-error';
+import { HttpError, HttpErrorCode } from '../http-error';
 import type { HttpIngest } from '../http-ingest';
 
 /** What the webhook groups (github.ts, pagerduty.ts) share: name sanitising, signatures, time and body parsing. */
@@ -73,7 +73,7 @@ export function signatureRejected(ingest: HttpIngest, req: Request, problem: str
   const peer = req.ip ?? req.socket.remoteAddress ?? 'unknown';
   ingest.deps.counters.httpUnauthorized++;
   ingest.deps.limited.warn(`http:${peer}:bad-signature:${req.path}`, 'webhook signature rejected', { peer, path: req.path, problem });
-  return new HttpError(401, `unauthorized: ${problem}`);
+  return new HttpError(401, HttpErrorCode.BAD_SIGNATURE, `unauthorized: ${problem}`);
 }
 
 
@@ -83,7 +83,7 @@ export function parseJson(text: string, what: string): unknown {
     return JSON.parse(text);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new HttpError(400, `JSON is required: ${what} is not valid JSON (${why.length > 160 ? `${why.slice(0, 160)}...` : why})`);
+    throw new HttpError(400, HttpErrorCode.MALFORMED_BODY, `JSON is required: ${what} is not valid JSON (${why.length > 160 ? `${why.slice(0, 160)}...` : why})`);
   }
 }
 

@@ -78,6 +78,7 @@ describe('POST /collectd (collectd write_http)', () => {
       h = await startHttpGroup(createCollectdEndpoints, { collectd: { naming: 'backstop' } });
       const res = await post(BAD);
       expect([res.status, res.text]).toEqual([400, '1 of 1 datapoints rejected; the other 0 were accepted\nitem 0: missing fields: time\n']);
+      expect(res.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_INVALID_ITEMS');
       expect(h.relay.counters.httpInvalidItems).toBe(1);
     });
 
@@ -347,8 +348,10 @@ describe('POST /collectd (collectd write_http)', () => {
       const notJson = await request(h.app).post('/collectd').set('Content-Type', 'application/json').send('foo');
       expect(notJson.status).toBe(400);
       expect(notJson.text).toMatch(/^JSON is required \(collectd write_http Format "JSON", or PUTVAL lines\): /);
+      expect(notJson.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_MALFORMED_BODY');
       const object = await post(GOOD[0]);
       expect([object.status, object.text]).toEqual([400, 'expected a JSON array of collectd value lists (write_http Format "JSON")\n']);
+      expect(object.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_INVALID_BODY');
       const empty = await request(h.app).post('/collectd').set('Content-Type', 'application/json').send('');
       expect(empty.status).toBe(400);
       expect(h.relay.counters.httpBadRequests).toBe(3);
@@ -420,6 +423,7 @@ describe('POST /collectd (collectd write_http)', () => {
       const res = await post(GOOD);
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
+      expect(res.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_OVERLOADED');
       h.ingest.resume();
       expect((await post(GOOD)).status).toBe(200);
       await expectLines(['leeloo_octo_it.cpu-0.cpu-idle 1901474177 1280959128']);

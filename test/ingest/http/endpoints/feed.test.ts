@@ -4,6 +4,9 @@ import { createFeedEndpoints } from '../../../../src/ingest/http/endpoints/feed'
 import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
 import { waitFor } from '../../../helpers/sink';
 
+/** The error code header every error answer carries. */
+const code = (res: request.Response): string | undefined => res.headers['x-carbon-fanout-error'] as string | undefined;
+
 describe('/feed, /imp, /tdiff (ggtd carbon-http-srv) and GIF beacons', () => {
   let h: HttpHarness;
   let nowMs = 1_700_000_000_000;
@@ -29,11 +32,14 @@ describe('/feed, /imp, /tdiff (ggtd carbon-http-srv) and GIF beacons', () => {
     const badValue = await request(h.app).get('/feed/m/abc');
     expect(badValue.status).toBe(400);
     expect(badValue.text).toContain('metric: value "abc" is not a number');
+    expect(code(badValue)).toBe('CF_ERR_HTTP_INVALID_ITEMS');
     const badName = await request(h.app).get('/feed/' + encodeURIComponent('two words') + '/1');
     expect(badName.status).toBe(400);
     expect(badName.text).toContain('contains whitespace or control characters');
-    expect((await request(h.app).get('/feed').query({ value: '1' })).status).toBe(400);
-    expect((await request(h.app).get('/feed').query({ metric: 'x' })).status).toBe(400);
+    const noName = await request(h.app).get('/feed').query({ value: '1' });
+    expect([noName.status, code(noName)]).toEqual([400, 'CF_ERR_HTTP_MISSING_PARAMETER']);
+    const noValue = await request(h.app).get('/feed').query({ metric: 'x' });
+    expect([noValue.status, code(noValue)]).toEqual([400, 'CF_ERR_HTTP_MISSING_PARAMETER']);
     expect((await request(h.app).get('/feed/m/1/later')).status).toBe(400);
     expect(h.relay.counters.httpBadRequests).toBe(5);
     await request(h.app).get('/feed/sentinel/1');
@@ -101,6 +107,7 @@ describe('/feed, /imp, /tdiff (ggtd carbon-http-srv) and GIF beacons', () => {
     const third = await request(h.app).get('/imp/c');
     expect(third.status).toBe(429);
     expect(third.text).toMatch(/maxCounters 2/);
+    expect(code(third)).toBe('CF_ERR_HTTP_TOO_MANY_COUNTERS');
     expect((await request(h.app).get('/imp/a')).status).toBe(200);
   });
 

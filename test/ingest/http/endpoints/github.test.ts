@@ -127,6 +127,8 @@ describe('POST /github (GitHub push webhooks, Backstop naming)', () => {
     const noPayload = await request(h.app).post('/github').type('form').send('foo=bar');
     expect(noPayload.status).toBe(400);
     expect(noPayload.text).toBe('JSON is required: no "payload" form field (send application/json, or form-encoded with the JSON in "payload")\n');
+    expect(bad.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_MALFORMED_BODY');
+    expect(noPayload.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_INVALID_BODY');
     const badPayload = await request(h.app).post('/github').type('form').send('payload=not%20json');
     expect(badPayload.status).toBe(400);
     expect(badPayload.text).toMatch(/^JSON is required: the "payload" form field is not valid JSON/);
@@ -138,6 +140,7 @@ describe('POST /github (GitHub push webhooks, Backstop naming)', () => {
     const missing = await request(h.app).post('/github').send(noRepo);
     expect(missing.status).toBe(400);
     expect(missing.text).toBe('missing fields: repository (is this a push event?)\n');
+    expect(missing.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_INVALID_BODY');
     const nothing = await request(h.app).post('/github').send({ zen: 'hi' });
     expect(nothing.text).toBe('missing fields: repository, commits, ref (is this a push event?)\n');
     // (superagent JSON-serialises a Buffer sent as application/json, so the raw bytes go as text/plain)
@@ -187,6 +190,7 @@ describe('POST /github (GitHub push webhooks, Backstop naming)', () => {
     const res = await request(h.app).post('/github').type('json').send(HELLO_PUSH);
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toMatch(/^Basic/);
+    expect(res.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_UNAUTHORIZED');
     await request(h.app).post('/github').auth('gh', 'pw').type('json').send(HELLO_PUSH).expect(200);
     await waitFor(() => h.lines().length === 1, 'the push');
   });
@@ -250,6 +254,7 @@ describe('POST /github with a secret (X-Hub-Signature-256)', () => {
       const res = await req;
       expect(res.status).toBe(401);
       expect(res.text).toBe(text);
+      expect(res.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_BAD_SIGNATURE');
       expect(res.headers['www-authenticate']).toBeUndefined();
     }
     // pings are signed too: an unsigned one is refused, so a ping checks the secret is right

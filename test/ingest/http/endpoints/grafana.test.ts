@@ -54,11 +54,14 @@ describe('POST /metrics (Grafana Cloud Graphite JSON)', () => {
     h = await startHttpGroup(createGrafanaEndpoints);
     const type = await request(h.app).post('/metrics').set('Content-Type', 'text/plain').send('[]');
     expect([type.status, type.body]).toEqual([400, 'unknown content-type: text/plain']);
+    expect(type.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
     const broken = await request(h.app).post('/metrics').set('Content-Type', 'application/json').send('[{');
     expect(broken.status).toBe(400);
     expect(broken.body).toMatch(/^unable to parse request body/);
+    expect(broken.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_MALFORMED_BODY');
     const empty = await request(h.app).post('/metrics').send([]);
     expect([empty.status, empty.body]).toEqual([400, 'no data included in request.']);
+    expect(empty.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_INVALID_BODY');
   });
 
   it('accepts Basic user:token and Bearer user:token', async () => {

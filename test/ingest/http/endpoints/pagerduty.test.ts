@@ -181,12 +181,14 @@ describe('POST /pagerduty (Backstop alert naming)', () => {
     const array = await request(h.app).post('/pagerduty').type('json').send('[{"event":{}}]');
     expect(array.status).toBe(400);
     expect(array.text).toBe('expected a JSON object: {"event": {...}} (v3), {"messages": [...]} (v1/v2) or an incident\n');
+    expect(array.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_INVALID_BODY');
     const empty = await request(h.app).post('/pagerduty').type('form').send('');
     expect(empty.status).toBe(400);
     expect(empty.text).toBe('empty body: send a PagerDuty webhook (JSON) or a form-encoded incident\n');
     const conflict = await request(h.app).post('/pagerduty').type('form').send('service=x&service[name]=nagios');
     expect(conflict.status).toBe(400);
     expect(conflict.text).toBe('form field "service[name]" conflicts with another field of the same name (a value and a nested field, or a list)\n');
+    expect(conflict.headers['x-carbon-fanout-error']).toBe('CF_ERR_HTTP_MALFORMED_BODY');
     const deep = await request(h.app).post('/pagerduty').type('form').send('a[b][c][d][e][f][g][h][i]=1');
     expect(deep.status).toBe(400);
     expect(deep.text).toBe('form field "a[b][c][d][e][f][g][h][i]" is nested deeper than 8 levels\n');

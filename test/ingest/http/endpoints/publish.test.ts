@@ -4,6 +4,8 @@ import { startHttpGroup, type HttpHarness } from '../../../helpers/http';
 import { waitFor } from '../../../helpers/sink';
 
 const basic = (s: string): string => `Basic ${Buffer.from(s).toString('base64')}`;
+/** The error code header every error answer carries. */
+const code = (res: request.Response): string | undefined => res.headers['x-carbon-fanout-error'] as string | undefined;
 
 describe('POST /publish/<prefix> (Backstop)', () => {
   let h: HttpHarness;
@@ -29,14 +31,16 @@ describe('POST /publish/<prefix> (Backstop)', () => {
   it('checks JSON before the prefix, then the prefix (404), then every item (400, nothing sent)', async () => {
     h = await startHttpGroup(createPublishEndpoints, { publish: { prefixes: ['test'] } });
     const notJson = await request(h.app).post('/publish/nope').set('Content-Type', 'application/json').send('{"metric":');
-    expect([notJson.status, notJson.text]).toEqual([400, 'JSON is required\n']);
+    expect([notJson.status, notJson.text, code(notJson)]).toEqual([400, 'JSON is required\n', 'CF_ERR_HTTP_MALFORMED_BODY']);
     const prefix = await request(h.app).post('/publish/nope').send({ metric: 'a', value: 1, measure_time: 1 });
     expect(prefix.status).toBe(404);
     expect(prefix.text).toMatch(/unknown prefix "nope"/);
+    expect(code(prefix)).toBe('CF_ERR_HTTP_NOT_FOUND');
     const items = await request(h.app)
       .post('/publish/test')
       .send([{ metric: 'fine', value: 1, measure_time: 1 }, { metric: 'x', value: null, measure_time: 1 }, { metric: 'release', value: 'v214', measure_time: 1 }, 7]);
     expect(items.status).toBe(400);
+    expect(code(items)).toBe('CF_ERR_HTTP_INVALID_ITEMS');
     expect(items.text).toBe(
       ['3 of 4 datapoints rejected; nothing was accepted', 'item 1: missing fields: value', 'item 2: value "v214" is not a number', 'item 3: not an object', ''].join('\n'),
     );

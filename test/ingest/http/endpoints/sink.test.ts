@@ -8,6 +8,8 @@ import { waitFor } from '../../../helpers/sink';
 const NOW_MS = 1_700_000_123_456;
 const KEY = 'deadbeef-dead-beef-dead-beefdeadbeef';
 const basic = (s: string): string => `Basic ${Buffer.from(s).toString('base64')}`;
+/** The error code header every error answer carries. */
+const code = (res: request.Response): string | undefined => res.headers['x-carbon-fanout-error'] as string | undefined;
 
 describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
   let h: HttpHarness;
@@ -41,6 +43,8 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     await waitFor(() => h.lines().length === 2, 'good lines');
     expect(h.lines()).toEqual(['good.one 1 1700000000', 'good.two 2 1700000001']);
     expect(h.relay.counters.httpInvalidItems).toBe(4);
+    // the partial answer is an error answer too
+    expect(code(res)).toBe('CF_ERR_HTTP_INVALID_ITEMS');
   });
 
   it('takes gzip bodies', async () => {
@@ -48,6 +52,7 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     const body = zlib.gzipSync('zipped.metric 3 1700000000\n');
     const res = await request(h.app).post('/api/v1/sink').set('Content-Encoding', 'gzip').set('Content-Type', 'text/plain').send(body);
     expect(res.status).toBe(202);
+    expect(code(res)).toBeUndefined();
     await waitFor(() => h.lines().length === 1, 'line');
     expect(h.lines()).toEqual(['zipped.metric 3 1700000000']);
   });
@@ -57,15 +62,19 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     const big = await request(h.app).post('/api/v1/sink').send('x 1\n'.repeat(500));
     expect(big.status).toBe(413);
     expect(big.text).toMatch(/exceeds the limit of 1000/);
+    expect(code(big)).toBe('CF_ERR_HTTP_TOO_LARGE');
     const bomb = zlib.gzipSync('y 1\n'.repeat(100_000));
     expect(bomb.length).toBeLessThan(1000);
     const inflated = await request(h.app).post('/api/v1/sink').set('Content-Encoding', 'gzip').send(bomb);
     expect(inflated.status).toBe(413);
     expect(inflated.text).toMatch(/decompressed body exceeds the limit of 5000/);
+    expect(code(inflated)).toBe('CF_ERR_HTTP_TOO_LARGE');
     const broken = await request(h.app).post('/api/v1/sink').set('Content-Encoding', 'gzip').send(Buffer.from('not gzip at all'));
     expect(broken.status).toBe(400);
+    expect(code(broken)).toBe('CF_ERR_HTTP_MALFORMED_BODY');
     const br = await request(h.app).post('/api/v1/sink').set('Content-Encoding', 'compress').send(Buffer.from('x'));
     expect(br.status).toBe(415);
+    expect(code(br)).toBe('CF_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
     expect(h.lines()).toEqual([]);
     expect(h.relay.counters.httpBadRequests).toBe(4);
   });
@@ -75,6 +84,7 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     const res = await request(h.app).post('/api/v1/sink').send('m 1 1700000000\n'.repeat(11));
     expect(res.status).toBe(413);
     expect(res.text).toMatch(/more than 10 datapoints/);
+    expect(code(res)).toBe('CF_ERR_HTTP_TOO_LARGE');
     const ok = await request(h.app).post('/api/v1/sink').send('m 1 1700000000\n'.repeat(10));
     expect(ok.status).toBe(202);
     await waitFor(() => h.lines().length === 10, '10 lines');
@@ -85,6 +95,7 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     const none = await request(h.app).post('/api/v1/sink').send('a 1\n');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toMatch(/^Basic realm="carbon-fanout"/);
+    expect(code(none)).toBe('CF_ERR_HTTP_UNAUTHORIZED');
     const wrong = await request(h.app).post('/api/v1/sink').set('Authorization', basic('not-the-key:')).send('a 1\n');
     expect(wrong.status).toBe(401);
     expect(wrong.text).not.toContain('not-the-key');
@@ -103,6 +114,7 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     const res = await request(h.app).post('/api/v1/sink').send('a 1 1700000000\n');
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
+    expect(code(res)).toBe('CF_ERR_HTTP_OVERLOADED');
     expect(h.relay.counters.httpOverloaded).toBe(1);
     h.ingest.resume();
     expect((await request(h.app).post('/api/v1/sink').send('a 1 1700000000\n')).status).toBe(202);
@@ -146,6 +158,7 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
     const big = await request(h.app).post('/api/v1/sink').send('a 1 1700000000\nb 2 1700000000\nc 3 1700000000\nd 4 1700000000\n');
     expect([big.status, big.headers['retry-after']]).toEqual([503, '1']);
     expect(big.text).toMatch(/cannot take this request whole/);
+    expect(code(big)).toBe('CF_ERR_HTTP_OVERLOADED');
     expect((await request(h.app).post('/api/v1/sink').send('a 1 1700000000\nb 2 1700000000\nc 3 1700000000\n')).status).toBe(202);
     room = 1000;
     expect((await request(h.app).post('/api/v1/sink').send('d 4 1700000000\n')).status).toBe(202);
@@ -155,9 +168,12 @@ describe('POST|PUT /api/v1/sink (Hosted Graphite HTTP API)', () => {
 
   it('refuses an empty body and malformed UTF-8', async () => {
     h = await startHttpGroup(createSinkEndpoints);
-    expect((await request(h.app).post('/api/v1/sink').send('')).status).toBe(400);
+    const empty = await request(h.app).post('/api/v1/sink').send('');
+    expect([empty.status, code(empty)]).toEqual([400, 'CF_ERR_HTTP_INVALID_BODY']);
     const bad = await request(h.app).post('/api/v1/sink').set('Content-Type', 'text/plain').send(Buffer.from([0x61, 0x20, 0x31, 0xff, 0x0a]));
     expect(bad.status).toBe(400);
     expect(bad.text).toMatch(/not valid UTF-8/);
+    // named per line, like any other bad line
+    expect(code(bad)).toBe('CF_ERR_HTTP_INVALID_ITEMS');
   });
 });
