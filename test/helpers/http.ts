@@ -42,7 +42,6 @@ export async function startHttpGroup(
   });
   const log = silentLogger();
   const config = httpSchema.parse(http);
-  const destinations = [...relay.destinations.values()];
   const ingest = new HttpIngest(
     {
       pipeline: relay.pipeline,
@@ -50,7 +49,7 @@ export async function startHttpGroup(
       log,
       limited: new RateLimitedLog(log),
       now: now ?? Date.now,
-      room: room ?? (() => Math.min(...destinations.map((d) => d.admissionRoom))),
+      room: room ?? (() => relay.pipeline.flow.admissionRoom()),
     },
     config.maxItems,
   );
