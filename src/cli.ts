@@ -272,7 +272,8 @@ async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
     }));
   log.info('shutting down: delivering queued datapoints', { signal, deadlineMs: config.shutdownTimeoutMs });
   const report = await relay.stop(Date.now() + config.shutdownTimeoutMs);
-  if (report.undelivered > 0) log.error('shutdown finished with undelivered datapoints', { undelivered: report.undelivered });
+  if (report.undelivered > 0) log.error('shutdown finished with undelivered datapoints', { undelivered: report.undelivered, spooled: report.spooled });
+  else if (report.spooled > 0) log.info('shutdown complete: what could not be delivered was spooled for the next start', { spooled: report.spooled });
   else log.info('shutdown complete: every queued datapoint was delivered');
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;

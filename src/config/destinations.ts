@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, port, tlsClient } from './schema-types';
+import { byteSize, duration, port, tlsClient } from './schema-types';
 
 /**
  * Destination kinds, chosen by `type`. Each kind is a schema slice here and a
@@ -39,6 +39,29 @@ const delivery = {
     .default({ initialDelay: 200, maxDelay: 5000 }),
 };
 
+/**
+ * The disk spool of a network destination (needs `dataDir`). `mode` left
+ * unset is `overflow` when a data directory is configured, else `off`.
+ */
+export const spoolSchema = z.strictObject({
+  /** off: memory only; overflow: to disk while the destination is down or slow; always: every datapoint is written to disk before it is sent. */
+  mode: z.enum(['off', 'overflow', 'always']).optional(),
+  /** Most bytes on disk for this destination. */
+  maxBytes: byteSize.pipe(z.number().min(1024 * 1024, 'must be at least 1MiB')).default(1024 ** 3),
+  /** Segments whose records are all older than this are deleted (0 = keep until maxBytes). */
+  maxAge: duration.default(0),
+  /** A segment file is closed and a new one begun at this size. */
+  segmentBytes: byteSize.pipe(z.number().min(64 * 1024, 'must be at least 64KiB')).default(64 * 1024 ** 2),
+  /** fsync (and persist the delivery cursor) this often; a power cut loses at most this much of what was spooled. */
+  syncInterval: duration.pipe(z.number().min(10, 'must be at least 10ms')).default(1000),
+  /** At maxBytes: delete the oldest whole segment, refuse new datapoints, or pause the receivers. */
+  whenFull: z.enum(['drop_oldest', 'drop_newest', 'block']).default('drop_oldest'),
+  /** Most spooled datapoints replayed per second, on top of live traffic. */
+  replayRate: z.number().int().positive().default(50_000),
+  /** Stop writing while the filesystem has less free space than this. */
+  minFreeBytes: byteSize.default(512 * 1024 ** 2),
+});
+
 /** A Carbon receiver over TCP or TLS: carbon-cache, carbon-relay, Hosted Graphite. */
 export const carbonDestinationSchema = z.strictObject({
   type: z.literal('carbon'),
@@ -52,6 +75,13 @@ export const carbonDestinationSchema = z.strictObject({
   tls: tlsClient.default(false),
   connectTimeout: duration.default(10_000),
   ...delivery,
+  spool: spoolSchema.default({ maxBytes: 1024 ** 3, maxAge: 0, segmentBytes: 64 * 1024 ** 2, syncInterval: 1000, whenFull: 'drop_oldest', replayRate: 50_000, minFreeBytes: 512 * 1024 ** 2 }),
+  /**
+   * A connected destination past its high-water mark: `spool` spills to disk
+   * (receivers keep their pace), `pause` pauses the receivers until it drains.
+   * Default: spool when the spool is on, else pause.
+   */
+  whenSlow: z.enum(['spool', 'pause']).optional(),
 });
 
 /** Plaintext lines appended to a file, or written to stdout for `-`. */
@@ -91,3 +121,9 @@ export type DestinationConfig = z.infer<typeof destinationSchema>;
 export type CarbonDestinationConfig = z.infer<typeof carbonDestinationSchema>;
 export type FileDestinationConfig = z.infer<typeof fileDestinationSchema>;
 export type DestinationKind = DestinationConfig['type'];
+
+/** The spool mode in force: as configured, else overflow when the relay has a data directory. */
+export function spoolMode(d: CarbonDestinationConfig, dataDir: string | undefined): 'off' | 'overflow' | 'always' {
+  return d.spool.mode ?? (dataDir === undefined ? 'off' : 'overflow');
+}
+export type SpoolConfig = z.infer<typeof spoolSchema>;

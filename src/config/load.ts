@@ -22,6 +22,8 @@ export interface RelayConfig {
   readonly filters: FilterConfig | undefined;
   readonly normalizeTags: boolean;
   readonly minTimestampResolution: number;
+  /** Absolute; undefined: no state kept across restarts (no spools). */
+  readonly dataDir: string | undefined;
   /** Pull sources (Catchpoint pollers), names unique. */
   readonly sources: readonly SourceConfig[];
 }
@@ -149,8 +151,12 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     sourceNames.add(s.name);
   });
 
+  const dataDir = cfg.dataDir === undefined ? undefined : path.resolve(dir, cfg.dataDir);
   for (const d of destinations) {
     const { value } = d;
+    if (value.type === 'carbon' && value.spool.mode !== undefined && value.spool.mode !== 'off' && dataDir === undefined) {
+      throw at(d, ['spool', 'mode'], `spool mode ${value.spool.mode} needs dataDir (where spool files are kept)`, ConfigErrorCode.SCHEMA);
+    }
     const queueAtHigh = Math.floor(value.maxQueueSize * value.highWaterMark);
     if (queueAtHigh < 1) throw at(d, ['highWaterMark'], 'maxQueueSize x highWaterMark must be at least 1', ConfigErrorCode.SCHEMA);
   }
@@ -169,6 +175,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     filters: compileFilters(main, cfg.filters, dir),
     normalizeTags: cfg.normalizeTags,
     minTimestampResolution: cfg.minTimestampResolution,
+    dataDir,
     sources: cfg.sources,
   });
 }

@@ -2,15 +2,26 @@ import { z } from 'zod';
 
 /** Value types the config schemas share. */
 
-/** A duration: a number of seconds, or a string like `250ms`, `10s`, `2m`. Parsed to milliseconds. */
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration: a number of seconds, or a string like `250ms`, `10s`, `2m`, `6h`, `7d`. Parsed to milliseconds. */
 export const duration = z
-  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, 'expected a duration like 250ms, 10s or 2m')])
+  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration like 250ms, 10s, 2m, 6h or 7d')])
   .transform((v) => {
     if (typeof v === 'number') return Math.round(v * 1000);
-    const n = parseFloat(v);
-    if (v.endsWith('ms')) return Math.round(n);
-    if (v.endsWith('m')) return Math.round(n * 60_000);
-    return Math.round(n * 1000);
+    const unit = /[a-z]+$/.exec(v)?.[0] ?? 's';
+    return Math.round(parseFloat(v) * (DURATION_UNITS_MS[unit] ?? 1000));
+  });
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+
+/** A size in bytes: a number, or a string like `64MiB`, `1GiB`. */
+export const byteSize = z
+  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB)$/, 'expected a size like 512KiB, 64MiB or 1GiB')])
+  .transform((v) => {
+    if (typeof v === 'number') return v;
+    const unit = /[A-Za-z]*$/.exec(v)?.[0] ?? '';
+    return Math.round(parseFloat(v) * (SIZE_UNITS[unit] ?? 1));
   });
 
 export const port = z.number().int().min(0).max(65535);

@@ -3,7 +3,7 @@ import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
 import { duration, listenAddress, port, tlsListen } from './schema-types';
 
-export { destinationSchema, type DestinationConfig, type DestinationKind, type CarbonDestinationConfig, type FileDestinationConfig } from './destinations';
+export { destinationSchema, type DestinationConfig, type DestinationKind, type CarbonDestinationConfig, spoolMode, type FileDestinationConfig } from './destinations';
 export { duration } from './schema-types';
 
 export const hashTypes = ['carbon_ch', 'fnv1a_ch', 'mmh3_ch', 'jump_fnv1a_ch'] as const;
@@ -290,6 +290,8 @@ export const configSchema = z.strictObject({
   normalizeTags: z.boolean().default(false),
   /** carbon's MIN_TIMESTAMP_RESOLUTION: floor received timestamps to a multiple of this many seconds (0 = off). */
   minTimestampResolution: z.number().int().min(0).default(0),
+  /** Where the relay keeps state across restarts (destination spools), relative to this file. Setting it turns the spool on (overflow) for network destinations. */
+  dataDir: z.string().min(1).optional(),
 });
 
 export type ConfigInput = z.infer<typeof configSchema>;

@@ -67,7 +67,10 @@ export interface DestinationDeps {
   pressure?: PressureListener;
 }
 
-export interface DestinationStopReport extends StopReport {}
+export interface DestinationStopReport extends StopReport {
+  /** Not delivered by the deadline but kept on disk: delivered after the next start. */
+  readonly spooled: number;
+}
 
 /** Bytes encoded per write on a byte stream: large enough to amortise the syscall, small enough to keep latency low. */
 const WRITE_CHUNK_BYTES = 256 * 1024;
@@ -107,6 +110,7 @@ export class Destination implements Component, CounterReporter {
     this.metricName = opts.metricName;
     this.counterPath = `destinations.${opts.metricName}`;
     this.queue = deps.queue;
+    this.queue.onReadable = () => this.scheduleFlush();
     this.writeAt = deps.transport.framing === 'message' ? 1 : WRITE_CHUNK_BYTES;
     this.backoff = new Backoff(opts.backoff);
     this.limited = new RateLimitedLog(deps.log, 30_000);
@@ -139,7 +143,9 @@ export class Destination implements Component, CounterReporter {
   }
 
   async start(): Promise<void> {
-    if (this.state === 'idle') this.connect();
+    if (this.state !== 'idle') return;
+    this.queue.open();
+    this.connect();
   }
 
   /** Queue one datapoint, or count why it was dropped. Never blocks, never throws. */
@@ -167,12 +173,17 @@ export class Destination implements Component, CounterReporter {
       return;
     }
     if (this.pressure === 'normal' && len >= this.opts.highWaterMark) this.setPressure('high');
-    if (this.flushPending === null && s === 'connected') this.flushPending = setImmediate(this.flush);
+    if (s === 'connected') this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushPending === null && this.state === 'connected') this.flushPending = setImmediate(this.flush);
   }
 
   reportCounters(visit: CounterVisitor): void {
     visitCounters(this.counters, DESTINATION_COUNTERS, visit);
     visit('queueLength', this.queue.length, 'gauge');
+    this.queue.reportCounters(visit);
   }
 
   resetPeaks(): void {
@@ -185,6 +196,7 @@ export class Destination implements Component, CounterReporter {
    */
   async stop(deadline: number): Promise<DestinationStopReport> {
     if (this.state !== 'stopped') {
+      this.queue.holdBacklog();
       const flushed = new Promise<void>((resolve) => {
         this.drainWaiter = resolve;
       });
@@ -194,17 +206,16 @@ export class Destination implements Component, CounterReporter {
       clearTimeout(timer);
       this.drainWaiter = null;
     }
-    const undelivered = this.queue.clear();
-    this.counters.undeliveredAtShutdown += undelivered;
-    if (undelivered > 0) {
-      this.deps.log.error('undelivered datapoints at shutdown', { destination: this.name, peer: this.description, undelivered });
-    }
     this.to('stopped');
     this.clearTimers();
     const conn = this.conn;
     this.conn = null;
     if (conn !== null) conn.destroy();
-    return { name: this.name, undelivered, abandoned: [] };
+    const { spooled, lost } = this.queue.close();
+    this.counters.undeliveredAtShutdown += lost;
+    if (lost > 0) this.deps.log.error('undelivered datapoints at shutdown', { destination: this.name, peer: this.description, undelivered: lost });
+    if (spooled > 0) this.deps.log.info('datapoints spooled at shutdown, delivered after the next start', { destination: this.name, peer: this.description, spooled });
+    return { name: this.name, undelivered: lost, spooled, abandoned: [] };
   }
 
   /**
@@ -220,6 +231,9 @@ export class Destination implements Component, CounterReporter {
     }
     this.state = next;
     if (this.deps.log.isDebugEnabled()) this.deps.log.debug('destination state', { destination: this.name, from, to: next });
+    const wasUp = from === 'connected' || from === 'blocked';
+    const up = next === 'connected' || next === 'blocked';
+    if (wasUp !== up) this.queue.linkChanged(up);
     return true;
   }
 

@@ -1,4 +1,13 @@
 import type { DatapointView } from '../model/datapoint-view';
+import type { CounterVisitor } from '../telemetry/counters';
+
+/** What a queue did with what it held when it was closed. */
+export interface QueueCloseReport {
+  /** Written to disk, to be delivered after the next start. */
+  readonly spooled: number;
+  /** Gone (a memory-only queue, or a spool that could not take them; counted by reason). */
+  readonly lost: number;
+}
 
 /**
  * What a destination keeps its unsent datapoints in: a bounded FIFO read
@@ -12,8 +21,18 @@ export interface DestinationQueue extends DatapointView {
   push(name: string, timestamp: number, value: number): boolean;
   /** Remove n items from the head (after they were encoded and written). */
   shift(n: number): void;
-  /** Remove everything; returns how many were removed. */
-  clear(): number;
+  /** Take what it needs to run (a spool opens its directory); called by Destination.start(). */
+  open(): void;
+  /** The destination's link came up (true) or went down: a spool writes to disk while it is down. */
+  linkChanged(up: boolean): void;
+  /** stop() has begun: deliver what is in memory, take nothing more from disk (it is kept for the next start). */
+  holdBacklog(): void;
+  /** Set by the destination: called when datapoints appear without a push (replayed from disk). */
+  onReadable: () => void;
+  /** Keep what is still held for the next start, or let it go: returns which. The queue is empty afterwards. */
+  close(): QueueCloseReport;
+  /** Counters of its own (a spool's bytes, segments, replayed...), relative to the destination's path. */
+  reportCounters(visit: CounterVisitor): void;
 }
 
 /**
@@ -79,6 +98,21 @@ export class DatapointQueue implements DestinationQueue {
     this.shift(n);
     return n;
   }
+
+  open(): void {}
+
+  linkChanged(_up: boolean): void {}
+
+  holdBacklog(): void {}
+
+  onReadable = (): void => {};
+
+  /** Memory does not outlive the process: what is left is lost (the destination counts it). */
+  close(): QueueCloseReport {
+    return { spooled: 0, lost: this.clear() };
+  }
+
+  reportCounters(_visit: CounterVisitor): void {}
 
   private grow(): void {
     const cap = (this.mask + 1) * 2;

@@ -14,8 +14,10 @@ export interface RelayStopReport {
   components: StopReport[];
   sources: SourceStopReport[];
   destinations: DestinationStopReport[];
-  /** Datapoints still queued at the deadline, over every destination. */
+  /** Datapoints not delivered by the deadline and lost (memory-only destinations), over every destination. */
   undelivered: number;
+  /** Datapoints not delivered by the deadline but written to a destination's spool for the next start. */
+  spooled: number;
 }
 
 /**
@@ -82,6 +84,7 @@ export class Relay {
       sources,
       destinations,
       undelivered: destinations.reduce((n, r) => n + r.undelivered, 0),
+      spooled: destinations.reduce((n, r) => n + r.spooled, 0),
     };
   }
 }

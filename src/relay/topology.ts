@@ -72,7 +72,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   let pipeline: Pipeline | undefined;
   const pressure = { onPressure: (d: Destination, high: boolean) => pipeline?.onPressure(d, high) };
   const destinations = new Map<string, Destination>();
-  for (const d of config.destinations) destinations.set(d.name, buildDestination(d, { log, pressure }));
+  for (const d of config.destinations) destinations.set(d.name, buildDestination(d, { log, pressure, dataDir: config.dataDir, now }));
   const routers = buildRouters(config, (d) => destinations.get(d.name) as Destination, log);
   pipeline = new Pipeline(routers, counters, log, config.minTimestampResolution);
   pipeline.flow.watch([...destinations.values()]);

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/load';
 import { RuleSet } from '../../src/routing/rule-set';
 import { configFrom, tempDir, tempDirsRemovedAfterAll } from '../helpers/relay';
 import { carbonDestinations } from '../helpers/destinations';
+import { spoolMode } from '../../src/config/destinations';
 
 const newDir = tempDirsRemovedAfterAll();
 
@@ -60,8 +61,10 @@ describe('defaults', () => {
         stallTimeout: 30_000,
         connectTimeout: 10_000,
         reconnect: { initialDelay: 200, maxDelay: 5000 },
+        spool: { maxAge: 0, maxBytes: 1024 ** 3, minFreeBytes: 512 * 1024 ** 2, replayRate: 50_000, segmentBytes: 64 * 1024 ** 2, syncInterval: 1000, whenFull: 'drop_oldest' },
       },
     ]);
+    expect(cfg.dataDir).toBeUndefined();
     expect(cfg.rules.rules).toEqual([]);
     expect(cfg.rules.defaultTargets).toEqual(['a']);
     // frozen all the way down: no component can change what another one sees
@@ -347,4 +350,41 @@ test('an unresolved YAML alias is a ConfigError with file and line, not echoing 
   expect((err as ConfigError).where).toMatchObject({ file, line: 5 });
   expect((err as ConfigError).code).toBe('CF_ERR_CONFIG_YAML');
   expect((err as Error).message).not.toContain('SECRET-KEY-5f2d');
+});
+
+describe('destination types and the spool', () => {
+  it('a destination without type is file when it has file:, else carbon', () => {
+    const cfg = load({ destinations: [DEST, { name: 'f', file: 'out.txt' }], rules: [DEFAULT_RULE] });
+    expect(cfg.destinations.map((d) => d.type)).toEqual(['carbon', 'file']);
+  });
+
+  it('each type takes only its own keys', () => {
+    expect(() => load({ destinations: [{ name: 'f', type: 'file', file: 'x', host: 'h' }], rules: [DEFAULT_RULE] })).toThrow(/host/);
+    expect(() => load({ destinations: [{ name: 'c', type: 'carbon', host: 'h', port: 1, file: 'x' }], rules: [DEFAULT_RULE] })).toThrow(/file/);
+    expect(() => load({ destinations: [{ name: 'k', type: 'kafka' }], rules: [DEFAULT_RULE] })).toThrow(/type/);
+  });
+
+  it('dataDir is resolved against the config file; sizes and durations take units', () => {
+    const cfg = load({ dataDir: 'state', destinations: [{ ...DEST, spool: { maxBytes: '2GiB', segmentBytes: '512KiB', maxAge: '7d', syncInterval: '250ms' } }], rules: [DEFAULT_RULE] });
+    expect(path.isAbsolute(cfg.dataDir ?? '')).toBe(true);
+    expect(path.basename(cfg.dataDir ?? '')).toBe('state');
+    const d = carbonDestinations(cfg.destinations)[0];
+    expect(d.spool).toMatchObject({ maxBytes: 2 * 1024 ** 3, segmentBytes: 512 * 1024, maxAge: 7 * 86_400_000, syncInterval: 250 });
+  });
+
+  it('spool mode: overflow by default with a data directory, off without; on without dataDir is an error naming the key', () => {
+    const withDir = load({ dataDir: 'state', destinations: [DEST], rules: [DEFAULT_RULE] });
+    expect(spoolMode(carbonDestinations(withDir.destinations)[0], withDir.dataDir)).toBe('overflow');
+    const without = load({ destinations: [DEST], rules: [DEFAULT_RULE] });
+    expect(spoolMode(carbonDestinations(without.destinations)[0], without.dataDir)).toBe('off');
+    let err: unknown;
+    try {
+      load({ destinations: [{ ...DEST, spool: { mode: 'always' } }], rules: [DEFAULT_RULE] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('CF_ERR_CONFIG_SCHEMA');
+    expect((err as ConfigError).message).toMatch(/destinations\.0\.spool\.mode: spool mode always needs dataDir/);
+  });
 });

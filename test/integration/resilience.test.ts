@@ -147,8 +147,8 @@ describe('destinations under failure', () => {
     relay = undefined;
     expect(s.datapoints.length).toBe(2000);
     expect(report.destinations).toEqual([
-      { name: 'ok', undelivered: 0, abandoned: [] },
-      { name: 'gone', undelivered: 2000, abandoned: [] },
+      { name: 'ok', undelivered: 0, spooled: 0, abandoned: [] },
+      { name: 'gone', undelivered: 2000, spooled: 0, abandoned: [] },
     ]);
   });
 });

@@ -4,6 +4,7 @@ import { PickleEncoder } from '../../codec/pickle-encoder';
 import type { Destination } from '../destination';
 import { SocketTransport } from '../transport/socket';
 import { apiKeyPrefix, assembleDestination, type DestinationKindDeps } from './options';
+import { destinationQueue } from './spool-queue';
 
 /** `type: carbon`: pickle or plaintext to a Carbon receiver over TCP or TLS. */
 export function buildCarbonDestination(d: CarbonDestinationConfig, deps: DestinationKindDeps): Destination {
@@ -14,5 +15,5 @@ export function buildCarbonDestination(d: CarbonDestinationConfig, deps: Destina
   const transport = new SocketTransport({ host: d.host, port: d.port, connectTimeoutMs: d.connectTimeout, tls });
   const prefix = apiKeyPrefix(d);
   const encoder = d.protocol === 'pickle' ? new PickleEncoder(prefix) : new LineEncoder(prefix);
-  return assembleDestination(d, { transport, encoder }, deps);
+  return assembleDestination(d, { transport, encoder, queue: destinationQueue(d, deps) }, deps);
 }

@@ -1,6 +1,6 @@
 import type { DestinationConfig } from '../../config/schema';
 import { Destination, type PressureListener } from '../destination';
-import { DatapointQueue } from '../queue';
+import { DatapointQueue, type DestinationQueue } from '../queue';
 import type { Encoder } from '../../codec/encoder';
 import type { Transport } from '../transport/transport';
 import type { Logger } from '../../telemetry/logger';
@@ -9,6 +9,10 @@ import type { Logger } from '../../telemetry/logger';
 export interface DestinationKindDeps {
   log: Logger;
   pressure?: PressureListener;
+  /** The relay's data directory (spools live below it); undefined: nothing is kept across restarts. */
+  dataDir?: string;
+  /** Epoch milliseconds. */
+  now?: () => number;
 }
 
 /** The name prefix a destination's apiKey stands for (`KEY.`), or ''. */
@@ -17,17 +21,26 @@ export function apiKeyPrefix(d: DestinationConfig): string {
 }
 
 /** A destination from the keys every kind shares, around the kind's own transport and encoder. */
-export function assembleDestination(d: DestinationConfig, parts: { transport: Transport; encoder: Encoder }, deps: DestinationKindDeps): Destination {
+export function assembleDestination(
+  d: DestinationConfig,
+  parts: { transport: Transport; encoder: Encoder; queue?: DestinationQueue },
+  deps: DestinationKindDeps,
+): Destination {
   return new Destination(
     {
       name: d.name,
       metricName: d.metricName ?? d.name.replace(/\./g, '_'),
       maxDatapointsPerMessage: d.maxDatapointsPerMessage,
-      highWaterMark: Math.max(1, Math.floor(d.maxQueueSize * d.highWaterMark)),
-      lowWaterMark: Math.floor(d.maxQueueSize * d.lowWaterMark),
+      highWaterMark: waterMarks(d).high,
+      lowWaterMark: waterMarks(d).low,
       stallTimeoutMs: d.stallTimeout,
       backoff: { initialMs: d.reconnect.initialDelay, maxMs: d.reconnect.maxDelay, factor: 2, jitter: 0.2 },
     },
-    { queue: new DatapointQueue(d.maxQueueSize), ...parts, log: deps.log, pressure: deps.pressure },
+    { queue: parts.queue ?? new DatapointQueue(d.maxQueueSize), transport: parts.transport, encoder: parts.encoder, log: deps.log, pressure: deps.pressure },
   );
+}
+
+/** The water marks of a destination in datapoints (fractions of maxQueueSize in the config). */
+export function waterMarks(d: DestinationConfig): { high: number; low: number } {
+  return { high: Math.max(1, Math.floor(d.maxQueueSize * d.highWaterMark)), low: Math.floor(d.maxQueueSize * d.lowWaterMark) };
 }

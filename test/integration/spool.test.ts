@@ -1,0 +1,95 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Relay } from '../../src/relay/relay';
+import { freePorts } from '../helpers/carbon';
+import { startRelay, tempDirsRemovedAfterAll } from '../helpers/relay';
+import { CaptureServer, sendTcp, waitFor } from '../helpers/sink';
+
+const newDir = tempDirsRemovedAfterAll();
+
+function lines(n: number, prefix = 'spool.m'): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += `${prefix}.${i % 50} ${i} ${1_700_000_000 + i}\n`;
+  return s;
+}
+
+/** Bytes of segment files left under a data directory's spools. */
+function segmentBytes(dataDir: string): number {
+  const root = path.join(dataDir, 'spool');
+  if (!fs.existsSync(root)) return 0;
+  let total = 0;
+  for (const d of fs.readdirSync(root)) for (const f of fs.readdirSync(path.join(root, d))) if (f.endsWith('.seg')) total += fs.statSync(path.join(root, d, f)).size;
+  return total;
+}
+
+describe('disk spool (overflow and always)', () => {
+  let relay: Relay | undefined;
+  let sink: CaptureServer | undefined;
+
+  afterEach(async () => {
+    await relay?.stop(Date.now() + 1000);
+    await sink?.close();
+    relay = undefined;
+    sink = undefined;
+  });
+
+  function config(dataDir: string, port: number, spool: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      dataDir,
+      destinations: [{ name: 'cache', host: '127.0.0.1', port, protocol: 'line', maxQueueSize: 1000, reconnect: { initialDelay: '20ms', maxDelay: '50ms' }, spool }],
+      rules: [{ default: true, destinations: ['cache'] }],
+    };
+  }
+
+  it('overflow: a destination down far longer than its memory queue loses nothing; the spool empties after', async () => {
+    const dataDir = newDir();
+    const [port] = await freePorts(1);
+    relay = await startRelay(config(dataDir, port));
+    const sent = 20_000; // 20x the memory queue
+    await sendTcp(relay.listeners.line!.port, lines(sent));
+    const d = relay.destinations.get('cache')!;
+    await waitFor(() => d.counters.attemptedRelays === sent, 'all routed');
+    expect(d.counters.fullQueueDrops).toBe(0);
+    sink = new CaptureServer('line');
+    await sink.listen(port);
+    await waitFor(() => sink!.datapoints.length >= sent, 'every datapoint delivered after the outage', 20_000);
+    expect(sink.datapoints.length).toBe(sent);
+    expect(new Set(sink.datapoints.map((p) => p.value)).size).toBe(sent);
+    await waitFor(() => segmentBytes(dataDir) === 0, 'spool segments deleted once delivered');
+  });
+
+  it('shutdown with the destination down spools what is queued; the next start delivers it', async () => {
+    const dataDir = newDir();
+    const [port] = await freePorts(1);
+    relay = await startRelay(config(dataDir, port));
+    const sent = 3000;
+    await sendTcp(relay.listeners.line!.port, lines(sent));
+    const d = relay.destinations.get('cache')!;
+    await waitFor(() => d.counters.attemptedRelays === sent, 'all routed');
+    const report = await relay.stop(Date.now() + 300);
+    relay = undefined;
+    expect(report.undelivered).toBe(0);
+    expect(segmentBytes(dataDir)).toBeGreaterThan(0);
+    sink = new CaptureServer('line');
+    await sink.listen(port);
+    relay = await startRelay(config(dataDir, port));
+    await waitFor(() => sink!.datapoints.length >= sent, 'spooled datapoints delivered after restart', 20_000);
+    expect(sink.datapoints.length).toBe(sent);
+    expect(sink.datapoints.map((p) => p.value).sort((a, b) => a - b)).toEqual(Array.from({ length: sent }, (_, i) => i));
+  });
+
+  it('always: every datapoint goes through the spool and arrives once', async () => {
+    const dataDir = newDir();
+    sink = new CaptureServer('line');
+    const port = await sink.listen();
+    relay = await startRelay(config(dataDir, port, { mode: 'always' }));
+    const sent = 5000;
+    await sendTcp(relay.listeners.line!.port, lines(sent));
+    await waitFor(() => sink!.datapoints.length >= sent, 'delivered', 20_000);
+    expect(sink.datapoints.length).toBe(sent);
+    const written = new Map<string, number>();
+    relay.destinations.get('cache')!.reportCounters((k, v) => written.set(k, v));
+    expect(written.get('spool.written')).toBe(sent);
+    await waitFor(() => segmentBytes(dataDir) === 0, 'spool empty once delivered');
+  });
+});
