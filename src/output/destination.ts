@@ -32,9 +32,15 @@ const TRANSITIONS: Readonly<Record<DestinationState, readonly DestinationState[]
  * Whether this destination holds receivers back:
  *  - normal: no;
  *  - high: connected and above its high-water mark, so receivers are paused until it is below its low-water mark;
- *  - stalled: it held them longer than stallTimeout without draining, so it lets them go and drops at its bound until it drains.
+ *  - stalled: it held them longer than stallTimeout without draining, so it lets them go and drops at its bound until it drains;
+ *  - full: its spool is at maxBytes with whenFull: block, so receivers are paused, connected or not, until the spool takes data again.
  */
-export type PressureState = 'normal' | 'high' | 'stalled';
+export type PressureState = 'normal' | 'high' | 'stalled' | 'full';
+
+/** The pressure states in which this destination holds the receivers paused. */
+function holdsReceivers(p: PressureState): boolean {
+  return p === 'high' || p === 'full';
+}
 
 /** Told when a connected destination's queue crosses its water marks (the pipeline pauses/resumes sources). */
 export interface PressureListener {
@@ -111,6 +117,10 @@ export class Destination implements Component, CounterReporter {
     this.counterPath = `destinations.${opts.metricName}`;
     this.queue = deps.queue;
     this.queue.onReadable = () => this.scheduleFlush();
+    this.queue.onFull = (full) => {
+      if (full) this.setPressure('full');
+      else if (this.pressure === 'full') this.setPressure('normal');
+    };
     this.writeAt = deps.transport.framing === 'message' ? 1 : WRITE_CHUNK_BYTES;
     this.backoff = new Backoff(opts.backoff);
     this.limited = new RateLimitedLog(deps.log, 30_000);
@@ -138,6 +148,7 @@ export class Destination implements Component, CounterReporter {
    * drops at its bound by design and holds nobody back, like flow control.
    */
   get admissionRoom(): number {
+    if (this.pressure === 'full') return 0;
     if (!this.isConnected || this.pressure === 'stalled') return Infinity;
     return this.queue.limit - this.queue.length;
   }
@@ -258,14 +269,14 @@ export class Destination implements Component, CounterReporter {
     this.counters.connects++;
     this.backoff.reset();
     this.deps.log.info('destination connected', { destination: this.name, peer: this.description, queued: this.queue.length });
-    if (this.queue.length >= this.opts.highWaterMark) this.setPressure('high');
+    if (this.pressure === 'normal' && this.queue.length >= this.opts.highWaterMark) this.setPressure('high');
     this.flush();
   }
 
   private onClose(err: Error | undefined): void {
     const from = this.state;
     this.conn = null;
-    if (this.pressure !== 'normal') this.setPressure('normal');
+    if (this.pressure === 'high' || this.pressure === 'stalled') this.setPressure('normal');
     if (from === 'stopped') return;
     if (from === 'draining') {
       // stop() closed a drained connection on purpose.
@@ -308,7 +319,7 @@ export class Destination implements Component, CounterReporter {
         break;
       }
     }
-    if (q.length <= this.opts.lowWaterMark && this.pressure !== 'normal') this.setPressure('normal');
+    if (q.length <= this.opts.lowWaterMark && (this.pressure === 'high' || this.pressure === 'stalled')) this.setPressure('normal');
     this.checkDrained();
   };
 
@@ -325,7 +336,7 @@ export class Destination implements Component, CounterReporter {
     }
     if (this.deps.log.isDebugEnabled()) this.deps.log.debug('destination pressure', { destination: this.name, from, to: next });
     // stalled -> normal changes nothing for receivers: they were already let go
-    if (next === 'high' || from === 'high') this.deps.pressure?.onPressure(this, next === 'high');
+    if (holdsReceivers(from) !== holdsReceivers(next)) this.deps.pressure?.onPressure(this, holdsReceivers(next));
   }
 
   private onStall(): void {

@@ -29,6 +29,8 @@ export interface DestinationQueue extends DatapointView {
   holdBacklog(): void;
   /** Set by the destination: called when datapoints appear without a push (replayed from disk). */
   onReadable: () => void;
+  /** Set by the destination: the queue cannot take more until it frees up (a spool at maxBytes with whenFull: block), or can again. */
+  onFull: (full: boolean) => void;
   /** Keep what is still held for the next start, or let it go: returns which. The queue is empty afterwards. */
   close(): QueueCloseReport;
   /** Counters of its own (a spool's bytes, segments, replayed...), relative to the destination's path. */
@@ -106,6 +108,8 @@ export class DatapointQueue implements DestinationQueue {
   holdBacklog(): void {}
 
   onReadable = (): void => {};
+
+  onFull = (_full: boolean): void => {};
 
   /** Memory does not outlive the process: what is left is lost (the destination counts it). */
   close(): QueueCloseReport {

@@ -92,4 +92,36 @@ describe('disk spool (overflow and always)', () => {
     expect(written.get('spool.written')).toBe(sent);
     await waitFor(() => segmentBytes(dataDir) === 0, 'spool empty once delivered');
   });
+
+  it('a slow destination spills to disk instead of pausing the receivers: the fast one is never held back; both get everything', async () => {
+    const dataDir = newDir();
+    const fast = new CaptureServer('line');
+    const fastPort = await fast.listen();
+    sink = new CaptureServer('line');
+    const slowPort = await sink.listen();
+    relay = await startRelay({
+      dataDir,
+      destinations: [
+        { name: 'fast', host: '127.0.0.1', port: fastPort, protocol: 'line', maxQueueSize: 1000 },
+        { name: 'slow', host: '127.0.0.1', port: slowPort, protocol: 'line', maxQueueSize: 1000 },
+      ],
+      rules: [{ default: true, destinations: ['fast', 'slow'] }],
+    });
+    const slow = relay.destinations.get('slow')!;
+    await waitFor(() => slow.isConnected && sink!.connections === 1, 'slow connected');
+    sink.pauseReading(); // the slow peer stops reading: its socket buffers fill, then its memory queue
+    const sent = 60_000;
+    await sendTcp(relay.listeners.line!.port, lines(sent, 'slow.x'));
+    await waitFor(() => fast.datapoints.length >= sent, 'the fast destination got everything while the slow one was stuck', 20_000);
+    expect(relay.pipeline.paused).toBe(false);
+    const spooled = new Map<string, number>();
+    slow.reportCounters((k, v) => spooled.set(k, v));
+    expect(spooled.get('spool.written')).toBeGreaterThan(0);
+    expect(slow.counters.fullQueueDrops).toBe(0);
+    sink.resumeReading();
+    await waitFor(() => sink!.datapoints.length >= sent, 'the slow destination caught up from its spool', 30_000);
+    expect(sink.datapoints.length).toBe(sent);
+    expect(fast.datapoints.length).toBe(sent);
+    await fast.close();
+  });
 });

@@ -33,7 +33,7 @@ export interface SpooledQueueDeps {
  * (written, replayed, acked, dropped by reason).
  */
 export class SpooledQueueCounters {
-  /** Refused with whenFull: block: pausing receivers for a full spool is not built yet, so they are dropped (counted). */
+  /** Still refused by a full spool (whenFull: block) at shutdown. */
   lostBlocked = 0;
   /** Offered while the spool was not open (before start or after stop). */
   lostClosed = 0;
@@ -58,6 +58,7 @@ const REPLAY_TICK_MS = 100;
 export class SpooledQueue implements DestinationQueue {
   readonly counters = new SpooledQueueCounters();
   onReadable = (): void => {};
+  onFull = (_full: boolean): void => {};
   private readonly memory: DatapointQueue;
   /** Datapoints waiting to become one spool record. */
   private readonly staged: DatapointQueue;
@@ -67,6 +68,8 @@ export class SpooledQueue implements DestinationQueue {
   private spoolCounters = new SpoolCounters();
   private up = false;
   private holding = false;
+  /** The spool refused the staged record (whenFull: block): it is kept and retried, and receivers are paused. */
+  private full = false;
   private stagedFlush: NodeJS.Immediate | null = null;
   private replayTimer: NodeJS.Timeout | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
@@ -122,8 +125,7 @@ export class SpooledQueue implements DestinationQueue {
       this.noteLive();
       return true;
     }
-    this.stage(name, timestamp, value);
-    return true;
+    return this.stage(name, timestamp, value);
   }
 
   shift(n: number): void {
@@ -154,32 +156,30 @@ export class SpooledQueue implements DestinationQueue {
   close(): QueueCloseReport {
     this.clearTimers();
     const spool = this.spool;
-    let spooled = 0;
-    let lost = 0;
+    const writtenBefore = spool?.counters.written ?? 0;
+    const lostBefore = this.lost();
     // live datapoints in memory go to disk; replayed ones are there already (unacknowledged)
     const m = this.memory;
     let k = 0;
     for (const run of this.runs) {
       if (run.record === null) {
-        for (let i = 0; i < run.count; i++) this.stage(m.nameAt(k + i), m.timestampAt(k + i), m.valueAt(k + i));
+        for (let i = 0; i < run.count; i++) if (!this.stage(m.nameAt(k + i), m.timestampAt(k + i), m.valueAt(k + i))) this.counters.lostBlocked++;
       }
       k += run.count;
     }
     this.runs.length = 0;
     m.clear();
+    let spooled = 0;
     if (spool !== null) {
-      const before = spool.counters.written;
-      const lostBefore = this.lost();
       this.flushStaged();
-      spooled = spool.counters.written - before;
-      lost = this.lost() - lostBefore;
+      if (this.full) this.counters.lostBlocked += this.staged.clear();
+      spooled = spool.counters.written - writtenBefore;
       spool.close();
     } else {
-      lost = this.staged.clear();
-      this.counters.lostClosed += lost;
+      this.counters.lostClosed += this.staged.clear();
     }
     this.spool = null;
-    return { spooled, lost };
+    return { spooled, lost: this.lost() - lostBefore };
   }
 
   reportCounters(visit: CounterVisitor): void {
@@ -205,10 +205,13 @@ export class SpooledQueue implements DestinationQueue {
     else this.runs.push({ record: null, count: 1 });
   }
 
-  private stage(name: string, timestamp: number, value: number): void {
-    this.staged.push(name, timestamp, value);
+  /** False only while a full spool (whenFull: block) holds a whole staged record: receivers are being paused, the destination counts the drop. */
+  private stage(name: string, timestamp: number, value: number): boolean {
+    if (!this.staged.push(name, timestamp, value)) return false;
+    if (this.full) return true;
     if (this.staged.length >= this.opts.recordSize) this.flushStaged();
     else if (this.stagedFlush === null) this.stagedFlush = setImmediate(() => this.flushStaged());
+    return true;
   }
 
   /** The staged datapoints become one spool record (or one counted drop). */
@@ -220,15 +223,27 @@ export class SpooledQueue implements DestinationQueue {
     if (n === 0) return;
     const spool = this.spool;
     const result: AppendResult | 'closed' = spool === null ? 'closed' : spool.append(st, 0, n);
+    if (result === 'blocked') {
+      // kept and retried on every replay tick; receivers pause until the spool takes it
+      if (!this.full) {
+        this.full = true;
+        this.limited.warn('spool:blocked', 'spool is full (whenFull: block): pausing receivers until it drains', { datapoints: n });
+        this.onFull(true);
+      }
+      return;
+    }
     st.clear();
+    if (this.full) {
+      this.full = false;
+      this.onFull(false);
+    }
     if (result !== 'written') this.countDrop(result, n);
     if (this.opts.mode === 'always' && this.up) this.refill();
   }
 
-  /** The spool counted full and reserve refusals itself; blocked and closed are the queue's to count. */
-  private countDrop(result: Exclude<AppendResult, 'written'> | 'closed', n: number): void {
-    if (result === 'blocked') this.counters.lostBlocked += n;
-    else if (result === 'closed') this.counters.lostClosed += n;
+  /** The spool counted full and reserve refusals itself; closed is the queue's to count. */
+  private countDrop(result: Exclude<AppendResult, 'written' | 'blocked'> | 'closed', n: number): void {
+    if (result === 'closed') this.counters.lostClosed += n;
     this.limited.warn(`spool:${result}`, 'spool refused datapoints', () => ({ reason: result, datapoints: n }));
   }
 
@@ -239,6 +254,7 @@ export class SpooledQueue implements DestinationQueue {
    * the spool is the only path.
    */
   private refill(): void {
+    if (this.full) this.flushStaged();
     const spool = this.spool;
     if (spool === null || !this.up || this.holding) return;
     const always = this.opts.mode === 'always';
