@@ -11,6 +11,9 @@
  * (/proc/<pid>/stat) over that window; its peak RSS (VmHWM); loss = sent -
  * counted; and, for HTTP generators, requests and 503 retries.
  */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { CountingSink } = require('./sink');
 const { RelayProcess, freePort } = require('./relay-process');
 const { cpuMicros, peakRssMiB } = require('./proc-stats');
@@ -27,25 +30,28 @@ const STALL_MS = 15_000;
  * @property {(port: number) => import('./loadgen').LoadGenerator} generator
  * @property {(ready: import('./loadgen').GeneratorReady) => string} describe   progress line once sending starts
  * @property {string} wireIn                       what the generator sends, for the "wire MB" detail (e.g. "plaintext", "HTTP bodies")
+ * @property {'overflow' | 'always'} [spool]       the sink destination's spool mode (a temp data directory, removed after)
  */
 
 /**
  * @param {number} port
  * @param {number} sinkPort
  * @param {RelayScenarioSpec} spec
+ * @param {string | undefined} dataDir
  */
-function relayConfig(port, sinkPort, spec) {
+function relayConfig(port, sinkPort, spec, dataDir) {
+  const spool = spec.spool === undefined ? '' : `    spool: { mode: ${spec.spool} }\n`;
   return `# written by bench/lib/relay-scenario.js for "${spec.name}"
 logLevel: warn
 shutdownTimeout: 10s
-listen:
+${dataDir === undefined ? '' : `dataDir: ${JSON.stringify(dataDir)}\n`}listen:
 ${spec.listen(port)}
 destinations:
   - name: sink
     host: 127.0.0.1
     port: ${sinkPort}
     protocol: pickle
-rules:
+${spool}rules:
   - default: true
     destinations: [sink]
 `;
@@ -64,11 +70,12 @@ async function runRelayScenario(opts, spec) {
   let relay = null;
   /** @type {import('./loadgen').LoadGenerator | null} */
   let gen = null;
+  const dataDir = spec.spool === undefined ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'cf-bench-spool-'));
   try {
     // Count only the generator's names: a relay with self-metrics routes its own datapoints to the sink too.
     sink = await new CountingSink(NAME_PREFIX).start();
     const port = await freePort();
-    relay = new RelayProcess(relayConfig(port, sink.port, spec), port, opts.relayNodeArgs);
+    relay = new RelayProcess(relayConfig(port, sink.port, spec, dataDir), port, opts.relayNodeArgs);
     await relay.ready();
     await sink.waitConnected();
     opts.log(`relay pid ${relay.pid} listening on 127.0.0.1:${port}, sink pid ${sink.pid} on :${sink.port}`);
@@ -165,6 +172,7 @@ async function runRelayScenario(opts, spec) {
       if (exit.killed) opts.log('relay did not exit within the grace period after SIGTERM; killed');
     }
     await Promise.all([gen?.stop(), sink?.stop()]);
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
