@@ -6,10 +6,12 @@ import { stringify as stringifyYaml } from 'yaml';
 import { backstopConfigFromEnv } from './config/backstop-env';
 import { carbonDestinationLabel, readCarbonConf, type CarbonConfResult } from './config/carbon-conf';
 import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
-import type { DestinationConfig } from './config/schema';
+import type { DestinationConfig, HealthGroupConfig } from './config/schema';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
 import { Relay } from './relay/relay';
+import { dropSpool, inspectSpool, locateSpool, verifySpool, type CommandDeps, type SpoolLocation } from './output/spool/inspect';
+import { SpoolLockedError } from './output/spool/spool';
 import { importCatchpointIntegration } from './sources/catchpoint/integration-config';
 import { pollOnce } from './sources/poll-once';
 import { createLogger, type Logger, type LogLevel } from './telemetry/logger';
@@ -25,6 +27,8 @@ export interface CliIO {
   log?: Logger;
   /** Called once the relay is listening (tests use it to find ports). */
   onStarted?: (relay: Relay) => void;
+  /** Epoch ms that `spool inspect` measures record ages against; default Date.now (tests fix it to assert exact ages). */
+  now?: () => number;
 }
 
 const USAGE = `usage:
@@ -37,8 +41,13 @@ const USAGE = `usage:
                                             config_catchpoint.yaml and config_graphite.yaml (in DIR or DIR/config)
   carbon-fanout poll-once -c FILE [--source NAME]
                                             run one poll of a pull source and print the lines it would relay
+  carbon-fanout spool inspect|verify|drop -c FILE DEST [--yes]
+                                            a network destination's disk spool: inspect prints its size, pending
+                                            datapoints and oldest record; verify reads every pending record (exit 1
+                                            on damage); drop empties it after asking (--yes: without asking).
+                                            verify and drop refuse while a running relay holds the spool
 
-  start, check and route read carbon-relay's own files instead of -c with:
+  start, check, route and spool read carbon-relay's own files instead of -c with:
     --carbon-conf FILE   carbon.conf ([relay], then [relay:<instance>])
     --rules FILE         relay-rules.conf (default: CONF_DIR/relay-rules.conf)
     --instance NAME      carbon-relay --instance (default: a)
@@ -49,7 +58,8 @@ const USAGE = `usage:
 `;
 
 const LOG_LEVELS: readonly string[] = ['error', 'warn', 'info', 'debug'];
-const COMMANDS: readonly string[] = ['start', 'check', 'route', 'convert', 'poll-once'];
+const COMMANDS: readonly string[] = ['start', 'check', 'route', 'convert', 'poll-once', 'spool'];
+const SPOOL_ACTIONS: readonly string[] = ['inspect', 'verify', 'drop'];
 
 /** What a command runs on: the validated config, and for carbon.conf input what the conversion reported. */
 interface LoadedConfig {
@@ -77,6 +87,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         'aggregation-rules': { type: 'string' },
         'catchpoint-config': { type: 'string' },
         source: { type: 'string' },
+        yes: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -103,6 +114,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   else if (command === 'convert' && (carbonConf !== undefined || v.config !== undefined) && v['catchpoint-config'] !== undefined) problem = '--catchpoint-config DIR takes no other config (not both)';
   else if (command === 'convert' && carbonConf === undefined && v['catchpoint-config'] === undefined) problem = '--carbon-conf FILE is required (or --catchpoint-config DIR)';
   else if (v.source !== undefined && command !== 'poll-once') problem = '--source is only for poll-once';
+  else if (v.yes === true && !(command === 'spool' && rest[0] === 'drop')) problem = '--yes is only for spool drop';
+  else if (command === 'spool' && !SPOOL_ACTIONS.includes(rest[0] ?? '')) problem = rest[0] === undefined ? 'inspect, verify or drop is required' : `unknown action "${rest[0]}" (inspect, verify or drop)`;
+  else if (command === 'spool' && rest.length < 2) problem = `${rest[0]} needs one destination name (DEST)`;
+  else if (command === 'spool' && rest.length > 2) problem = `${rest[0]} takes one destination name, got ${rest.length - 1}`;
   else if (command !== 'start' && command !== 'convert' && carbonConf === undefined && v.config === undefined && !io.env.CARBON_URLS) problem = '-c FILE (or --carbon-conf FILE) is required';
   if (problem !== undefined) {
     io.stderr.write(`${command}: ${problem}\n${USAGE}`);
@@ -148,6 +163,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return 0;
     case 'poll-once':
       return runPollOnce(loaded.config, v.source, io);
+    case 'spool':
+      return spool(loaded.config, rest[0], rest[1], v.yes === true, io);
     default:
       return start(loaded, io);
   }
@@ -192,7 +209,9 @@ function routeLabel(loaded: LoadedConfig): (d: DestinationConfig) => string {
 }
 
 async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promise<number> {
-  const { received } = buildRouters(loaded.config, routeLabel(loaded), io.log ?? createLogger({ level: 'error' }));
+  // a failover or any_of group picks a member at send time, by health: the dry run names the group and its members
+  const healthGroupLabel = (g: HealthGroupConfig, members: string[]): string => `${g.name}(${g.type}:${members.join('|')})`;
+  const { received } = buildRouters(loaded.config, routeLabel(loaded), io.log ?? createLogger({ level: 'error' }), healthGroupLabel);
   const print = (m: string): void => {
     const r = received.route(m);
     io.stdout.write(`${m}\t${r.verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[r.verdict]}\n`);
@@ -243,6 +262,95 @@ async function runPollOnce(config: RelayConfig, name: string | undefined, io: Cl
   else io.stderr.write(`poll-once: ${summary}\n`);
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return result.ok ? 0 : 1;
+}
+
+/**
+ * spool inspect|verify|drop on one destination (output/spool/inspect.ts does
+ * the work). Exit 2 when DEST is not a network destination, 1 when the config
+ * gives it no spool, when a relay holds it (verify, drop), when verify finds
+ * damage and when drop is declined or leaves segments behind.
+ */
+async function spool(config: RelayConfig, action: string, name: string, yes: boolean, io: CliIO): Promise<number> {
+  const tag = `spool ${action}`;
+  const found = locateSpool(config, name);
+  if (!found.ok) {
+    io.stderr.write(`${tag}: ${found.message}\n`);
+    return found.problem === 'usage' ? 2 : 1;
+  }
+  const log = io.log ?? createLogger({ level: logLevel(config, io) });
+  const deps: CommandDeps = { log, now: io.now ?? Date.now };
+  try {
+    return await spoolAction(action, found.spool, yes, deps, io);
+  } catch (err) {
+    if (err instanceof SpoolLockedError) {
+      io.stderr.write(`${tag}: ${name}: the spool is in use by process ${err.ownerPid ?? '(unknown)'} (a running relay); stop it first\n`);
+      return 1;
+    }
+    // the directory unreadable, a disk error: say which spool, as for any other failure of this command
+    if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string') {
+      io.stderr.write(`${tag}: ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
+  }
+}
+
+async function spoolAction(action: string, loc: SpoolLocation, yes: boolean, deps: CommandDeps, io: CliIO): Promise<number> {
+  const print = (lines: string[]): void => void io.stdout.write(lines.map((l) => `${l}\n`).join(''));
+  if (action === 'inspect') {
+    const r = inspectSpool(loc, deps);
+    const unknown = 'unknown';
+    print([
+      `directory: ${loc.dir}`,
+      `bytes: ${r.bytes}`,
+      `segments: ${r.segments}`,
+      `bad segments: ${r.badSegments}`,
+      `pending datapoints: ${r.pendingDatapoints ?? unknown}`,
+      // appends and the clock are whole ms, so this prints at most 3 decimals, exactly
+      `oldest record age seconds: ${r.lock.held ? unknown : r.oldest === undefined ? '-' : r.oldest.ageMs / 1000}`,
+      `oldest record appended at: ${r.lock.held ? unknown : r.oldest === undefined ? '-' : new Date(r.oldest.appendedAtMs).toISOString()}`,
+      `locked: ${r.lock.held ? `yes, by process ${r.lock.pid ?? '(unknown)'}` : 'no'}`,
+    ]);
+    return 0;
+  }
+  if (action === 'verify') {
+    const r = verifySpool(loc, deps);
+    print([`directory: ${loc.dir}`, `records checked: ${r.records}`, `datapoints: ${r.datapoints}`, `corrupt records: ${r.corruptRecords}`, `bad segments: ${r.badSegments}`]);
+    return r.corruptRecords === 0 && r.badSegments === 0 ? 0 : 1;
+  }
+  const r = await dropSpool(loc, deps, async ({ datapoints, bytes }) => {
+    if (yes) return true;
+    io.stdout.write(`drop ${datapoints} datapoints (${bytes} bytes) queued for ${loc.destination}? [y/N] `);
+    return /^y(es)?$/i.test((await readLine(io.stdin)) ?? '');
+  });
+  const kept = r.badSegments > 0 ? [`kept ${plural(r.badSegments, '.seg.bad file')} (quarantined damage, not part of the spool): remove them once examined`] : [];
+  if (r.outcome === 'empty') {
+    print([`nothing queued for ${loc.destination}`, ...kept]);
+    return 0;
+  }
+  if (r.outcome === 'declined') {
+    print(['not dropped']);
+    return 1;
+  }
+  print([`dropped ${r.datapoints} datapoints (${r.bytes} bytes, ${plural(r.segments, 'segment')}) queued for ${loc.destination}`, ...kept]);
+  if (r.segmentsLeft === 0) return 0;
+  io.stderr.write(`spool drop: ${loc.destination}: ${plural(r.segmentsLeft, 'segment')} could not be deleted (see the log)\n`);
+  return 1;
+}
+
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/** One line of input (the answer to a question); undefined at end of input. */
+async function readLine(input: NodeJS.ReadableStream): Promise<string | undefined> {
+  const rl = readline.createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const line of rl) return line;
+    return undefined;
+  } finally {
+    rl.close();
+  }
 }
 
 function logLevel(config: RelayConfig, io: CliIO): LogLevel {

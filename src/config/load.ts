@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { deepFreeze } from '../common/deep-freeze';
 import { ConfigError, ConfigErrorCode } from './config-error';
-import { configSchema, httpSchema, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
+import { configSchema, httpSchema, isHashGroup, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { compilePythonRegex } from '../common/python/regex';
 
@@ -111,6 +111,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     });
     if (new Set(g.value.members).size !== g.value.members.length) throw at(g, ['members'], 'a destination is listed twice', ConfigErrorCode.GROUP);
     // a ring node is (host, instance): two members that differ only by port would be one node (carbon refuses them too)
+    if (!isHashGroup(g.value)) continue;
     const ringKeys = new Map<string, string>();
     g.value.members.forEach((m, j) => {
       const d = destinations.find((x) => x.value.name === m)?.value as CarbonDestinationConfig;

@@ -9,11 +9,17 @@ export { duration } from './schema-types';
 export const hashTypes = ['carbon_ch', 'fnv1a_ch', 'mmh3_ch', 'jump_fnv1a_ch'] as const;
 
 /** A set of destinations that splits metrics between its members by hash, usable as a rule target. */
+/** Groups that pick members by their health rather than by hash (carbon-c-relay's failover and any_of). */
+export const healthGroupTypes = ['failover', 'any_of'] as const;
+
 export const groupSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, and _ . : -'),
-    /** carbon_ch/fnv1a_ch/mmh3_ch are carbon's rings; jump_fnv1a_ch is carbon-c-relay's jump hash. */
-    type: z.enum(hashTypes).default('carbon_ch'),
+    /**
+     * carbon_ch/fnv1a_ch/mmh3_ch are carbon's rings; jump_fnv1a_ch is carbon-c-relay's jump hash;
+     * failover sends everything to the first healthy member; any_of spreads names over the healthy members.
+     */
+    type: z.enum([...hashTypes, ...healthGroupTypes]).default('carbon_ch'),
     /** carbon's RELAY_METHOD flavours: consistent (default), fast (fast-hashing), plus aggregated over aggregation rules. */
     ring: z.enum(['consistent', 'fast']).default('consistent'),
     replication: z.number().int().min(1).default(1),
@@ -26,6 +32,10 @@ export const groupSchema = z
   })
   .superRefine((g, ctx) => {
     if (g.type === 'jump_fnv1a_ch' && g.ring === 'fast') ctx.addIssue({ code: 'custom', path: ['ring'], message: 'jump_fnv1a_ch has no fast variant' });
+    if (g.type === 'failover' || g.type === 'any_of') {
+      const hashOnly = g.aggregationRules !== undefined ? 'aggregationRules' : g.replication !== 1 ? 'replication' : g.ring !== 'consistent' ? 'ring' : undefined;
+      if (hashOnly !== undefined) ctx.addIssue({ code: 'custom', path: [hashOnly], message: `only hash groups take ${hashOnly}` });
+    }
   });
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'expected an address or CIDR block, like 10.0.0.0/8 or ::1');
@@ -298,6 +308,13 @@ export type ConfigInput = z.infer<typeof configSchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;
 export type HashType = (typeof hashTypes)[number];
+export type HealthGroupType = (typeof healthGroupTypes)[number];
+export type HashGroupConfig = GroupConfig & { type: HashType };
+export type HealthGroupConfig = GroupConfig & { type: HealthGroupType };
+
+export function isHashGroup(g: GroupConfig): g is HashGroupConfig {
+  return (hashTypes as readonly string[]).includes(g.type);
+}
 export type HttpConfig = z.infer<typeof httpSchema>;
 export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
 export type ConfigObject = z.input<typeof configSchema>;

@@ -4,6 +4,7 @@ import type { Connection, Transport } from './transport/transport';
 import { ByteWriter } from '../codec/byte-writer';
 import type { Encoder } from '../codec/encoder';
 import type { Component, StopReport } from '../model/component';
+import type { DatapointTarget } from '../model/datapoint-target';
 import type { Logger } from '../telemetry/logger';
 import { DESTINATION_COUNTERS, DestinationCounters, visitCounters, type CounterReporter, type CounterVisitor } from '../telemetry/counters';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
@@ -88,7 +89,7 @@ const WRITE_CHUNK_BYTES = 256 * 1024;
  * stops whenever the transport reports backpressure, so Node never buffers more
  * than one write chunk for us.
  */
-export class Destination implements Component, CounterReporter {
+export class Destination implements Component, CounterReporter, DatapointTarget {
   readonly name: string;
   readonly metricName: string;
   readonly counterPath: string;
@@ -107,6 +108,8 @@ export class Destination implements Component, CounterReporter {
   private readonly limited: RateLimitedLog;
   /** Set while stop() waits for the queue to drain. */
   private drainWaiter: (() => void) | null = null;
+  private wasHealthy = false;
+  private readonly healthListeners: (() => void)[] = [];
 
   constructor(
     private readonly opts: DestinationOptions,
@@ -140,6 +143,45 @@ export class Destination implements Component, CounterReporter {
 
   get isConnected(): boolean {
     return this.state === 'connected' || this.state === 'blocked';
+  }
+
+  /**
+   * What failover and any_of groups go by: down from the moment its connection
+   * is lost or a connect fails, or once it has stalled (connected, but not
+   * draining below its low-water mark within stallTimeout); up again once
+   * connected and not stalled.
+   */
+  get healthy(): boolean {
+    return this.isConnected && this.pressure !== 'stalled';
+  }
+
+  /** Called (synchronously) whenever `healthy` changes. */
+  onHealthChange(listener: () => void): void {
+    this.healthListeners.push(listener);
+  }
+
+  /**
+   * Moves up to `max` datapoints this destination holds but has not sent
+   * (memory first, then its spool's backlog) to `to`; returns how many. A
+   * failover or any_of group calls it for a member that is down.
+   */
+  handOver(to: DatapointTarget, max: number): number {
+    const q = this.queue;
+    let moved = 0;
+    while (moved < max) {
+      const n = Math.min(max - moved, q.length);
+      if (n === 0) {
+        const b = q.takeBacklog(to, max - moved);
+        if (b === 0) break;
+        moved += b;
+        continue;
+      }
+      for (let k = 0; k < n; k++) to.offer(q.nameAt(k), q.timestampAt(k), q.valueAt(k));
+      q.shift(n);
+      moved += n;
+    }
+    this.counters.handedOver += moved;
+    return moved;
   }
 
   /**
@@ -245,6 +287,7 @@ export class Destination implements Component, CounterReporter {
     const wasUp = from === 'connected' || from === 'blocked';
     const up = next === 'connected' || next === 'blocked';
     if (wasUp !== up) this.queue.linkChanged(up);
+    this.checkHealth();
     return true;
   }
 
@@ -337,6 +380,7 @@ export class Destination implements Component, CounterReporter {
     if (this.deps.log.isDebugEnabled()) this.deps.log.debug('destination pressure', { destination: this.name, from, to: next });
     // stalled -> normal changes nothing for receivers: they were already let go
     if (holdsReceivers(from) !== holdsReceivers(next)) this.deps.pressure?.onPressure(this, holdsReceivers(next));
+    this.checkHealth();
   }
 
   private onStall(): void {
@@ -366,6 +410,13 @@ export class Destination implements Component, CounterReporter {
     }
     if (this.state === 'draining') return;
     this.drainWaiter();
+  }
+
+  private checkHealth(): void {
+    const h = this.healthy;
+    if (h === this.wasHealthy) return;
+    this.wasHealthy = h;
+    for (const l of this.healthListeners) l();
   }
 
   private clearTimers(): void {

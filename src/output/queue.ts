@@ -1,3 +1,4 @@
+import type { DatapointTarget } from '../model/datapoint-target';
 import type { DatapointView } from '../model/datapoint-view';
 import type { CounterVisitor } from '../telemetry/counters';
 
@@ -25,6 +26,12 @@ export interface DestinationQueue extends DatapointView {
   open(): void;
   /** The destination's link came up (true) or went down: a spool writes to disk while it is down. */
   linkChanged(up: boolean): void;
+  /**
+   * Offers to `to` up to `max` datapoints held beyond memory (a spool's
+   * backlog) and lets them go; only while memory is empty, so nothing is
+   * acknowledged before what precedes it. Returns how many.
+   */
+  takeBacklog(to: DatapointTarget, max: number): number;
   /** stop() has begun: deliver what is in memory, take nothing more from disk (it is kept for the next start). */
   holdBacklog(): void;
   /** Set by the destination: called when datapoints appear without a push (replayed from disk). */
@@ -106,6 +113,11 @@ export class DatapointQueue implements DestinationQueue {
   linkChanged(_up: boolean): void {}
 
   holdBacklog(): void {}
+
+  /** Memory is all it has. */
+  takeBacklog(_to: DatapointTarget, _max: number): number {
+    return 0;
+  }
 
   onReadable = (): void => {};
 

@@ -1,4 +1,5 @@
 import { MetricBatch, type Metric } from '../model/metric';
+import type { DatapointTarget } from '../model/datapoint-target';
 import type { MetricSink } from '../model/metric-sink';
 import type { Pausable } from '../model/pausable';
 import type { Destination, PressureListener } from '../output/destination';
@@ -10,9 +11,9 @@ import { RateLimitedLog } from '../telemetry/rate-limited-log';
 
 export interface PipelineRouters {
   /** For received datapoints: filters, tags, rules. */
-  received: Router<Destination>;
+  received: Router<DatapointTarget>;
   /** For the relay's own metrics, which bypass the white/blacklists as in carbon. */
-  internal: Router<Destination>;
+  internal: Router<DatapointTarget>;
 }
 
 /**
@@ -59,7 +60,7 @@ export class Pipeline implements PressureListener, MetricSink {
   }
 
   /** The routing decision for a name (for `carbon-fanout route` and tests). */
-  route(name: string): Route<Destination> {
+  route(name: string): Route<DatapointTarget> {
     return this.routers.received.route(name);
   }
 
@@ -82,7 +83,7 @@ export class Pipeline implements PressureListener, MetricSink {
   }
 
   /** Returns how many datapoints were accepted for routing. */
-  private offer(batch: MetricBatch, origin: string, router: Router<Destination>): number {
+  private offer(batch: MetricBatch, origin: string, router: Router<DatapointTarget>): number {
     const { names, values, timestamps } = batch;
     const c = this.counters;
     let accepted = 0;
@@ -107,7 +108,7 @@ export class Pipeline implements PressureListener, MetricSink {
     return accepted;
   }
 
-  private reject(route: Route<Destination>, origin: string): void {
+  private reject(route: Route<DatapointTarget>, origin: string): void {
     const c = this.counters;
     if (route.verdict === RouteVerdict.Blacklisted) c.blacklistMatches++;
     else if (route.verdict === RouteVerdict.NotWhitelisted) c.whitelistRejects++;

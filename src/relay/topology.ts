@@ -12,7 +12,11 @@ import { PickleProtocol } from '../ingest/pickle-protocol';
 import { StreamListener } from '../ingest/stream-listener';
 import { UdpListener } from '../ingest/udp-listener';
 import type { Destination } from '../output/destination';
+import { AnyOfGroup } from '../output/groups/any-of-group';
+import { FailoverGroup } from '../output/groups/failover-group';
+import type { HealthGroup } from '../output/groups/health-group';
 import { buildDestination } from '../output/kinds';
+import type { DatapointTarget } from '../model/datapoint-target';
 import { Pipeline } from '../pipeline/pipeline';
 import { buildRouters } from '../routing/build';
 import { CARBON_RELOAD_INTERVAL_MS, Reloader } from '../routing/reloader';
@@ -73,7 +77,13 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   const pressure = { onPressure: (d: Destination, high: boolean) => pipeline?.onPressure(d, high) };
   const destinations = new Map<string, Destination>();
   for (const d of config.destinations) destinations.set(d.name, buildDestination(d, { log, pressure, dataDir: config.dataDir, now }));
-  const routers = buildRouters(config, (d) => destinations.get(d.name) as Destination, log);
+  const healthGroups: HealthGroup[] = [];
+  const routers = buildRouters<DatapointTarget>(config, (d) => destinations.get(d.name) as Destination, log, (g) => {
+    const members = g.members.map((m) => destinations.get(m) as Destination);
+    const group = g.type === 'failover' ? new FailoverGroup(g.name, members, log) : new AnyOfGroup(g.name, members, log);
+    healthGroups.push(group);
+    return group;
+  });
   pipeline = new Pipeline(routers, counters, log, config.minTimestampResolution);
   pipeline.flow.watch([...destinations.values()]);
   const reloader = new Reloader(routers.reloadables, CARBON_RELOAD_INTERVAL_MS, () => {
@@ -81,11 +91,11 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     routers.internal.invalidate();
   });
 
-  const sources = buildSources(config.sources, { sink: pipeline, log, now, timers: deps.timers ?? realTimers });
+  const sources = buildSources(config.sources, { sink: pipeline, log, now, timers: deps.timers ?? realTimers }, config.dataDir);
   for (const s of sources.values()) pipeline.addSource(s);
   const listeners = buildListeners(config, pipeline, counters, log, now);
 
-  const reporters: CounterReporter[] = [ingestCounterReporter(counters, config.listen.http !== undefined), ...destinations.values(), ...sources.values()];
+  const reporters: CounterReporter[] = [ingestCounterReporter(counters, config.listen.http !== undefined), ...destinations.values(), ...healthGroups, ...sources.values()];
   const p = pipeline;
   const selfMetrics = new SelfMetrics(
     { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
@@ -101,7 +111,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     listeners,
     selfMetrics,
     producers: [...[line, lineTls, udp, pickle, http].filter((l) => l !== undefined), ...sources.values()],
-    background: [reloader, selfMetrics],
+    background: [reloader, ...healthGroups, selfMetrics],
     reporters,
   };
 }

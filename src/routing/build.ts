@@ -1,5 +1,5 @@
 import type { RelayConfig } from '../config/load';
-import type { DestinationConfig } from '../config/schema';
+import { isHashGroup, type DestinationConfig, type HealthGroupConfig } from '../config/schema';
 import type { Logger } from '../telemetry/logger';
 import type { HashRingNode } from './ring';
 import { HashGroup } from './hash-group';
@@ -16,21 +16,35 @@ export interface BuiltRouters<D> {
 }
 
 /**
+ * Makes the routed value for a failover or any_of group: the relay's picks a
+ * healthy member per datapoint (output/groups), the dry run's is a label. Its
+ * choice changes with member health, so it is never cached per name here.
+ */
+export type HealthGroupFactory<D> = (group: HealthGroupConfig, members: D[]) => D;
+
+/**
  * Builds the routers for a config over any destination representation: live
  * Destinations for the relay, names for `carbon-fanout route`. The same rules,
  * groups and filters either way, so the dry run cannot disagree with the relay.
  */
-export function buildRouters<D>(config: RelayConfig, destinationFor: (d: DestinationConfig) => D, log: Logger): BuiltRouters<D> {
+export function buildRouters<D>(config: RelayConfig, destinationFor: (d: DestinationConfig) => D, log: Logger, healthGroupFor?: HealthGroupFactory<D>): BuiltRouters<D> {
   const targets = new Map<string, Target<D>>();
   const nodes = new Map<string, HashRingNode<D>>();
+  const values = new Map<string, D>();
   for (const d of config.destinations) {
     const value = destinationFor(d);
+    values.set(d.name, value);
     // carbon keys a ring node by the DESTINATIONS host string and instance, never the port
     if (d.type === 'carbon') nodes.set(d.name, { server: d.host, instance: d.instance ?? null, value });
     targets.set(d.name, new DirectTarget(value));
   }
   const reloadables: Reloadable[] = [];
   for (const g of config.groups) {
+    if (!isHashGroup(g)) {
+      if (healthGroupFor === undefined) throw new Error(`group ${g.name}: ${g.type} groups need a factory (a bug)`);
+      targets.set(g.name, new DirectTarget(healthGroupFor(g as HealthGroupConfig, g.members.map((m) => values.get(m) as D))));
+      continue;
+    }
     const group = new HashGroup(g, g.members.map((m) => nodes.get(m) as HashRingNode<D>), log);
     if (g.aggregationRules !== undefined) reloadables.push(group);
     targets.set(g.name, group);

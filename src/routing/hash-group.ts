@@ -1,4 +1,4 @@
-import type { GroupConfig } from '../config/schema';
+import type { HashGroupConfig } from '../config/schema';
 import type { Logger } from '../telemetry/logger';
 import { AggregationRulesFile } from './aggregation-rules';
 import { ConsistentHashRing, FastHashRing } from './hash-ring';
@@ -10,7 +10,7 @@ import type { Target } from './router';
 /** carbon's ConsistentHashRing always builds 100 replicas per node. */
 const CARBON_REPLICAS = 100;
 
-function buildRing<D>(group: GroupConfig, nodes: HashRingNode<D>[]): HashRing<D> {
+function buildRing<D>(group: HashGroupConfig, nodes: HashRingNode<D>[]): HashRing<D> {
   if (group.type === 'jump_fnv1a_ch') return new JumpFnv1aRing(nodes);
   if (group.ring === 'fast') return new FastHashRing(group.type, nodes);
   return new ConsistentHashRing(group.type, nodes, CARBON_REPLICAS);
@@ -27,7 +27,7 @@ export class HashGroup<D> implements Target<D>, Reloadable {
   private readonly aggregation: AggregationRulesFile | undefined;
 
   constructor(
-    readonly config: GroupConfig,
+    readonly config: HashGroupConfig,
     members: HashRingNode<D>[],
     log: Logger,
   ) {

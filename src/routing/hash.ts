@@ -1,4 +1,7 @@
 import crypto from 'node:crypto';
+import { fnv1a32 } from '../common/fnv1a';
+
+export { fnv1a32 };
 
 /**
  * carbon's ring hash functions (carbon/hashing.py, 1.1.x), bit for bit. Every
@@ -36,28 +39,6 @@ const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 export function md5Position(key: string): number {
   const hex = oneShot ? oneShot('md5', key) : crypto.createHash('md5').update(key, 'utf8').digest('hex');
   return parseInt(hex.slice(0, 4), 16);
-}
-
-const FNV32_OFFSET = 0x811c9dc5;
-const FNV32_PRIME = 0x01000193;
-
-/** 32-bit FNV-1a of the UTF-8 bytes of `key` (or of `bytes`), unsigned. */
-export function fnv1a32(key: string | Uint8Array): number {
-  if (typeof key !== 'string') return fnv1a32Bytes(key);
-  let h = FNV32_OFFSET;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    // Non-ASCII: UTF-16 units are not UTF-8 bytes, so start over on the real bytes.
-    if (c > 0x7f) return fnv1a32Bytes(Buffer.from(key, 'utf8'));
-    h = Math.imul(h ^ c, FNV32_PRIME);
-  }
-  return h >>> 0;
-}
-
-function fnv1a32Bytes(bytes: Uint8Array): number {
-  let h = FNV32_OFFSET;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, FNV32_PRIME);
-  return h >>> 0;
 }
 
 /** Reused for keys that fit (a UTF-16 unit is at most 3 UTF-8 bytes), saving an allocation per hash. */

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { SourceConfig } from '../config/schema';
 import { CatchpointSource } from './catchpoint/catchpoint-source';
 import type { Source, SourceDeps } from './source';
@@ -10,7 +11,10 @@ export function buildSource(cfg: SourceConfig, deps: SourceDeps): Source {
   }
 }
 
-/** Every configured source, by name (names are unique: the loader checks). */
-export function buildSources(configs: readonly SourceConfig[], deps: SourceDeps): Map<string, Source> {
-  return new Map(configs.map((c) => [c.name, buildSource(c, deps)]));
+/**
+ * Every configured source, by name (names are unique: the loader checks).
+ * With a data directory each keeps its position in `<dataDir>/sources/<name>`.
+ */
+export function buildSources(configs: readonly SourceConfig[], deps: Omit<SourceDeps, 'stateDir'>, dataDir?: string): Map<string, Source> {
+  return new Map(configs.map((c) => [c.name, buildSource(c, { ...deps, stateDir: dataDir === undefined ? undefined : path.join(dataDir, 'sources', c.name) })]));
 }

@@ -23,10 +23,32 @@ export interface SourceDeps {
   timers: SourceTimers;
   /** For retry jitter (tests pin it). */
   random?: () => number;
+  /**
+   * A directory owned by this source alone, for what must survive a restart:
+   * its position (Catchpoint: `position.json`, where each call's next window
+   * starts). The relay passes `<dataDir>/sources/<name>` when `dataDir` is
+   * set; no other source and no other relay may use the same one. Created
+   * (with its parents) on the first save. Files in it are replaced atomically
+   * (write `<file>.tmp`, fsync, rename, fsync the directory) after each window
+   * is handed to the sink and read at the first poll, so a restart of any
+   * length resumes where the last run stopped (bounded by the source's own
+   * limits, e.g. Catchpoint's `maxWindow`). Delivery across a crash is at least
+   * once: a window handed over but not yet saved is fetched again. A missing
+   * file starts the source as new; a corrupt one is renamed `<file>.bad`
+   * (warning) and the source starts as new.
+   *
+   * Undefined: the position is kept in memory only, and a restart starts as
+   * new (Catchpoint: one interval back).
+   */
+  stateDir?: string;
 }
 
 export interface SourceStopReport extends StopReport {
-  /** A poll was still running at the stop budget and was cancelled (its unfetched windows are fetched after restart). */
+  /**
+   * A poll was still running at the stop budget and was cancelled. With a
+   * `stateDir`, its unfetched windows are fetched after restart; without one,
+   * a restart asks only what a new source would.
+   */
   readonly abandonedPoll: boolean;
 }
 

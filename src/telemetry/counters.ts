@@ -103,6 +103,8 @@ export class DestinationCounters {
   connectFailures = 0;
   /** Connections established. */
   connects = 0;
+  /** Moved to another member of a failover or any_of group while this one was down. */
+  handedOver = 0;
 }
 
 /** Reported by every relay (carbon's names where carbon has the counter). */
@@ -160,4 +162,5 @@ export const DESTINATION_COUNTERS = {
   undeliveredAtShutdown: 'counter',
   connectFailures: 'counter',
   connects: 'counter',
+  handedOver: 'counter',
 } as const satisfies CounterTable<DestinationCounters>;

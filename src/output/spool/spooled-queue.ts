@@ -1,3 +1,4 @@
+import type { DatapointTarget } from '../../model/datapoint-target';
 import { DatapointQueue, type DestinationQueue, type QueueCloseReport } from '../queue';
 import type { CounterVisitor } from '../../telemetry/counters';
 import type { Logger } from '../../telemetry/logger';
@@ -146,6 +147,27 @@ export class SpooledQueue implements DestinationQueue {
 
   holdBacklog(): void {
     this.holding = true;
+  }
+
+  takeBacklog(to: DatapointTarget, max: number): number {
+    if (this.memory.length > 0) return 0;
+    let moved = 0;
+    const st = this.staged;
+    if (st.length > 0 && !this.full) {
+      for (let k = 0; k < st.length; k++) to.offer(st.nameAt(k), st.timestampAt(k), st.valueAt(k));
+      moved += st.length;
+      st.clear();
+    }
+    const spool = this.spool;
+    while (spool !== null && moved < max) {
+      const rec = spool.readNext();
+      if (rec === undefined) break;
+      const n = rec.names.length;
+      for (let i = 0; i < n; i++) to.offer(rec.names[i], rec.timestamps[i], rec.values[i]);
+      spool.ack(rec.id);
+      moved += n;
+    }
+    return moved;
   }
 
   linkChanged(up: boolean): void {

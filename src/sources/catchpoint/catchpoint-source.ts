@@ -2,10 +2,12 @@ import type { CatchpointSourceConfig } from '../../config/schema';
 import { Backoff } from '../../common/backoff';
 import { MetricBatch } from '../../model/metric';
 import { ProblemLog } from '../problem-log';
+import { StateFile } from '../state-file';
 import type { CounterVisitor } from '../../telemetry/counters';
 import type { PollResult, Source, SourceDeps, SourceStopReport } from '../source';
 import { CallCancelled, CatchpointApiError, CatchpointClient } from './catchpoint-client';
 import { CatchpointCounters } from './counters';
+import { checkPosition, POSITION_FILE, positionState, resumeFrom, type PositionState } from './position';
 import { MalformedResponse, mapRawData } from './raw-data';
 
 /** One data call's worth of tests, with where its next window starts. */
@@ -31,7 +33,14 @@ type State = 'idle' | 'running' | 'failed' | 'stopped';
  * - Windows: each call asks [end of its last successful window, now - lag);
  *   the first asks one interval back. A failed call leaves its window to the
  *   next poll, so there is no gap; items outside the asked window are
- *   skipped, so a boundary item is sent by one poll only.
+ *   skipped, so a boundary item is sent by one poll only. No window reaches
+ *   back more than `maxWindow` (older data is skipped, logged and counted).
+ * - With `stateDir`, where each call's next window starts is saved in
+ *   `position.json` (see position.ts) after each window is handed to the
+ *   sink, and read at the first poll: a restart of any length resumes there
+ *   (within `maxWindow`). A crash between handing a window over and saving
+ *   asks that window again: at least once. Without `stateDir` the position
+ *   lives in memory only and a restart asks one interval back.
  * - Retries with backoff on 5xx, timeouts and network errors; after the last
  *   one the remaining calls wait for the next poll (the API is down).
  * - Credentials refused by the token endpoint stop this source (logged), never
@@ -53,6 +62,10 @@ export class CatchpointSource implements Source {
   private readonly backoff: Backoff;
   private readonly batch = new MetricBatch(256);
   private readonly origin: string;
+  /** With `stateDir`: the saved position, read at the first poll. */
+  private readonly position: StateFile<PositionState> | undefined;
+  private positionLoaded = false;
+  private saveFailing = false;
 
   constructor(
     readonly config: CatchpointSourceConfig,
@@ -72,6 +85,9 @@ export class CatchpointSource implements Source {
     const r = config.retry;
     this.backoff = new Backoff({ initialMs: r.initialDelay, maxMs: r.maxDelay, factor: 2, jitter: 0.2 }, deps.random);
     this.origin = `catchpoint:${config.name}`;
+    if (deps.stateDir !== undefined) {
+      this.position = new StateFile({ dir: deps.stateDir, name: POSITION_FILE, check: checkPosition, log: deps.log, context: { source: config.name } });
+    }
   }
 
   get name(): string {
@@ -160,7 +176,11 @@ export class CatchpointSource implements Source {
       }
     }
     this.cancel.abort();
-    return { name: this.name, undelivered: 0, abandoned: abandoned ? ['poll in flight cancelled (its windows are fetched after restart)'] : [], abandonedPoll: abandoned };
+    const why =
+      this.position !== undefined
+        ? 'poll in flight cancelled (its windows are fetched after restart)'
+        : 'poll in flight cancelled (no stateDir: a restart asks only one interval back)';
+    return { name: this.name, undelivered: 0, abandoned: abandoned ? [why] : [], abandonedPoll: abandoned };
   }
 
   reportCounters(visit: CounterVisitor): void {
@@ -190,15 +210,20 @@ export class CatchpointSource implements Source {
     const result: PollResult = { ok: true, datapoints: 0, calls: 0, failedCalls: 0, deferredCalls: 0 };
     const problems = new ProblemLog();
     let unavailable = false;
+    if (!this.positionLoaded) {
+      this.positionLoaded = true;
+      await this.loadPosition(end);
+    }
+    // a call's first window starts one interval back (unless resumed), even if it is not made this poll
+    for (const chunk of this.chunks) chunk.nextFrom ??= end - cfg.interval;
     for (const chunk of this.chunks) {
-      // a call's first window starts one interval back, even if it is not made this poll
-      chunk.nextFrom ??= end - cfg.interval;
       if (unavailable || this.state === 'failed' || this.cancel.signal.aborted) {
         result.deferredCalls++;
         continue;
       }
-      let from = chunk.nextFrom;
+      let from = chunk.nextFrom ?? end - cfg.interval;
       if (end - from > cfg.maxWindow) {
+        c.cappedWindows++;
         log.warn('catchpoint: catching up more than maxWindow; older data is not fetched', {
           source: this.name,
           tests: chunk.label,
@@ -213,6 +238,7 @@ export class CatchpointSource implements Source {
       try {
         result.datapoints += await this.fetchAndDeliver(chunk, from, end, problems);
         chunk.nextFrom = end;
+        await this.savePosition();
       } catch (err) {
         if (err instanceof CallCancelled) {
           result.calls--;
@@ -237,6 +263,7 @@ export class CatchpointSource implements Source {
         unavailable = err.retryable;
       }
     }
+    await this.savePosition(); // first windows of calls not made, windows moved by maxWindow
     if (problems.size > 0) problems.flush(log, 'catchpoint: skipped bad data in the API answer', { source: this.name });
     if (unavailable && result.deferredCalls > 0) {
       log.warn('catchpoint: API unavailable; the remaining calls wait for the next poll', { source: this.name, deferred: result.deferredCalls });
@@ -245,6 +272,68 @@ export class CatchpointSource implements Source {
     if (result.ok) c.lastSuccessTime = Math.floor(this.deps.now() / 1000);
     else c.pollsFailed++;
     return result;
+  }
+
+  /**
+   * Resume each call from the saved position (the earliest saved for any of
+   * its tests). A call none of whose tests was saved, or whose saved position
+   * is later than this poll's end (the clock stepped back), starts one
+   * interval back as without state. Missing or corrupt files: see StateFile.
+   */
+  private async loadPosition(end: number): Promise<void> {
+    const file = this.position;
+    if (file === undefined) return;
+    const state = await file.load();
+    if (state === undefined) return;
+    const log = this.deps.log;
+    let resumed = 0;
+    let earliest: number | undefined;
+    for (const chunk of this.chunks) {
+      const from = resumeFrom(state, chunk.type, chunk.ids);
+      if (from === undefined) continue;
+      if (from > end) {
+        log.warn('catchpoint: saved position is later than now (clock stepped back?); this call starts one interval back', {
+          source: this.name,
+          tests: chunk.label,
+          saved: new Date(from).toISOString(),
+          now: new Date(end).toISOString(),
+        });
+        continue;
+      }
+      chunk.nextFrom = from;
+      resumed++;
+      if (earliest === undefined || from < earliest) earliest = from;
+    }
+    log.info('catchpoint: resuming from the saved position', {
+      source: this.name,
+      file: file.path,
+      resumedCalls: resumed,
+      newCalls: this.chunks.length - resumed,
+      ...(earliest !== undefined && { earliest: new Date(earliest).toISOString() }),
+    });
+  }
+
+  /** Save where each call's next window starts (skipped when unchanged); a failure is logged once and counted, never thrown. */
+  private async savePosition(): Promise<void> {
+    const file = this.position;
+    if (file === undefined) return;
+    try {
+      await file.save(positionState(this.chunks));
+      if (this.saveFailing) {
+        this.saveFailing = false;
+        this.deps.log.info('catchpoint: the position is saved again', { source: this.name, file: file.path });
+      }
+    } catch (err) {
+      this.counters.stateWriteErrors++;
+      if (!this.saveFailing) {
+        this.deps.log.error('catchpoint: could not save the position (kept in memory; after a restart the windows since the last saved position are asked again)', {
+          source: this.name,
+          file: file.path,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+      this.saveFailing = true;
+    }
   }
 
   /** One call (with retries) and its datapoints to the sink; returns how many. */

@@ -30,6 +30,10 @@ export class CatchpointCounters {
   nullValues = 0;
   /** Items outside the requested window (e.g. on its end boundary, delivered by the next poll): skipped so none is sent twice. */
   outsideWindow = 0;
+  /** Calls whose window was cut to `maxWindow` (after failures or a long restart): the older data was not fetched (logged with the range). */
+  cappedWindows = 0;
+  /** Saves of the position file (`stateDir`) that failed; the position is kept in memory and saved again after the next window. */
+  stateWriteErrors = 0;
   /** Failed API calls by kind; every failed attempt counts, retried or not. */
   readonly apiErrors: Record<ApiErrorKind, number> = { auth: 0, timeout: 0, network: 0, server: 0, client: 0, message: 0, malformed: 0 };
   /** Epoch seconds when the last poll with no failed call finished (0: none yet). */
@@ -45,6 +49,8 @@ export class CatchpointCounters {
     visit('invalidValues', this.invalidValues, 'counter');
     visit('nullValues', this.nullValues, 'counter');
     visit('outsideWindow', this.outsideWindow, 'counter');
+    visit('cappedWindows', this.cappedWindows, 'counter');
+    visit('stateWriteErrors', this.stateWriteErrors, 'counter');
     for (const kind of API_ERROR_KINDS) visit(`apiErrors.${kind}`, this.apiErrors[kind], 'counter');
     visit('lastSuccessTime', this.lastSuccessTime, 'gauge');
   }

@@ -186,7 +186,7 @@ describe('CatchpointSource: windows', () => {
   });
 
   it('lag ends each window earlier; maxWindow caps catching up (and says what it skipped)', async () => {
-    const { poll, clock, entries } = setup({ tests: { web: [1] }, lag: '2m', maxWindow: '20m', retry: { attempts: 1 } });
+    const { poll, clock, entries, src } = setup({ tests: { web: [1] }, lag: '2m', maxWindow: '20m', retry: { attempts: 1 } });
     await poll();
     for (let i = 0; i < 2; i++) {
       api.rawReplies.push({ status: 503 });
@@ -201,6 +201,7 @@ describe('CatchpointSource: windows', () => {
       '1 2024-05-01T10:23:00.000Z 2024-05-01T10:43:00.000Z', // capped: 10:13 .. 10:23 is skipped
       '1 2024-05-01T10:38:00.000Z 2024-05-01T10:58:00.000Z', // capped again
     ]);
+    expect(src.counters.cappedWindows).toBe(2);
     const capped = entries.filter((e) => e.message.startsWith('catchpoint: catching up more than maxWindow'));
     expect(capped.map((e) => [e.skippedFrom, e.skippedTo])).toEqual([
       ['2024-05-01T10:13:00.000Z', '2024-05-01T10:23:00.000Z'],
@@ -448,7 +449,8 @@ describe('CatchpointSource: schedule', () => {
     });
     const started = Date.now();
     const report = await src.stop(Date.now() + 200);
-    expect(report).toEqual({ name: 'cp', undelivered: 0, abandoned: ['poll in flight cancelled (its windows are fetched after restart)'], abandonedPoll: true });
+    // without a stateDir nothing remembers the cancelled windows across a restart (test/sources/catchpoint/position.test.ts has the stateDir side)
+    expect(report).toEqual({ name: 'cp', undelivered: 0, abandoned: ['poll in flight cancelled (no stateDir: a restart asks only one interval back)'], abandonedPoll: true });
     expect(Date.now() - started).toBeLessThan(1000);
     expect(src.counters.apiErrors.timeout).toBe(0); // a cancel is not an API error
     expect(clock.pending).toEqual([]);
@@ -469,6 +471,8 @@ describe('CatchpointSource: schedule', () => {
       'invalidValues=0:counter',
       'nullValues=0:counter',
       'outsideWindow=0:counter',
+      'cappedWindows=0:counter',
+      'stateWriteErrors=0:counter',
       'apiErrors.auth=0:counter',
       'apiErrors.timeout=0:counter',
       'apiErrors.network=0:counter',
