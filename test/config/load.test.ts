@@ -388,3 +388,23 @@ describe('destination types and the spool', () => {
     expect((err as ConfigError).message).toMatch(/destinations\.0\.spool\.mode: spool mode always needs dataDir/);
   });
 });
+
+describe('failover and any_of groups', () => {
+  const two = [DEST, { ...DEST, name: 'b', host: '127.0.0.2' }];
+
+  it('take only members; hash-only keys are refused', () => {
+    const cfg = load({ destinations: two, groups: [{ name: 'ha', type: 'failover', members: ['a', 'b'] }], rules: [{ default: true, destinations: ['ha'] }] });
+    expect(cfg.groups[0]).toMatchObject({ name: 'ha', type: 'failover', members: ['a', 'b'] });
+    expect(() => load({ destinations: two, groups: [{ name: 'ha', type: 'any_of', members: ['a', 'b'], replication: 2 }], rules: [{ default: true, destinations: ['ha'] }] })).toThrow(
+      /groups\.0\.replication: only hash groups take replication/,
+    );
+  });
+
+  it('members on one host with one instance are fine (no ring), but members must be network destinations', () => {
+    const same = [DEST, { ...DEST, name: 'b', port: 2005 }];
+    expect(() => load({ destinations: same, groups: [{ name: 'ha', type: 'failover', members: ['a', 'b'] }], rules: [{ default: true, destinations: ['ha'] }] })).not.toThrow();
+    expect(() => load({ destinations: [DEST, { name: 'f', file: 'x' }], groups: [{ name: 'ha', type: 'failover', members: ['a', 'f'] }], rules: [{ default: true, destinations: ['ha'] }] })).toThrow(
+      /members must be host\/port destinations/,
+    );
+  });
+});
