@@ -226,7 +226,17 @@ export interface CarbonCache {
 
 /** carbon-cache with one storage schema for every metric, e.g. `1s:1h`. */
 export async function startCarbonCache(retentions: string): Promise<CarbonCache> {
-  const { daemon, ports } = await startOnFreePorts(3, ([line, pickle, query]) => ({
+  const { daemon, ports } = await startOnFreePorts(3, (p) => carbonCacheSpec(p, retentions));
+  return carbonCache(daemon, ports);
+}
+
+/** carbon-cache on ports chosen before (a destination that comes up after an outage): [line, pickle, cache query]. */
+export async function startCarbonCacheOn(ports: readonly number[], retentions: string): Promise<CarbonCache> {
+  return carbonCache(await CarbonDaemon.start(carbonCacheSpec(ports, retentions)), ports);
+}
+
+function carbonCacheSpec([line, pickle, query]: readonly number[], retentions: string): CarbonDaemonSpec {
+  return {
     program: 'cache',
     settings: {
       LINE_RECEIVER_INTERFACE: '127.0.0.1',
@@ -243,7 +253,10 @@ export async function startCarbonCache(retentions: string): Promise<CarbonCache>
     },
     files: { 'storage-schemas.conf': `[default]\npattern = .*\nretentions = ${retentions}\n` },
     readyPorts: [line, pickle],
-  }));
+  };
+}
+
+function carbonCache(daemon: CarbonDaemon, ports: readonly number[]): CarbonCache {
   const dataDir = path.join(daemon.dir, 'storage', 'whisper');
   return {
     daemon,
