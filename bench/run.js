@@ -35,7 +35,7 @@ const { table, fixed, int } = require('./lib/format');
 const { envNumber } = require('./lib/env');
 
 /** @type {import('./lib/types').Scenario[]} */
-const SCENARIOS = [require('./e2e/line-to-pickle'), require('./e2e/line-to-pickle-spool'), require('./e2e/http-sink'), require('./e2e/http-feed')];
+const SCENARIOS = [require('./e2e/line-to-pickle'), require('./e2e/line-to-pickle-spool'), require('./e2e/spool-replay'), require('./e2e/http-sink'), require('./e2e/http-feed')];
 
 /** The project's bar for every e2e scenario that does not set its own (the TCP path's). */
 const BAR = { metricsPerSec: 300_000, loss: 0, peakRssMiB: 250 };

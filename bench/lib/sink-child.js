@@ -84,7 +84,8 @@ process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => process.exit(0));
 
 server.on('error', reportChildError);
-server.listen(0, '127.0.0.1', () => {
+// argv[3]: a port chosen by the parent (a destination that comes up after an outage); default ephemeral
+server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', () => {
   const addr = /** @type {net.AddressInfo} */ (server.address());
   send({ type: 'listening', port: addr.port });
 });

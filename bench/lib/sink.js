@@ -20,9 +20,14 @@ const { Child } = require('./children');
  */
 
 class CountingSink {
-  /** @param {string} [namePrefix] count only these names toward `expect` (the relay may add its own self-metrics) */
-  constructor(namePrefix) {
-    this.child = new Child(path.join(__dirname, 'sink-child.js'), namePrefix === undefined ? [] : [namePrefix], 'pickle sink');
+  /**
+   * @param {string} [namePrefix] count only these names toward `expect` (the relay may add its own self-metrics)
+   * @param {number} [port] listen here (default: an ephemeral port)
+   */
+  constructor(namePrefix, port) {
+    const args = namePrefix === undefined ? [] : [namePrefix];
+    if (port !== undefined) args.push(String(port));
+    this.child = new Child(path.join(__dirname, 'sink-child.js'), args, 'pickle sink');
     this.port = 0;
   }
 
