@@ -313,7 +313,9 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.backoff.reset();
     this.deps.log.info('destination connected', { destination: this.name, peer: this.description, queued: this.queue.length });
     if (this.pressure === 'normal' && this.queue.length >= this.opts.highWaterMark) this.setPressure('high');
-    this.flush();
+    // a transport may report onConnect from inside connect(), before the connection is stored: flush once it is
+    if (this.conn !== null) this.flush();
+    else this.scheduleFlush();
   }
 
   private onClose(err: Error | undefined): void {

@@ -1,0 +1,595 @@
+import { LineEncoder } from '../../src/codec/line-encoder';
+import { PickleEncoder } from '../../src/codec/pickle-encoder';
+import type { Encoder } from '../../src/codec/encoder';
+import { Destination, type DestinationOptions, type PressureListener } from '../../src/output/destination';
+import { DatapointQueue } from '../../src/output/queue';
+import { SocketTransport } from '../../src/output/transport/socket';
+import type { Transport, TransportEvents } from '../../src/output/transport/transport';
+import { DESTINATION_COUNTERS, type CounterKind } from '../../src/telemetry/counters';
+import { captureLog, type LogEntry } from '../helpers/capture-log';
+import { freePorts } from '../helpers/carbon';
+import { strictPickleParser } from '../helpers/fixtures';
+import { eventLoopTurns, ScriptedTransport, type ScriptedConnection } from '../helpers/scripted-transport';
+import { CaptureServer, waitFor } from '../helpers/sink';
+import { settlesWithin } from '../helpers/deadline';
+
+/**
+ * Destination on its own: a DatapointQueue, an encoder and a transport.
+ * Real sockets (SocketTransport to a CaptureServer on 127.0.0.1) where the
+ * wire matters; ScriptedTransport (our own seam) where the test must decide
+ * exactly when write() pushes back and when onConnect/onDrain/onClose fire.
+ */
+
+const TS = 1_700_000_000;
+const parser = strictPickleParser();
+
+/**
+ * Records every onPressure call, in order, as `<destination name>:<high>`
+ * (strings, so a failing assertion never pretty-prints a whole Destination).
+ */
+class PressureRecorder implements PressureListener {
+  readonly calls: string[] = [];
+  /** Every call named the destination this recorder was given to (checked by identity). */
+  readonly destinations: Destination[] = [];
+
+  onPressure(destination: Destination, high: boolean): void {
+    this.calls.push(`${destination.name}:${high}`);
+    this.destinations.push(destination);
+  }
+}
+
+/** A ScriptedTransport whose connections are up at once: onConnect fires inside connect(), before it returns. */
+class ConnectsAtOnce extends ScriptedTransport {
+  override connect(events: TransportEvents): ScriptedConnection {
+    const c = super.connect(events);
+    c.connect();
+    return c;
+  }
+}
+
+const created: Destination[] = [];
+const servers: CaptureServer[] = [];
+
+afterEach(async () => {
+  await Promise.all(created.splice(0).map((d) => settlesWithin(d.stop(Date.now()), 2000, `stop ${d.name}`).catch(() => undefined)));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function server(protocol: 'pickle' | 'line', port = 0): Promise<CaptureServer> {
+  const s = new CaptureServer(protocol);
+  servers.push(s);
+  await s.listen(port);
+  return s;
+}
+
+function options(over: Partial<DestinationOptions> = {}): DestinationOptions {
+  return {
+    name: 'd.one',
+    metricName: 'd_one',
+    maxDatapointsPerMessage: 500,
+    highWaterMark: 1_000_000,
+    lowWaterMark: 0,
+    stallTimeoutMs: 0,
+    // no jitter: the retry comes after exactly initialMs
+    backoff: { initialMs: 10, maxMs: 50, factor: 2, jitter: 0 },
+    ...over,
+  };
+}
+
+interface Built {
+  d: Destination;
+  pressure: PressureRecorder;
+  entries: LogEntry[];
+}
+
+function build(transport: Transport, over: Partial<DestinationOptions> = {}, deps: { limit?: number; encoder?: Encoder } = {}): Built {
+  const pressure = new PressureRecorder();
+  const { log, entries } = captureLog();
+  const d = new Destination(options(over), {
+    queue: new DatapointQueue(deps.limit ?? 10_000),
+    transport,
+    encoder: deps.encoder ?? new PickleEncoder(),
+    log,
+    pressure,
+  });
+  created.push(d);
+  return { d, pressure, entries };
+}
+
+function socketTo(port: number): SocketTransport {
+  return new SocketTransport({ host: '127.0.0.1', port, connectTimeoutMs: 5000 });
+}
+
+function offerMany(d: Destination, prefix: string, n: number, from = 0): void {
+  for (let i = from; i < from + n; i++) d.offer(`${prefix}.${i}`, TS + i, i);
+}
+
+const names = (prefix: string, n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => `${prefix}.${from + i}`);
+
+/** The pickle frames in a byte stream (each: 4-byte big-endian length, then the pickle). */
+function splitFrames(bytes: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes.length - at < 4) throw new Error(`${bytes.length - at} stray bytes after the last frame`);
+    const len = bytes.readUInt32BE(at);
+    if (at + 4 + len > bytes.length) throw new Error(`frame at ${at} is cut short`);
+    frames.push(bytes.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  return frames;
+}
+
+const itemsOf = (frame: Buffer): [string, [number, number]][] => parser.parse<[string, [number, number]][]>(frame);
+const itemCounts = (frames: Buffer[]): number[] => frames.map((f) => itemsOf(f).length);
+
+const stateLog = (entries: LogEntry[]): string[] =>
+  entries.filter((e) => e.message === 'destination state').map((e) => `${String(e.from)}->${String(e.to)}`);
+const pressureLog = (entries: LogEntry[]): string[] =>
+  entries.filter((e) => e.message === 'destination pressure').map((e) => `${String(e.from)}->${String(e.to)}`);
+
+/** Every counter with its kind, as a reader of reportCounters sees it. */
+function reported(d: Destination): [string, number, CounterKind][] {
+  const seen: [string, number, CounterKind][] = [];
+  d.reportCounters((key, value, kind) => seen.push([key, value, kind]));
+  return seen;
+}
+
+describe('Destination: queueing', () => {
+  it('counts datapoints offered before the connection is up as queuedUntilConnected, writes nothing, then delivers them on connect', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d } = build(t);
+    await d.start();
+    expect(d.currentState).toBe('connecting');
+    expect(t.connections).toHaveLength(1);
+    offerMany(d, 'early', 5);
+    await eventLoopTurns();
+    expect(t.current.writes).toHaveLength(0);
+    expect(d.counters).toMatchObject({ attemptedRelays: 5, queuedUntilConnected: 5, sent: 0, relayMaxQueueLength: 5, fullQueueDrops: 0 });
+    expect(d.queue.length).toBe(5);
+
+    t.current.connect();
+    expect(d.currentState).toBe('connected');
+    // onConnect flushes at once; a byte stream gets the one message in one write
+    expect(t.current.writes).toHaveLength(1);
+    expect(splitFrames(t.current.writes[0]).map((f) => itemsOf(f).map(([n]) => n))).toEqual([names('early', 5)]);
+    expect(d.counters).toMatchObject({ sent: 5, batchesSent: 1, connects: 1 });
+    expect(d.queue.length).toBe(0);
+
+    // once connected, offers are no longer "queued until connected"
+    offerMany(d, 'late', 2);
+    await waitFor(() => t.current.writes.length === 2, 'the second write');
+    expect(d.counters).toMatchObject({ attemptedRelays: 7, queuedUntilConnected: 5, sent: 7, batchesSent: 2 });
+  });
+
+  it('a transport that reports onConnect from inside connect() still gets the backlog written', async () => {
+    // Transport's contract does not say its events come later than connect() returns;
+    // a transport that is up at once (an in-process producer, say) may call onConnect right away.
+    const t = new ConnectsAtOnce('message');
+    const { d } = build(t, { maxDatapointsPerMessage: 10 });
+    offerMany(d, 'backlog', 3);
+    await d.start();
+    expect(d.currentState).toBe('connected');
+    await waitFor(() => d.queue.length === 0, 'the backlog written', 2000);
+    expect(t.current.writes.map((w) => itemsOf(w.subarray(4)).map(([n]) => n))).toEqual([names('backlog', 3)]);
+    expect(d.counters.sent).toBe(3);
+  });
+
+  it('an offer at the queue bound is dropped and counted as fullQueueDrops; the queue keeps the oldest', async () => {
+    const t = new ScriptedTransport();
+    const { d, entries } = build(t, {}, { limit: 3 });
+    offerMany(d, 'm', 5);
+    expect(d.counters).toMatchObject({ attemptedRelays: 5, fullQueueDrops: 2, queuedUntilConnected: 3, relayMaxQueueLength: 3, sent: 0 });
+    expect(d.queue.length).toBe(3);
+    expect([0, 1, 2].map((k) => d.queue.nameAt(k))).toEqual(names('m', 3));
+    // a destination that is not connected drops at its bound and holds nobody back
+    expect(d.admissionRoom).toBe(Infinity);
+    await waitFor(() => entries.some((e) => e.message === 'destination queue full, dropping datapoints'), 'the queue-full warning');
+    expect(entries.filter((e) => e.message === 'destination queue full, dropping datapoints')).toEqual([
+      expect.objectContaining({ level: 'warn', destination: 'd.one', peer: 'scripted', maxQueueSize: 3, fullQueueDrops: 1 }),
+    ]);
+  });
+
+  it('splits output into pickle frames of at most maxDatapointsPerMessage (real socket, real receiver)', async () => {
+    const s = await server('pickle');
+    const { d } = build(socketTo(s.port), { maxDatapointsPerMessage: 7 });
+    await d.start();
+    await waitFor(() => d.isConnected, 'connected');
+    offerMany(d, 'frame', 50);
+    await waitFor(() => s.datapoints.length === 50, '50 datapoints at the receiver');
+    expect(itemCounts(s.frames)).toEqual([7, 7, 7, 7, 7, 7, 7, 1]);
+    expect(s.datapoints).toEqual(Array.from({ length: 50 }, (_, i) => ({ name: `frame.${i}`, timestamp: TS + i, value: i })));
+    expect(d.counters).toMatchObject({ sent: 50, batchesSent: 8, connects: 1, queuedUntilConnected: 0 });
+  });
+});
+
+describe('Destination: backpressure', () => {
+  it('write() returning false moves it to blocked; nothing more is written until onDrain', async () => {
+    const t = new ScriptedTransport('message');
+    const { d } = build(t, { maxDatapointsPerMessage: 10 });
+    await d.start();
+    t.current.connect();
+    t.current.budget = 0;
+    offerMany(d, 'bp', 30);
+    await waitFor(() => t.current.writes.length === 1, 'the first write');
+    expect(d.currentState).toBe('blocked');
+    expect(d.isConnected).toBe(true);
+    expect(d.counters).toMatchObject({ sent: 10, batchesSent: 1 });
+    expect(d.queue.length).toBe(20);
+
+    offerMany(d, 'bp', 5, 30);
+    await eventLoopTurns(3);
+    expect(t.current.writes).toHaveLength(1);
+    expect(d.currentState).toBe('blocked');
+
+    t.current.drain();
+    expect(d.currentState).toBe('connected');
+    expect(t.current.writes).toHaveLength(4);
+    expect(t.current.writesWhileBlocked).toBe(0);
+    expect(t.current.writes.map((w) => itemCounts(splitFrames(w)))).toEqual([[10], [10], [10], [5]]);
+    expect(t.current.writes.flatMap((w) => splitFrames(w).flatMap((f) => itemsOf(f).map(([n]) => n)))).toEqual(names('bp', 35));
+    expect(d.counters).toMatchObject({ sent: 35, batchesSent: 4 });
+    expect(d.queue.length).toBe(0);
+  });
+
+  it('on a byte stream, a false write() stops the flush after that chunk; onDrain writes the rest', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d } = build(t, { maxDatapointsPerMessage: 500 }, { limit: 50_000 });
+    await d.start();
+    t.current.connect();
+    t.current.budget = 0;
+    // ~60 bytes a datapoint: about 1.8 MB, several 256 KiB write chunks
+    offerMany(d, 'stream.backpressure.series', 30_000);
+    await waitFor(() => t.current.writes.length === 1, 'the first write');
+    expect(d.currentState).toBe('blocked');
+    const first = splitFrames(t.current.writes[0]);
+    expect(t.current.writes[0].length).toBeGreaterThanOrEqual(256 * 1024);
+    const inFirst = itemCounts(first).reduce((a, b) => a + b, 0);
+    expect(d.counters.sent).toBe(inFirst);
+    expect(d.queue.length).toBe(30_000 - inFirst);
+    await eventLoopTurns(3);
+    expect(t.current.writes).toHaveLength(1);
+
+    t.current.drain();
+    expect(d.currentState).toBe('connected');
+    expect(t.current.writes.length).toBeGreaterThan(1);
+    expect(t.current.writesWhileBlocked).toBe(0);
+    const all = t.current.writes.flatMap((w) => splitFrames(w));
+    expect(itemCounts(all).every((n) => n <= 500)).toBe(true);
+    expect(all.flatMap((f) => itemsOf(f).map(([n]) => n))).toEqual(names('stream.backpressure.series', 30_000));
+    expect(d.counters.sent).toBe(30_000);
+    expect(d.counters.batchesSent).toBe(60);
+  });
+
+  it("a 'message' transport gets exactly one encoded message per write()", async () => {
+    const t = new ScriptedTransport('message');
+    const { d } = build(t, { maxDatapointsPerMessage: 4 });
+    await d.start();
+    t.current.connect();
+    offerMany(d, 'msg', 10);
+    await waitFor(() => d.queue.length === 0, 'queue flushed');
+    expect(t.current.writes).toHaveLength(3);
+    for (const chunk of t.current.writes) {
+      // the chunk is one whole frame: its length prefix covers exactly the rest
+      expect(chunk.readUInt32BE(0)).toBe(chunk.length - 4);
+    }
+    expect(t.current.writes.map((w) => itemsOf(w.subarray(4)).map(([n]) => n))).toEqual([names('msg', 4), names('msg', 4, 4), names('msg', 2, 8)]);
+    expect(d.counters).toMatchObject({ sent: 10, batchesSent: 3 });
+  });
+
+  it("a 'stream' transport coalesces messages into one write()", async () => {
+    const t = new ScriptedTransport('stream');
+    const { d } = build(t, { maxDatapointsPerMessage: 4 });
+    await d.start();
+    t.current.connect();
+    offerMany(d, 'msg', 10);
+    await waitFor(() => d.queue.length === 0, 'queue flushed');
+    expect(t.current.writes).toHaveLength(1);
+    const frames = splitFrames(t.current.writes[0]);
+    expect(frames.map((f) => itemsOf(f).map(([n]) => n))).toEqual([names('msg', 4), names('msg', 4, 4), names('msg', 2, 8)]);
+    expect(d.counters).toMatchObject({ sent: 10, batchesSent: 3 });
+  });
+});
+
+describe('Destination: pressure', () => {
+  /** Connected, write() pushing back, one datapoint per message; the queue holds 100. */
+  async function blockedDestination(over: Partial<DestinationOptions> = {}): Promise<Built & { t: ScriptedTransport }> {
+    const t = new ScriptedTransport('message');
+    const b = build(t, { maxDatapointsPerMessage: 1, highWaterMark: 10, lowWaterMark: 5, ...over }, { limit: 100 });
+    await b.d.start();
+    t.current.connect();
+    t.current.budget = 0;
+    b.d.offer('first', TS, 0);
+    await waitFor(() => b.d.currentState === 'blocked', 'blocked');
+    expect(b.d.queue.length).toBe(0);
+    return { ...b, t };
+  }
+
+  it('crossing highWaterMark while connected calls onPressure(d, true); draining to lowWaterMark calls onPressure(d, false)', async () => {
+    const { d, t, pressure, entries } = await blockedDestination();
+    offerMany(d, 'p', 9);
+    expect(pressure.calls).toEqual([]);
+    expect(d.pressureState).toBe('normal');
+    expect(d.admissionRoom).toBe(91);
+    d.offer('p.9', TS, 9); // the 10th: at the high-water mark
+    expect(pressure.calls).toEqual(['d.one:true']);
+    expect(d.pressureState).toBe('high');
+    expect(d.admissionRoom).toBe(90);
+
+    t.current.drain(3); // three writes go through, the fourth pushes back: 10 -> 6
+    expect(d.queue.length).toBe(6);
+    expect(d.currentState).toBe('blocked');
+    expect(pressure.calls).toEqual(['d.one:true']);
+    expect(d.pressureState).toBe('high');
+
+    t.current.drain(0); // one more: 6 -> 5, the low-water mark
+    expect(d.queue.length).toBe(5);
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
+    expect(pressure.destinations.every((x) => x === d)).toBe(true);
+    expect(d.pressureState).toBe('normal');
+    await waitFor(() => pressureLog(entries).length === 2, 'pressure transitions logged');
+    expect(pressureLog(entries)).toEqual(['normal->high', 'high->normal']);
+  });
+
+  it('a destination that connects with a backlog above highWaterMark asks for pressure, and lets go once it has drained', async () => {
+    const t = new ScriptedTransport('message');
+    const { d, pressure } = build(t, { maxDatapointsPerMessage: 1, highWaterMark: 10, lowWaterMark: 5 }, { limit: 100 });
+    await d.start();
+    offerMany(d, 'backlog', 20);
+    expect(pressure.calls).toEqual([]); // not connected: holds nobody back
+    t.current.connect();
+    expect(d.queue.length).toBe(0);
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
+  });
+
+  it('stallTimeout: a connected destination that does not drain goes stalled, releases receivers and drops at its bound', async () => {
+    const { d, t, pressure, entries } = await blockedDestination({ stallTimeoutMs: 30 });
+    offerMany(d, 's', 10);
+    expect(d.pressureState).toBe('high');
+    expect(pressure.calls).toEqual(['d.one:true']);
+    expect(d.admissionRoom).toBe(90);
+
+    await waitFor(() => d.pressureState === 'stalled', 'stalled');
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
+    expect(d.currentState).toBe('blocked'); // still connected: only the pressure state changed
+    expect(d.admissionRoom).toBe(Infinity);
+    await waitFor(() => entries.some((e) => e.message.startsWith('destination is not draining')), 'the stall warning');
+    expect(entries.find((e) => e.message.startsWith('destination is not draining'))).toMatchObject({ level: 'warn', queued: 10, stallTimeoutMs: 30 });
+
+    offerMany(d, 's', 100, 10); // 90 fit, 10 are dropped; nobody is asked to pause again
+    expect(d.queue.length).toBe(100);
+    expect(d.counters.fullQueueDrops).toBe(10);
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
+
+    t.current.drain(); // stalled -> normal tells nobody: receivers were already let go
+    expect(d.queue.length).toBe(0);
+    expect(d.pressureState).toBe('normal');
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
+    expect(d.admissionRoom).toBe(100);
+    await waitFor(() => pressureLog(entries).length === 3, 'pressure transitions logged');
+    expect(pressureLog(entries)).toEqual(['normal->high', 'high->stalled', 'stalled->normal']);
+  });
+
+  it('a destination that is down never calls onPressure, however full it gets', async () => {
+    const [port] = await freePorts(1);
+    const { d, pressure } = build(socketTo(port), { highWaterMark: 10, lowWaterMark: 5 }, { limit: 100 });
+    await d.start();
+    await waitFor(() => d.counters.connectFailures >= 2, 'two failed connects');
+    offerMany(d, 'down', 150);
+    expect(d.counters).toMatchObject({ attemptedRelays: 150, fullQueueDrops: 50, queuedUntilConnected: 100 });
+    const failures = d.counters.connectFailures;
+    await waitFor(() => d.counters.connectFailures > failures, 'another failed reconnect with a full queue');
+    expect(pressure.calls).toEqual([]);
+    expect(d.pressureState).toBe('normal');
+    expect(d.admissionRoom).toBe(Infinity);
+    expect(d.counters.connects).toBe(0);
+  });
+
+  it('losing the connection while under pressure lets receivers go', async () => {
+    const { d, t, pressure } = await blockedDestination();
+    offerMany(d, 'lost', 10);
+    expect(pressure.calls).toEqual(['d.one:true']);
+    t.current.close(new Error('reset by peer'));
+    expect(d.currentState).toBe('backoff');
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
+    expect(d.admissionRoom).toBe(Infinity);
+  });
+});
+
+describe('Destination: connection loss', () => {
+  it('goes to backoff, reconnects and delivers the queue: sent + queued + dropped == offered, exactly', async () => {
+    const first = await server('line');
+    const port = first.port;
+    const { d, entries } = build(socketTo(port), {}, { limit: 250, encoder: new LineEncoder() });
+    await d.start();
+    await waitFor(() => d.isConnected, 'connected');
+    offerMany(d, 'before', 100);
+    await waitFor(() => first.datapoints.length === 100, 'first delivery');
+    servers.splice(servers.indexOf(first), 1);
+    await first.close();
+    await waitFor(() => d.currentState === 'backoff' || d.currentState === 'connecting', 'the loss noticed');
+    await waitFor(() => stateLog(entries).includes('connected->backoff'), 'connected -> backoff logged');
+
+    offerMany(d, 'during', 300);
+    expect(d.counters).toMatchObject({ attemptedRelays: 400, sent: 100, fullQueueDrops: 50 });
+    expect(d.queue.length).toBe(250);
+    expect(d.counters.sent + d.queue.length + d.counters.fullQueueDrops).toBe(400);
+
+    const second = await server('line', port);
+    await waitFor(() => second.datapoints.length === 250, 'the queue delivered after reconnect');
+    expect(second.datapoints.map((p) => p.name)).toEqual(names('during', 250));
+    expect(first.datapoints.map((p) => p.name)).toEqual(names('before', 100));
+    expect(d.queue.length).toBe(0);
+    expect(d.counters).toMatchObject({ attemptedRelays: 400, sent: 350, fullQueueDrops: 50, queuedUntilConnected: 250, connects: 2 });
+    expect(d.counters.sent + d.queue.length + d.counters.fullQueueDrops).toBe(d.counters.attemptedRelays);
+  });
+});
+
+describe('Destination: stop', () => {
+  it('drains the queue, ends the connection, and reports undelivered 0 (real socket)', async () => {
+    const s = await server('pickle');
+    const { d, entries } = build(socketTo(s.port));
+    await d.start();
+    await waitFor(() => d.isConnected, 'connected');
+    offerMany(d, 'bye', 1000);
+    const report = await settlesWithin(d.stop(Date.now() + 5000), 7000, 'stop');
+    expect(report).toEqual({ name: 'd.one', undelivered: 0, spooled: 0, abandoned: [] });
+    // stop resolves after the peer saw the end of the stream: everything is there
+    expect(s.datapoints.map((p) => p.name)).toEqual(names('bye', 1000));
+    expect(d.currentState).toBe('stopped');
+    expect(d.counters).toMatchObject({ sent: 1000, undeliveredAtShutdown: 0 });
+    await waitFor(() => stateLog(entries).length === 5, 'transitions logged');
+    expect(stateLog(entries)).toEqual(['idle->connecting', 'connecting->connected', 'connected->draining', 'draining->idle', 'idle->stopped']);
+  });
+
+  it('ends (never destroys) a drained connection and resolves only once it has closed', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d } = build(t);
+    await d.start();
+    t.current.connect();
+    offerMany(d, 'end', 3);
+    let report: unknown;
+    const stopping = d.stop(Date.now() + 5000).then((r) => (report = r));
+    await waitFor(() => t.current.ended, 'end() called');
+    expect(d.currentState).toBe('draining');
+    expect(t.current.writes.flatMap((w) => splitFrames(w).flatMap((f) => itemsOf(f).map(([n]) => n)))).toEqual(names('end', 3));
+    await eventLoopTurns(3);
+    expect(report).toBeUndefined();
+    t.current.close();
+    await stopping;
+    expect(report).toEqual({ name: 'd.one', undelivered: 0, spooled: 0, abandoned: [] });
+    expect(d.currentState).toBe('stopped');
+    expect(t.current.destroyed).toBe(false);
+    expect(t.connections).toHaveLength(1);
+  });
+
+  it('for an unreachable peer, resolves by the deadline reporting undelivered == queued', async () => {
+    const [port] = await freePorts(1);
+    const { d, entries } = build(socketTo(port));
+    await d.start();
+    await waitFor(() => d.counters.connectFailures >= 1, 'a failed connect');
+    offerMany(d, 'never', 40);
+    const deadline = Date.now() + 200;
+    const report = await settlesWithin(d.stop(deadline), 2000, 'stop with the peer unreachable');
+    expect(Date.now()).toBeLessThanOrEqual(deadline + 500);
+    expect(report).toEqual({ name: 'd.one', undelivered: 40, spooled: 0, abandoned: [] });
+    expect(d.counters.undeliveredAtShutdown).toBe(40);
+    expect(d.queue.length).toBe(0);
+    expect(d.currentState).toBe('stopped');
+    await waitFor(() => entries.some((e) => e.message === 'undelivered datapoints at shutdown'), 'the shutdown error');
+    expect(entries.filter((e) => e.message === 'undelivered datapoints at shutdown')).toEqual([
+      expect.objectContaining({ level: 'error', destination: 'd.one', peer: `127.0.0.1:${port}`, undelivered: 40 }),
+    ]);
+  });
+
+  it('a peer that stops reading: stop resolves by the deadline and sent + undelivered + dropped == offered', async () => {
+    const s = await server('pickle');
+    const { d } = build(socketTo(s.port), {}, { limit: 300_000 });
+    await d.start();
+    await waitFor(() => d.isConnected && s.connections === 1, 'connected');
+    s.pauseReading();
+    offerMany(d, 'stuck.receiver.series.with.a.longer.name', 300_000);
+    await waitFor(() => d.currentState === 'blocked', 'blocked by the peer', 15_000);
+    const deadline = Date.now() + 300;
+    const report = await settlesWithin(d.stop(deadline), 2000, 'stop with the peer not reading');
+    expect(Date.now()).toBeLessThanOrEqual(deadline + 500);
+    expect(report.undelivered).toBeGreaterThan(0);
+    expect(d.counters.undeliveredAtShutdown).toBe(report.undelivered);
+    expect(d.counters.sent + report.undelivered + d.counters.fullQueueDrops).toBe(300_000);
+    expect(d.currentState).toBe('stopped');
+  });
+
+  it('after stop it never reconnects, and a late close of the old connection changes nothing', async () => {
+    const t = new ScriptedTransport();
+    const { d, entries } = build(t);
+    await d.start();
+    t.current.connect();
+    t.current.budget = 0;
+    offerMany(d, 'late', 3);
+    await waitFor(() => d.currentState === 'blocked', 'blocked');
+    offerMany(d, 'late', 2, 3);
+    const report = await settlesWithin(d.stop(Date.now()), 2000, 'stop'); // deadline now: what is queued is undelivered
+    expect(report).toEqual({ name: 'd.one', undelivered: 2, spooled: 0, abandoned: [] });
+    expect(t.current.destroyed).toBe(true);
+    t.current.close(new Error('closed after destroy'));
+    await eventLoopTurns(3);
+    expect(d.currentState).toBe('stopped');
+    expect(t.connections).toHaveLength(1);
+    expect(entries.filter((e) => e.level === 'error' && e.message.startsWith('destination: refused state transition'))).toEqual([]);
+  });
+});
+
+describe('Destination: telemetry', () => {
+  it('reportCounters visits every DESTINATION_COUNTERS key with its kind, then queueLength as a gauge', () => {
+    const { d } = build(new ScriptedTransport(), {}, { limit: 3 });
+    offerMany(d, 'c', 5);
+    const expected: Record<string, number> = {
+      attemptedRelays: 5,
+      sent: 0,
+      batchesSent: 0,
+      fullQueueDrops: 2,
+      queuedUntilConnected: 3,
+      relayMaxQueueLength: 3,
+      undeliveredAtShutdown: 0,
+      connectFailures: 0,
+      connects: 0,
+      handedOver: 0,
+    };
+    expect(reported(d)).toEqual([
+      ...Object.entries(DESTINATION_COUNTERS).map(([key, kind]): [string, number, CounterKind] => [key, expected[key], kind]),
+      ['queueLength', 3, 'gauge'],
+    ]);
+    expect(reported(d).map(([key]) => key)).toEqual([...Object.keys(DESTINATION_COUNTERS), 'queueLength']);
+    expect(Object.fromEntries(reported(d).map(([k, , kind]) => [k, kind]))).toMatchObject({ relayMaxQueueLength: 'peak', sent: 'counter', connects: 'counter' });
+    expect(d.counterPath).toBe('destinations.d_one');
+  });
+
+  it('resetPeaks sets relayMaxQueueLength to the current queue length', async () => {
+    const t = new ScriptedTransport('message');
+    const { d } = build(t, { maxDatapointsPerMessage: 5 }, { limit: 10 });
+    await d.start();
+    offerMany(d, 'peak', 8);
+    expect(d.counters.relayMaxQueueLength).toBe(8);
+    t.current.budget = 0;
+    t.current.connect(); // one message of 5 is written, then write() pushes back
+    expect(d.currentState).toBe('blocked');
+    expect(d.queue.length).toBe(3);
+    expect(d.counters.relayMaxQueueLength).toBe(8);
+    d.resetPeaks();
+    expect(d.counters.relayMaxQueueLength).toBe(3);
+    d.offer('peak.8', TS, 8);
+    expect(d.counters.relayMaxQueueLength).toBe(4);
+    d.resetPeaks();
+    expect(reported(d).find(([k]) => k === 'relayMaxQueueLength')).toEqual(['relayMaxQueueLength', 4, 'peak']);
+  });
+});
+
+describe('Destination: debug log', () => {
+  it('records every state transition', async () => {
+    const t = new ScriptedTransport();
+    const { d, entries } = build(t);
+    await d.start();
+    t.current.connect();
+    t.current.budget = 0;
+    d.offer('x', TS, 1);
+    await waitFor(() => d.currentState === 'blocked', 'blocked');
+    t.current.drain();
+    t.current.close(new Error('connection reset'));
+    expect(d.currentState).toBe('backoff');
+    await waitFor(() => t.connections.length === 2, 'the retry connects again');
+    expect(d.currentState).toBe('connecting');
+    await settlesWithin(d.stop(Date.now()), 2000, 'stop');
+    const want = [
+      'idle->connecting',
+      'connecting->connected',
+      'connected->blocked',
+      'blocked->connected',
+      'connected->backoff',
+      'backoff->connecting',
+      'connecting->stopped',
+    ];
+    await waitFor(() => stateLog(entries).length >= want.length, 'transitions logged');
+    expect(stateLog(entries)).toEqual(want);
+    expect(entries.filter((e) => e.message === 'destination state').every((e) => e.level === 'debug' && e.destination === 'd.one')).toBe(true);
+  });
+});
