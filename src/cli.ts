@@ -373,16 +373,25 @@ async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
   }
   log.info('carbon-fanout started', { config: config.file, destinations: [...relay.destinations.values()].map((d) => `${d.name}=${d.description}`) });
   io.onStarted?.(relay);
+  // SIGHUP's default action kills the process on the spot, dropping every queue: until reload exists, it is logged and ignored
+  const onHangup = (): void => {
+    log.warn('SIGHUP: reloading the configuration is not supported yet; the relay keeps running (SIGTERM stops it)');
+  };
+  if (io.shutdown === undefined) process.on('SIGHUP', onHangup);
   const signal = await (io.shutdown ??
     new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     }));
+  process.off('SIGHUP', onHangup);
   log.info('shutting down: delivering queued datapoints', { signal, deadlineMs: config.shutdownTimeoutMs });
+  const sent = (): number => [...relay.destinations.values()].reduce((n, d) => n + d.counters.sent, 0);
+  const sentBefore = sent();
   const report = await relay.stop(Date.now() + config.shutdownTimeoutMs);
-  if (report.undelivered > 0) log.error('shutdown finished with undelivered datapoints', { undelivered: report.undelivered, spooled: report.spooled });
-  else if (report.spooled > 0) log.info('shutdown complete: what could not be delivered was spooled for the next start', { spooled: report.spooled });
-  else log.info('shutdown complete: every queued datapoint was delivered');
+  const outcome = { delivered: sent() - sentBefore, spooled: report.spooled, lost: report.undelivered };
+  if (report.undelivered > 0) log.error('shutdown finished with undelivered datapoints', outcome);
+  else if (report.spooled > 0) log.info('shutdown complete: what could not be delivered was spooled for the next start', outcome);
+  else log.info('shutdown complete: every queued datapoint was delivered', outcome);
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;
 }

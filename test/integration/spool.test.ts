@@ -124,4 +124,41 @@ describe('disk spool (overflow and always)', () => {
     expect(fast.datapoints.length).toBe(sent);
     await fast.close();
   });
+
+  it('a record corrupted on disk before a start is skipped and counted; every other datapoint is delivered', async () => {
+    const dataDir = newDir();
+    const [port] = await freePorts(1);
+    relay = await startRelay(config(dataDir, port));
+    const sent = 3000;
+    await sendTcp(relay.listeners.line!.port, lines(sent));
+    const d = relay.destinations.get('cache')!;
+    await waitFor(() => d.counters.attemptedRelays === sent, 'all routed');
+    await relay.stop(Date.now() + 100);
+    relay = undefined;
+    // flip one byte inside the first record's payload (past the 56-byte segment header and the 8-byte record header)
+    const root = path.join(dataDir, 'spool');
+    const dir = path.join(root, fs.readdirSync(root)[0]);
+    const first = path.join(dir, fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort()[0]);
+    const bytes = fs.readFileSync(first);
+    bytes[56 + 8 + 20] ^= 0xff;
+    fs.writeFileSync(first, bytes);
+
+    sink = new CaptureServer('line');
+    await sink.listen(port);
+    relay = await startRelay(config(dataDir, port));
+    const d2 = relay.destinations.get('cache')!;
+    const counters = (): Map<string, number> => {
+      const m = new Map<string, number>();
+      d2.reportCounters((k, v) => m.set(k, v));
+      return m;
+    };
+    await waitFor(() => {
+      const c = counters();
+      return c.get('spool.corruptRecords') === 1 && sink!.datapoints.length + (c.get('spool.corruptDatapoints') ?? 0) === sent;
+    }, 'everything delivered but the corrupt record, which is counted', 20_000);
+    const c = counters();
+    expect(sink.datapoints.length).toBeLessThan(sent);
+    expect(sink.datapoints.length + (c.get('spool.corruptDatapoints') ?? 0)).toBe(sent);
+    expect(new Set(sink.datapoints.map((p) => p.value)).size).toBe(sink.datapoints.length);
+  });
 });
