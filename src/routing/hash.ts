@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { fnv1a32 } from '../common/fnv1a';
+import { fmix32 } from '../common/mix32';
 
 export { fnv1a32 };
 
@@ -74,13 +75,7 @@ export function murmur3x86_32(bytes: Uint8Array, seed = 0, len = bytes.length): 
     if (rest > 2) k ^= bytes[tail + 2]! << 16;
     h ^= Math.imul(rotl32(Math.imul(k, M3_C1), 15), M3_C2);
   }
-  h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ len);
 }
 
 /**

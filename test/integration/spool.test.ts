@@ -4,6 +4,7 @@ import type { Relay } from '../../src/relay/relay';
 import { freePorts } from '../helpers/carbon';
 import { startRelay, tempDirsRemovedAfterAll } from '../helpers/relay';
 import { CaptureServer, sendTcp, waitFor } from '../helpers/sink';
+import { spoolSegmentBytes } from '../helpers/spool';
 
 const newDir = tempDirsRemovedAfterAll();
 
@@ -13,14 +14,6 @@ function lines(n: number, prefix = 'spool.m'): string {
   return s;
 }
 
-/** Bytes of segment files left under a data directory's spools. */
-function segmentBytes(dataDir: string): number {
-  const root = path.join(dataDir, 'spool');
-  if (!fs.existsSync(root)) return 0;
-  let total = 0;
-  for (const d of fs.readdirSync(root)) for (const f of fs.readdirSync(path.join(root, d))) if (f.endsWith('.seg')) total += fs.statSync(path.join(root, d, f)).size;
-  return total;
-}
 
 describe('disk spool (overflow and always)', () => {
   let relay: Relay | undefined;
@@ -55,7 +48,7 @@ describe('disk spool (overflow and always)', () => {
     await waitFor(() => sink!.datapoints.length >= sent, 'every datapoint delivered after the outage', 20_000);
     expect(sink.datapoints.length).toBe(sent);
     expect(new Set(sink.datapoints.map((p) => p.value)).size).toBe(sent);
-    await waitFor(() => segmentBytes(dataDir) === 0, 'spool segments deleted once delivered');
+    await waitFor(() => spoolSegmentBytes(dataDir) === 0, 'spool segments deleted once delivered');
   });
 
   it('shutdown with the destination down spools what is queued; the next start delivers it', async () => {
@@ -69,7 +62,7 @@ describe('disk spool (overflow and always)', () => {
     const report = await relay.stop(Date.now() + 300);
     relay = undefined;
     expect(report.undelivered).toBe(0);
-    expect(segmentBytes(dataDir)).toBeGreaterThan(0);
+    expect(spoolSegmentBytes(dataDir)).toBeGreaterThan(0);
     sink = new CaptureServer('line');
     await sink.listen(port);
     relay = await startRelay(config(dataDir, port));
@@ -90,7 +83,7 @@ describe('disk spool (overflow and always)', () => {
     const written = new Map<string, number>();
     relay.destinations.get('cache')!.reportCounters((k, v) => written.set(k, v));
     expect(written.get('spool.written')).toBe(sent);
-    await waitFor(() => segmentBytes(dataDir) === 0, 'spool empty once delivered');
+    await waitFor(() => spoolSegmentBytes(dataDir) === 0, 'spool empty once delivered');
   });
 
   it('a slow destination spills to disk instead of pausing the receivers: the fast one is never held back; both get everything', async () => {

@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { freePorts } from '../helpers/carbon';
 import { tempDirsRemovedAfterAll } from '../helpers/relay';
 import { CaptureServer, sendTcp, waitFor } from '../helpers/sink';
+import { spoolSegmentBytes } from '../helpers/spool';
 
 const ROOT = path.resolve(__dirname, '../..');
 const newDir = tempDirsRemovedAfterAll();
@@ -19,13 +20,6 @@ async function startRelayProcess(configFile: string): Promise<{ child: ChildProc
   return { child, stderr: () => stderr };
 }
 
-function segmentBytes(dataDir: string): number {
-  const root = path.join(dataDir, 'spool');
-  if (!fs.existsSync(root)) return 0;
-  let total = 0;
-  for (const d of fs.readdirSync(root)) for (const f of fs.readdirSync(path.join(root, d))) if (f.endsWith('.seg')) total += fs.statSync(path.join(root, d, f)).size;
-  return total;
-}
 
 describe('spool: SIGKILL with mode always', () => {
   const children: ChildProcess[] = [];
@@ -59,7 +53,7 @@ describe('spool: SIGKILL with mode always', () => {
     let last = -1;
     let stableSince = Date.now();
     await waitFor(() => {
-      const now = segmentBytes(dataDir);
+      const now = spoolSegmentBytes(dataDir);
       if (now !== last) {
         last = now;
         stableSince = Date.now();

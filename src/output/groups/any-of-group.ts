@@ -1,19 +1,11 @@
 import { fnv1a32 } from '../../common/fnv1a';
+import { fmix32 } from '../../common/mix32';
 import type { Destination } from '../destination';
 import { HealthGroup } from './health-group';
 
 /** Names whose member choice is remembered; forgotten whole when the healthy set changes or this many are held. */
 const MAX_REMEMBERED = 100_000;
 
-/** A 32-bit mixer (murmur3's finaliser): spreads name hash ^ member seed evenly. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * carbon-c-relay's any_of: names are spread over the healthy members, sticky
@@ -57,7 +49,8 @@ export class AnyOfGroup extends HealthGroup {
     let best = among[0];
     let bestScore = -1;
     for (const m of among) {
-      const score = mix(h ^ (this.seeds.get(m) as number));
+      // fmix32 spreads name hash ^ member seed evenly over the members
+      const score = fmix32(h ^ (this.seeds.get(m) as number));
       if (score > bestScore) {
         bestScore = score;
         best = m;
