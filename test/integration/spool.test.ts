@@ -154,4 +154,56 @@ describe('disk spool (overflow and always)', () => {
     expect(sink.datapoints.length + (c.get('spool.corruptDatapoints') ?? 0)).toBe(sent);
     expect(new Set(sink.datapoints.map((p) => p.value)).size).toBe(sink.datapoints.length);
   });
+
+  describe('a full spool (maxBytes) in each whenFull mode, destination down: sent = delivered + counted drops', () => {
+    const sent = 60_000; // about 2.3 MiB of records: more than the 1 MiB spool
+    const full = (mode: string): Record<string, unknown> => ({ maxBytes: '1MiB', segmentBytes: '64KiB', whenFull: mode });
+
+    function spoolCounters(r: Relay): Map<string, number> {
+      const m = new Map<string, number>();
+      r.destinations.get('cache')!.reportCounters((k, v) => m.set(k, v));
+      return m;
+    }
+
+    it.each([
+      ['drop_oldest', 'the newest are kept'],
+      ['drop_newest', 'the oldest are kept'],
+    ])('%s: %s, the rest counted as droppedFull', async (mode) => {
+      const dataDir = newDir();
+      const [port] = await freePorts(1);
+      relay = await startRelay(config(dataDir, port, full(mode)));
+      await sendTcp(relay.listeners.line!.port, lines(sent));
+      const r = relay;
+      await waitFor(() => {
+        const c = spoolCounters(r);
+        return (c.get('spool.written') ?? 0) + (c.get('spool.droppedFull') ?? 0) >= sent;
+      }, 'every datapoint written or refused');
+      sink = new CaptureServer('line');
+      await sink.listen(port);
+      await waitFor(() => sink!.datapoints.length + (spoolCounters(r).get('spool.droppedFull') ?? 0) === sent, 'delivered + dropped = sent', 20_000);
+      const dropped = spoolCounters(r).get('spool.droppedFull') ?? 0;
+      expect(dropped).toBeGreaterThan(0);
+      expect(r.destinations.get('cache')!.counters.fullQueueDrops).toBe(0);
+      const values = sink.datapoints.map((p) => p.value);
+      if (mode === 'drop_oldest') expect(Math.max(...values)).toBe(sent - 1);
+      else expect(Math.min(...values)).toBe(0);
+    });
+
+    it('block: the receivers are paused instead, so nothing is lost: once the destination is up every datapoint arrives', async () => {
+      const dataDir = newDir();
+      const [port] = await freePorts(1);
+      // the memory bound (10,000) also holds what arrives while the receivers' pause takes effect (a 64 KiB chunk in flight)
+      relay = await startRelay({ ...config(dataDir, port, full('block')), destinations: [{ name: 'cache', host: '127.0.0.1', port, protocol: 'line', maxQueueSize: 10_000, reconnect: { initialDelay: '20ms', maxDelay: '50ms' }, spool: full('block') }] });
+      const r = relay;
+      const sending = sendTcp(r.listeners.line!.port, lines(sent)); // held back by TCP while the spool is full
+      await waitFor(() => r.pipeline.paused, 'receivers paused by the full spool');
+      sink = new CaptureServer('line');
+      await sink.listen(port);
+      await sending;
+      await waitFor(() => sink!.datapoints.length === sent, 'every datapoint delivered', 30_000);
+      expect(new Set(sink.datapoints.map((p) => p.value)).size).toBe(sent);
+      const c = spoolCounters(r);
+      expect([c.get('spool.droppedFull'), c.get('spool.lostBlocked'), r.destinations.get('cache')!.counters.fullQueueDrops]).toEqual([0, 0, 0]);
+    });
+  });
 });

@@ -84,7 +84,9 @@ export class SpooledQueue implements DestinationQueue {
     private readonly deps: SpooledQueueDeps,
   ) {
     this.memory = new DatapointQueue(opts.maxQueueSize);
-    this.staged = new DatapointQueue(opts.recordSize);
+    // normally one record; while a full spool blocks, it also holds what arrives before the receivers' pause takes
+    // effect (the chunks already read), up to the memory bound: beyond it they are refused (the destination counts them)
+    this.staged = new DatapointQueue(Math.max(opts.recordSize, opts.maxQueueSize));
     this.tokens = opts.replayRate;
     this.limited = new RateLimitedLog(deps.log, 30_000);
   }
@@ -227,7 +229,7 @@ export class SpooledQueue implements DestinationQueue {
     else this.runs.push({ record: null, count: 1 });
   }
 
-  /** False only while a full spool (whenFull: block) holds a whole staged record: receivers are being paused, the destination counts the drop. */
+  /** False only while a full spool (whenFull: block) holds maxQueueSize staged datapoints: receivers are being paused, the destination counts the drop. */
   private stage(name: string, timestamp: number, value: number): boolean {
     if (!this.staged.push(name, timestamp, value)) return false;
     if (this.full) return true;
