@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { Relay } from '../../src/relay/relay';
 import { freePorts } from '../helpers/carbon';
@@ -205,5 +206,30 @@ describe('disk spool (overflow and always)', () => {
       const c = spoolCounters(r);
       expect([c.get('spool.droppedFull'), c.get('spool.lostBlocked'), r.destinations.get('cache')!.counters.fullQueueDrops]).toEqual([0, 0, 0]);
     });
+  });
+
+  it('SIGTERM-style stop under load with the destination down: every datapoint the relay accepted is delivered after the restart', async () => {
+    const dataDir = newDir();
+    const [port] = await freePorts(1);
+    relay = await startRelay(config(dataDir, port));
+    const r = relay;
+    const client = net.connect(r.listeners.line!.port, '127.0.0.1');
+    client.on('error', () => undefined); // the relay closes it mid-stream
+    client.write(lines(300_000)); // ~11 MB: still arriving when the relay stops
+    await waitFor(() => r.counters.metricsReceived > 20_000, 'load flowing');
+    const report = await r.stop(Date.now() + 200);
+    relay = undefined;
+    client.destroy();
+    const accepted = r.counters.metricsReceived;
+    expect(accepted).toBeLessThan(300_000);
+    expect(report.undelivered).toBe(0);
+    expect(r.destinations.get('cache')!.counters.attemptedRelays).toBe(accepted);
+
+    sink = new CaptureServer('line');
+    await sink.listen(port);
+    relay = await startRelay(config(dataDir, port));
+    await waitFor(() => sink!.datapoints.length >= accepted, 'everything accepted before the stop is delivered', 30_000);
+    expect(sink.datapoints.length).toBe(accepted);
+    expect(new Set(sink.datapoints.map((p) => p.value)).size).toBe(accepted);
   });
 });
