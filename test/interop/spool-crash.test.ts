@@ -21,7 +21,7 @@ async function startRelayProcess(configFile: string): Promise<{ child: ChildProc
 }
 
 
-describe('spool: SIGKILL with mode always', () => {
+describe.each(['always', 'overflow'] as const)('spool: SIGKILL with mode %s and the destination down', (mode) => {
   const children: ChildProcess[] = [];
   afterAll(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -38,7 +38,7 @@ describe('spool: SIGKILL with mode always', () => {
         dataDir: 'state',
         selfMetrics: { interval: 0 },
         listen: { line: { tcp: { host: '127.0.0.1', port: listenPort } } },
-        destinations: [{ name: 'cache', host: '127.0.0.1', port: destPort, protocol: 'line', reconnect: { initialDelay: '50ms', maxDelay: '100ms' }, spool: { mode: 'always', syncInterval: '100ms' } }],
+        destinations: [{ name: 'cache', host: '127.0.0.1', port: destPort, protocol: 'line', reconnect: { initialDelay: '50ms', maxDelay: '100ms' }, spool: { mode, syncInterval: '100ms' } }],
         rules: [{ default: true, destinations: ['cache'] }],
       }),
     );
