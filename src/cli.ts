@@ -5,6 +5,7 @@ import { ConfigError } from './config/config-error';
 import { stringify as stringifyYaml } from 'yaml';
 import { backstopConfigFromEnv } from './config/backstop-env';
 import { carbonDestinationLabel, readCarbonConf, type CarbonConfResult } from './config/carbon-conf';
+import { configHash } from './config/hash';
 import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig, HealthGroupConfig } from './config/schema';
 import { buildRouters } from './routing/build';
@@ -192,7 +193,7 @@ function summary(c: RelayConfig): string {
   const sources = c.sources.length > 0 ? `, ${c.sources.length} sources (${c.sources.map((s) => `${s.name}: ${s.type}`).join(', ')})` : '';
   return `OK ${c.file}: ${listeners.length} listeners (${listeners.join(', ')}), ${c.destinations.length} destinations (${c.destinations
     .map((d) => d.name)
-    .join(', ')})${groups}, ${c.rules.rules.length + 1} rules${sources}`;
+    .join(', ')})${groups}, ${c.rules.rules.length + 1} rules${sources}${c.admin === false ? '' : `, admin ${c.admin.host}:${c.admin.port}`}; config hash ${configHash(c)}`;
 }
 
 const VERDICT_TEXT: Record<RouteVerdict, string> = {
@@ -384,6 +385,12 @@ async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
       process.once('SIGINT', () => resolve('SIGINT'));
     }));
   process.off('SIGHUP', onHangup);
+  // /ready turns false first, so a load balancer stops sending before the receivers stop reading
+  relay.readiness.draining();
+  if (config.shutdownGraceMs > 0) {
+    log.info('shutting down: not ready; waiting for the load balancer to notice', { signal, graceMs: config.shutdownGraceMs });
+    await new Promise((r) => setTimeout(r, config.shutdownGraceMs));
+  }
   log.info('shutting down: delivering queued datapoints', { signal, deadlineMs: config.shutdownTimeoutMs });
   const sent = (): number => [...relay.destinations.values()].reduce((n, d) => n + d.counters.sent, 0);
   const sentBefore = sent();

@@ -44,6 +44,7 @@ function relayConfig(port, sinkPort, spec, dataDir) {
   return `# written by bench/lib/relay-scenario.js for "${spec.name}"
 logLevel: warn
 shutdownTimeout: 10s
+admin: { port: 0 }
 ${dataDir === undefined ? '' : `dataDir: ${JSON.stringify(dataDir)}\n`}listen:
 ${spec.listen(port)}
 destinations:

@@ -52,8 +52,11 @@ export function backstopConfigFromEnv(env: NodeJS.ProcessEnv): ConfigObject | un
     });
   const port = env.PORT === undefined || env.PORT === '' ? DEFAULT_PORT : Number(env.PORT);
   const several = destinations.length > 1;
+  const adminPort = env.ADMIN_PORT === undefined || env.ADMIN_PORT === '' ? undefined : Number(env.ADMIN_PORT);
   return {
     listen: { http: { host: '0.0.0.0', port } },
+    // the operator's listener stays on loopback; ADMIN_PORT moves it (0: any free port)
+    ...(adminPort !== undefined && { admin: { port: adminPort } }),
     http: {
       ...(users.length > 0 && { auth: { users } }),
       // Backstop's PREFIXES is split on ',' without trimming

@@ -10,6 +10,9 @@ export interface RelayConfig {
   readonly file: string;
   readonly logLevel: ConfigInput['logLevel'];
   readonly shutdownTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  /** false: no admin listener. */
+  readonly admin: ConfigInput['admin'];
   readonly routeCacheSize: number;
   readonly selfMetrics: { readonly intervalMs: number; readonly prefix: string | undefined };
   readonly listen: ConfigInput['listen'];
@@ -166,6 +169,8 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     file: main.file,
     logLevel: cfg.logLevel,
     shutdownTimeoutMs: cfg.shutdownTimeout,
+    shutdownGraceMs: cfg.shutdownGrace,
+    admin: cfg.admin,
     routeCacheSize: cfg.routeCacheSize,
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
     listen: resolveListenPaths(cfg.listen, dir),

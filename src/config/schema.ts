@@ -238,6 +238,23 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** How long SIGTERM/SIGINT waits for queued datapoints to be delivered. */
   shutdownTimeout: duration.default(10_000),
+  /** On SIGTERM/SIGINT, /ready turns false this long before receivers stop, so a load balancer stops sending first. */
+  shutdownGrace: duration.default(0),
+  /**
+   * The operator's listener: /health, /ready, /status, /metrics. Never behind the
+   * ingest endpoints' auth, limits or pressure checks. `false` turns it off.
+   */
+  admin: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(8081),
+        /** Basic users; none: no credentials asked (keep it on loopback then). */
+        users: z.array(z.strictObject({ user: z.string().min(1), password: z.string().min(1) })).default([]),
+      }),
+    ])
+    .default({ host: '127.0.0.1', port: 8081, users: [] }),
   /** Names whose routing decision is memoised. */
   routeCacheSize: z.number().int().positive().default(100_000),
   /** The relay's own counters, emitted through the rules like any metric (carbon's CARBON_METRIC_*). */

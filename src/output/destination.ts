@@ -109,6 +109,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
   /** Set while stop() waits for the queue to drain. */
   private drainWaiter: (() => void) | null = null;
   private wasHealthy = false;
+  /** The last connection failure, for the operator's status page. */
+  private lastFailure: { readonly reason: string; readonly at: number } | undefined;
   private readonly healthListeners: (() => void)[] = [];
 
   constructor(
@@ -153,6 +155,11 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
    */
   get healthy(): boolean {
     return this.isConnected && this.pressure !== 'stalled';
+  }
+
+  /** The last connection failure (epoch ms), if any. */
+  get lastError(): { readonly reason: string; readonly at: number } | undefined {
+    return this.lastFailure;
   }
 
   /** Called (synchronously) whenever `healthy` changes. */
@@ -332,10 +339,12 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     const wasConnected = from === 'connected' || from === 'blocked';
     if (!wasConnected) this.counters.connectFailures++;
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    const reason = err ? `${code ?? err.name}: ${err.message}` : 'closed by peer';
+    this.lastFailure = { reason: `${wasConnected ? 'connection lost' : 'connect failed'}: ${reason}`, at: Date.now() };
     this.limited.warn(`${this.name}:close`, wasConnected ? 'destination connection lost' : 'destination connect failed', {
       destination: this.name,
       peer: this.description,
-      reason: err ? `${code ?? err.name}: ${err.message}` : 'closed by peer',
+      reason,
       queued: this.queue.length,
     });
     this.to('backoff');

@@ -1,4 +1,5 @@
 import type { RelayConfig } from '../config/load';
+import type { Readiness } from '../model/readiness';
 import type { StopReport } from '../model/component';
 import type { Destination, DestinationStopReport } from '../output/destination';
 import type { Pipeline } from '../pipeline/pipeline';
@@ -61,26 +62,34 @@ export class Relay {
     return this.topology.selfMetrics;
   }
 
+  get readiness(): Readiness {
+    return this.topology.readiness;
+  }
+
   async start(): Promise<void> {
     const t = this.topology;
+    await t.admin?.start();
     for (const d of t.destinations.values()) await d.start();
     for (const c of t.producers) await c.start();
     for (const c of t.background) await c.start();
+    t.readiness.started();
   }
 
   /** Stop receiving, then deliver what is queued until `deadline` (epoch ms). */
   async stop(deadline: number): Promise<RelayStopReport> {
     const t = this.topology;
+    t.readiness.draining();
     const producerDeadline = Date.now() + Math.max(0, deadline - Date.now()) * PRODUCER_SHARE;
     // Producers stop first, so what they already handed over is delivered below.
     const produced = await Promise.all(t.producers.map((c) => c.stop(producerDeadline)));
     const background: StopReport[] = [];
     for (const c of t.background) background.push(await c.stop(deadline));
     const destinations = await Promise.all([...t.destinations.values()].map((d) => d.stop(deadline)));
+    const admin = t.admin === undefined ? [] : [await t.admin.stop(deadline)];
     const sourceSet = new Set<unknown>(t.sources.values());
     const sources = t.producers.flatMap((c, i) => (sourceSet.has(c) ? [produced[i] as SourceStopReport] : []));
     return {
-      components: [...produced, ...background, ...destinations],
+      components: [...produced, ...background, ...destinations, ...admin],
       sources,
       destinations,
       undelivered: destinations.reduce((n, r) => n + r.undelivered, 0),

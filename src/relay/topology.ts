@@ -1,7 +1,11 @@
 import fs from 'node:fs';
 import type { RelayConfig } from '../config/load';
 import type { HttpConfig } from '../config/schema';
+import { AdminListener } from '../admin/admin-listener';
+import { StatusBuilder } from '../admin/status';
+import { configHash } from '../config/hash';
 import { PickleDecoder } from '../codec/pickle-decoder';
+import { Readiness } from '../model/readiness';
 import type { Component } from '../model/component';
 import { createHttpApp } from '../ingest/http/app';
 import { buildEndpointGroups } from '../ingest/http/groups';
@@ -59,6 +63,11 @@ export interface Topology {
   readonly sources: ReadonlyMap<string, Source>;
   readonly listeners: Listeners;
   readonly selfMetrics: SelfMetrics;
+  /** /ready: set by the relay as it starts and as it begins to stop. */
+  readonly readiness: Readiness;
+  /** The operator's listener (/health, /ready, /status, /metrics), unless the config turns it off: started first, stopped last. */
+  readonly admin: AdminListener | undefined;
+  readonly configHash: string;
   /** Receivers and pull sources: stopped first, so what they handed over is still delivered. */
   readonly producers: readonly Component[];
   /** File reloaders and self-metrics: stopped after the producers (self-metrics sends a last interval). */
@@ -102,8 +111,25 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     { reporters: () => reporters, emit: (b) => p.acceptInternal(b), now },
   );
   const { line, lineTls, udp, pickle, http } = listeners;
+  const hash = configHash(config);
+  const readiness = new Readiness();
+  const status = new StatusBuilder({
+    configFile: config.file,
+    configHash: hash,
+    readiness,
+    counters,
+    listeners: [line, lineTls, udp, pickle, http].filter((l) => l !== undefined),
+    destinations: [...destinations.values()],
+    groups: healthGroups,
+    sources: [...sources.values()],
+    now,
+  });
+  const admin = config.admin === false ? undefined : new AdminListener(config.admin, { status, readiness, log });
   return {
     config,
+    readiness,
+    admin,
+    configHash: hash,
     counters,
     pipeline,
     destinations,

@@ -49,7 +49,7 @@ describe("Backstop's environment variables as the config", () => {
     let stop!: (s: string) => void;
     let relay: Relay | undefined;
     const io: CliIO = {
-      ...captureIo({ env: { CARBON_URLS: `carbon://127.0.0.1:${port}`, PREFIXES: 'test', API_KEY: '12345', BACKSTOP_AUTH: 'u:p', PORT: '0' }, silent: true }),
+      ...captureIo({ env: { CARBON_URLS: `carbon://127.0.0.1:${port}`, PREFIXES: 'test', API_KEY: '12345', BACKSTOP_AUTH: 'u:p', PORT: '0', ADMIN_PORT: '0' }, silent: true }),
       shutdown: new Promise((r) => (stop = r)),
       onStarted: (r) => (relay = r),
     };

@@ -42,7 +42,7 @@ export const EPHEMERAL_LISTEN = {
  * Self-metrics are off unless the test configures them, so captures hold only what the test sent.
  */
 export async function startRelay(obj: Record<string, unknown>, log: Logger = silentLogger()): Promise<Relay> {
-  const relay = Relay.fromConfig(configFrom({ listen: EPHEMERAL_LISTEN, selfMetrics: { interval: 0 }, ...obj }), { log });
+  const relay = Relay.fromConfig(configFrom({ listen: EPHEMERAL_LISTEN, admin: { port: 0 }, selfMetrics: { interval: 0 }, ...obj }), { log });
   await relay.start();
   return relay;
 }

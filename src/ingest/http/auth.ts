@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { matchesAnyDigest, secretDigest } from '../../common/secrets';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { HttpAuthConfig } from '../../config/schema';
 import type { IngestCounters } from '../../telemetry/counters';
@@ -6,15 +6,8 @@ import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
 import { AddressAllowList } from '../../common/cidr';
 import { HttpError, HttpErrorCode } from './http-error';
 
-const digest = (s: string): Buffer => crypto.createHash('sha256').update(s, 'utf8').digest();
-
-/** Constant-time membership: every candidate is compared, whatever matches, through fixed-length digests. */
-function matchesAny(candidates: readonly Buffer[], presented: string): boolean {
-  const p = digest(presented);
-  let found = false;
-  for (const c of candidates) found = crypto.timingSafeEqual(c, p) || found;
-  return found;
-}
+const digest = secretDigest;
+const matchesAny = matchesAnyDigest;
 
 /**
  * Credentials for one endpoint group: Hosted-Graphite API keys (as the Basic

@@ -46,6 +46,11 @@ export abstract class HealthGroup implements DatapointTarget, CounterReporter, C
   /** The healthy set changed (called synchronously from the member's transition). */
   protected onMembersChanged(): void {}
 
+  /** Each member's name and health, in configured order. */
+  memberHealth(): { name: string; healthy: boolean }[] {
+    return this.members.map((m) => ({ name: m.name, healthy: m.healthy }));
+  }
+
   reportCounters(visit: CounterVisitor): void {
     visitCounters(this.counters, HEALTH_GROUP_COUNTERS, visit);
     visit('healthyMembers', this.members.filter((m) => m.healthy).length, 'gauge');

@@ -1,0 +1,129 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { matchesAnyDigest, secretDigest } from '../common/secrets';
+import type { Component, StopReport } from '../model/component';
+import type { Readiness } from '../model/readiness';
+import type { Logger } from '../telemetry/logger';
+import type { StatusBuilder } from './status';
+
+export interface AdminListenerOptions {
+  host: string;
+  port: number;
+  /** Basic users for /status, /metrics and the page; none: no credentials asked. /health and /ready never ask. */
+  users: readonly { readonly user: string; readonly password: string }[];
+}
+
+export interface AdminListenerDeps {
+  status: StatusBuilder;
+  readiness: Readiness;
+  /** Prometheus exposition, when an exporter is configured: [content type, body]. */
+  metrics?: () => Promise<[string, string]>;
+  log: Logger;
+}
+
+const TICK_MS = 1000;
+
+/**
+ * The operator's listener, apart from the ingest port and never behind its
+ * auth, rate limits or pressure checks: /health (alive), /ready (bound and not
+ * draining), /status (JSON snapshot), /metrics (Prometheus). Started first and
+ * stopped last, so it answers through a whole drain.
+ */
+export class AdminListener implements Component {
+  readonly name = 'admin';
+  private server: http.Server | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly users: Buffer[];
+
+  constructor(
+    private readonly opts: AdminListenerOptions,
+    private readonly deps: AdminListenerDeps,
+  ) {
+    this.users = opts.users.map((u) => secretDigest(`${u.user}\0${u.password}`));
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const server = http.createServer(this.app());
+    server.requestTimeout = 10_000;
+    server.headersTimeout = 10_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.timer = setInterval(() => this.deps.status.tick(), TICK_MS);
+    this.timer.unref();
+    this.deps.log.info('listening', { listener: this.name, host: this.opts.host, port: this.port });
+  }
+
+  async stop(_deadline: number): Promise<StopReport> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    const server = this.server;
+    this.server = null;
+    if (server !== null) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    }
+    return { name: this.name, undelivered: 0, abandoned: [] };
+  }
+
+  private app(): Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.get('/health', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+    app.get('/ready', (_req, res) => {
+      const r = this.deps.readiness;
+      res.status(r.ready ? 200 : 503).json({ ready: r.ready, state: r.reason });
+    });
+    app.use((req, res, next) => this.authenticate(req, res, next));
+    app.get('/status', (_req, res) => {
+      res.json(this.deps.status.snapshot());
+    });
+    app.get('/metrics', (_req, res, next) => {
+      const metrics = this.deps.metrics;
+      if (metrics === undefined) {
+        res.status(404).type('text/plain').send('no Prometheus exporter configured\n');
+        return;
+      }
+      metrics().then(([type, body]) => {
+        res.type(type).send(body);
+      }, next);
+    });
+    app.use((_req, res) => {
+      res.status(404).type('text/plain').send('not found: try /health, /ready, /status or /metrics\n');
+    });
+    app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+      this.deps.log.error('admin request failed', { error: err.message });
+      res.status(500).type('text/plain').send('internal error\n');
+    });
+    return app;
+  }
+
+  private authenticate(req: Request, res: Response, next: NextFunction): void {
+    if (this.users.length === 0) {
+      next();
+      return;
+    }
+    const header = req.headers.authorization ?? '';
+    const basic = /^basic\s+(.+)$/i.exec(header);
+    const decoded = basic === null ? '' : Buffer.from(basic[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon > 0 && matchesAnyDigest(this.users, `${decoded.slice(0, colon)}\0${decoded.slice(colon + 1)}`)) {
+      next();
+      return;
+    }
+    res.status(401).set('WWW-Authenticate', 'Basic realm="carbon-fanout admin", charset="UTF-8"').type('text/plain').send('unauthorized\n');
+  }
+}

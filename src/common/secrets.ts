@@ -1,0 +1,14 @@
+import crypto from 'node:crypto';
+
+/** A fixed-length digest, so comparisons take the same time whatever the secret's length. */
+export function secretDigest(s: string): Buffer {
+  return crypto.createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time membership: every candidate digest is compared, whatever matches. */
+export function matchesAnyDigest(candidates: readonly Buffer[], presented: string): boolean {
+  const p = secretDigest(presented);
+  let found = false;
+  for (const c of candidates) found = crypto.timingSafeEqual(c, p) || found;
+  return found;
+}
