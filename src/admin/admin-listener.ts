@@ -5,6 +5,7 @@ import { matchesAnyDigest, secretDigest } from '../common/secrets';
 import type { Component, StopReport } from '../model/component';
 import type { Readiness } from '../model/readiness';
 import type { Logger } from '../telemetry/logger';
+import { STATUS_PAGE } from './page';
 import type { StatusBuilder } from './status';
 
 export interface AdminListenerOptions {
@@ -91,6 +92,9 @@ export class AdminListener implements Component {
     app.get('/status', (_req, res) => {
       res.json(this.deps.status.snapshot());
     });
+    app.get('/', (_req, res) => {
+      res.type('html').set('Cache-Control', 'no-store').send(STATUS_PAGE);
+    });
     app.get('/metrics', (_req, res, next) => {
       const metrics = this.deps.metrics;
       if (metrics === undefined) {
@@ -102,7 +106,7 @@ export class AdminListener implements Component {
       }, next);
     });
     app.use((_req, res) => {
-      res.status(404).type('text/plain').send('not found: try /health, /ready, /status or /metrics\n');
+      res.status(404).type('text/plain').send('not found: try /, /health, /ready, /status or /metrics\n');
     });
     app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
       this.deps.log.error('admin request failed', { error: err.message });
