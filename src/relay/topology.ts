@@ -28,6 +28,7 @@ import { buildSources } from '../sources/build';
 import { realTimers, type Source, type SourceTimers } from '../sources/source';
 import { IngestCounters, ingestCounterReporter, type CounterReporter } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
+import { prometheusMetrics } from '../telemetry/prometheus';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
 import { defaultSelfMetricsPrefix, SelfMetrics } from '../telemetry/self-metrics';
 
@@ -124,7 +125,15 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     sources: [...sources.values()],
     now,
   });
-  const admin = config.admin === false ? undefined : new AdminListener(config.admin, { status, readiness, log });
+  const admin =
+    config.admin === false
+      ? undefined
+      : new AdminListener(config.admin, {
+          status,
+          readiness,
+          log,
+          metrics: prometheusMetrics({ reporters, destinations: [...destinations.values()], groups: healthGroups, sources: [...sources.values()], version: status.version, configHash: hash }),
+        });
   return {
     config,
     readiness,

@@ -1,0 +1,136 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { CounterReporter } from './counters';
+import { FAMILIES, PROMETHEUS_PREFIX, targetOf, type FamilyName, type LabelName, type Scope } from './prometheus-names';
+
+/**
+ * What the exporter needs of a destination. Destination satisfies it
+ * structurally, so telemetry/ never imports output/ (the layer rules).
+ */
+export interface ExportedDestination extends CounterReporter {
+  /** The configured name: the `destination` label (not the Graphite metricName). */
+  readonly name: string;
+  readonly healthy: boolean;
+  readonly queue: { readonly length: number; readonly limit: number };
+}
+
+/** A failover or any_of group (HealthGroup satisfies it). */
+export interface ExportedGroup extends CounterReporter {
+  readonly name: string;
+  memberHealth(): readonly { readonly healthy: boolean }[];
+}
+
+/** A pull source (Source satisfies it). */
+export interface ExportedSource extends CounterReporter {
+  readonly name: string;
+}
+
+export interface PrometheusInputs {
+  /** The same reporters self-metrics reads; the relay-wide ones (counterPath '') are exported from here. */
+  readonly reporters: readonly CounterReporter[];
+  readonly destinations: readonly ExportedDestination[];
+  readonly groups: readonly ExportedGroup[];
+  readonly sources: readonly ExportedSource[];
+  readonly version: string;
+  readonly configHash: string;
+}
+
+type Labels = Partial<Record<LabelName, string>>;
+
+interface Sample {
+  readonly labels: Labels;
+  readonly value: number;
+}
+
+/** Every sample of one scrape, by family. */
+type Reading = Map<FamilyName, Sample[]>;
+
+/**
+ * Prometheus exposition for one relay. Nothing on the data path calls
+ * prom-client: components keep incrementing their plain counter fields, and a
+ * scrape reads them once through the same CounterReporter visitors
+ * self-metrics uses, then each family's collect() copies its share of that
+ * reading into prom-client. Each relay has its own Registry (tests run many
+ * relays in one process; the global registry would mix them).
+ */
+export class PrometheusExporter {
+  readonly registry = new Registry();
+  /** The reading of the scrape in progress; collect() falls back to a fresh one when called outside scrape(). */
+  private reading: Reading | undefined;
+
+  constructor(private readonly inputs: PrometheusInputs) {
+    collectDefaultMetrics({ register: this.registry, prefix: PROMETHEUS_PREFIX });
+    // The families present depend only on the config (HTTP front door on, spools, groups, sources),
+    // so one reading at build time says which to register: no always-zero series for features that are off.
+    const present = this.read();
+    for (const [family, spec] of Object.entries(FAMILIES) as [FamilyName, (typeof FAMILIES)[FamilyName]][]) {
+      if (!present.has(family)) continue;
+      const config = { name: PROMETHEUS_PREFIX + family, help: spec.help, labelNames: spec.labels, registers: [this.registry] };
+      if (spec.type === 'counter') {
+        // Counters only have inc(): start from zero each scrape and add the current total.
+        const c: Counter<LabelName> = new Counter<LabelName>({ ...config, collect: () => this.fill(family, (s) => c.inc(s.labels, s.value), () => c.reset()) });
+      } else {
+        const g: Gauge<LabelName> = new Gauge<LabelName>({ ...config, collect: () => this.fill(family, (s) => g.set(s.labels, s.value), () => g.reset()) });
+      }
+    }
+  }
+
+  /** GET /metrics: [content type, body]. */
+  async scrape(): Promise<[string, string]> {
+    this.reading = this.read();
+    try {
+      return [this.registry.contentType, await this.registry.metrics()];
+    } finally {
+      this.reading = undefined;
+    }
+  }
+
+  private fill(family: FamilyName, put: (s: Sample) => void, reset: () => void): void {
+    const reading = this.reading ?? this.read();
+    // reset: a series whose labels are not in this reading must not linger from the last one
+    reset();
+    for (const s of reading.get(family) ?? []) put(s);
+  }
+
+  /** One pass over every component's counters. */
+  private read(): Reading {
+    const out: Reading = new Map();
+    const add = (family: FamilyName, labels: Labels, value: number): void => {
+      let list = out.get(family);
+      if (list === undefined) out.set(family, (list = []));
+      list.push({ labels, value });
+    };
+    const visitAll = (scope: Scope, reporter: CounterReporter, scopeLabels: Labels): void => {
+      reporter.reportCounters((key, value) => {
+        const t = targetOf(scope, key);
+        // undefined: a counter added after this mapping was written; it stays out until it is named deliberately
+        if (t === undefined || t === null) return;
+        const labels: Labels = { ...scopeLabels };
+        if (t.reason !== undefined) labels.reason = t.reason;
+        if (t.kind !== undefined) labels.kind = t.kind;
+        add(t.family, labels, Number.isFinite(value) ? value : 0);
+      });
+    };
+    const i = this.inputs;
+    add('build_info', { version: i.version }, 1);
+    add('config_info', { hash: i.configHash }, 1);
+    for (const r of i.reporters) if (r.counterPath === '') visitAll('relay', r, {});
+    for (const d of i.destinations) {
+      const labels = { destination: d.name };
+      visitAll('destination', d, labels);
+      add('destination_queue_capacity', labels, d.queue.limit);
+      add('destination_up', labels, d.healthy ? 1 : 0);
+    }
+    for (const g of i.groups) {
+      visitAll('group', g, { group: g.name });
+      add('group_members', { group: g.name }, g.memberHealth().length);
+    }
+    for (const s of i.sources) visitAll('source', s, { source: s.name });
+    return out;
+  }
+}
+
+/** The admin listener's `metrics` dependency for one relay. */
+export function prometheusMetrics(inputs: PrometheusInputs): () => Promise<[string, string]> {
+  const exporter = new PrometheusExporter(inputs);
+  return () => exporter.scrape();
+}
