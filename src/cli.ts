@@ -28,6 +28,8 @@ export interface CliIO {
   log?: Logger;
   /** Called once the relay is listening (tests use it to find ports). */
   onStarted?: (relay: Relay) => void;
+  /** Handed the function SIGHUP calls (re-read and apply the config), for tests that cannot send signals. */
+  onReloadable?: (reload: () => void) => void;
   /** Epoch ms that `spool inspect` measures record ages against; default Date.now (tests fix it to assert exact ages). */
   now?: () => number;
 }
@@ -125,8 +127,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return 2;
   }
   if (command === 'convert' && v['catchpoint-config'] !== undefined) return convertCatchpoint(v['catchpoint-config'], io);
-  let loaded: LoadedConfig;
-  try {
+  // the same reading at start and at every reload (SIGHUP), carbon.conf setups included
+  const read = (): LoadedConfig => {
     // a Backstop deployment switches image without a config file: its environment is the config
     const backstop = carbonConf === undefined ? backstopConfigFromEnv(io.env) : undefined;
     if (carbonConf !== undefined) {
@@ -138,12 +140,14 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         blacklist: v.blacklist,
         aggregationRules: v['aggregation-rules'],
       });
-      loaded = { config: loadConfigObject(carbon.config, carbonConf, io.env), carbon };
-    } else if (v.config === undefined && backstop !== undefined) {
-      loaded = { config: loadConfigObject(backstop, 'backstop-environment', io.env), fromEnvironment: true };
-    } else {
-      loaded = { config: loadConfig(v.config ?? 'config/relay.yaml', io.env) };
+      return { config: loadConfigObject(carbon.config, carbonConf, io.env), carbon };
     }
+    if (v.config === undefined && backstop !== undefined) return { config: loadConfigObject(backstop, 'backstop-environment', io.env), fromEnvironment: true };
+    return { config: loadConfig(v.config ?? 'config/relay.yaml', io.env) };
+  };
+  let loaded: LoadedConfig;
+  try {
+    loaded = read();
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr.write(`config error: ${err.message}\n`);
@@ -167,7 +171,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     case 'spool':
       return spool(loaded.config, rest[0], rest[1], v.yes === true, io);
     default:
-      return start(loaded, io);
+      return start(loaded, io, read);
   }
 }
 
@@ -359,7 +363,7 @@ function logLevel(config: RelayConfig, io: CliIO): LogLevel {
   return (envLevel !== undefined && LOG_LEVELS.includes(envLevel) ? envLevel : config.logLevel) as LogLevel;
 }
 
-async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
+async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig): Promise<number> {
   const config = loaded.config;
   const log = io.log ?? createLogger({ level: logLevel(config, io) });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
@@ -374,11 +378,13 @@ async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
   }
   log.info('carbon-fanout started', { config: config.file, destinations: [...relay.destinations.values()].map((d) => `${d.name}=${d.description}`) });
   io.onStarted?.(relay);
-  // SIGHUP's default action kills the process on the spot, dropping every queue: until reload exists, it is logged and ignored
+  // SIGHUP reloads; reloads run one at a time, in order
+  let reloading = Promise.resolve();
   const onHangup = (): void => {
-    log.warn('SIGHUP: reloading the configuration is not supported yet; the relay keeps running (SIGTERM stops it)');
+    reloading = reloading.then(() => reload(relay, read, log));
   };
   if (io.shutdown === undefined) process.on('SIGHUP', onHangup);
+  io.onReloadable?.(onHangup);
   const signal = await (io.shutdown ??
     new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -401,6 +407,28 @@ async function start(loaded: LoadedConfig, io: CliIO): Promise<number> {
   else log.info('shutdown complete: every queued datapoint was delivered', outcome);
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;
+}
+
+/** Re-read the config and apply it; an invalid one changes nothing and is counted. */
+async function reload(relay: Relay, read: () => LoadedConfig, log: Logger): Promise<void> {
+  let next: LoadedConfig;
+  try {
+    next = read();
+  } catch (err) {
+    relay.counters.reloadsFailed++;
+    if (err instanceof ConfigError) log.error('reload refused: the new configuration is invalid; still running on the previous one', { error: err.message, code: err.code });
+    else log.error('reload failed; still running on the previous configuration', { error: (err as Error).message });
+    return;
+  }
+  for (const w of next.carbon?.warnings ?? []) log.warn(w);
+  try {
+    const r = await relay.reload(next.config);
+    if (r.result === 'restart_required') log.warn('reload not applied: these settings need a restart', { settings: r.needsRestart, hash: r.hash });
+    else if (r.result === 'unchanged') log.info('reload: configuration unchanged', { hash: r.hash });
+  } catch (err) {
+    relay.counters.reloadsFailed++;
+    log.error('reload failed; still running on the previous configuration', { error: (err as Error).message });
+  }
 }
 
 if (require.main === module) {

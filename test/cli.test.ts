@@ -82,6 +82,39 @@ describe('carbon-fanout CLI', () => {
     expect(fs.readFileSync(outFile, 'utf8')).toBe('cli.metric 12.5 1700000000\n');
   });
 
+  it('start: SIGHUP re-reads the config: a valid change is applied, an invalid one changes nothing and is counted', async () => {
+    const dir = tempDir();
+    const cfg = path.join(dir, 'relay.yaml');
+    const config = (rules: unknown[], extra: Record<string, unknown>[] = []): string =>
+      YAML.stringify({
+        listen: { line: { tcp: { host: '127.0.0.1', port: 0 } } },
+        admin: { port: 0 },
+        selfMetrics: { interval: 0 },
+        destinations: [{ name: 'f', file: 'out.txt' }, ...extra],
+        rules,
+      });
+    fs.writeFileSync(cfg, config([{ default: true, destinations: ['f'] }]));
+    let stop!: (s: string) => void;
+    let relay: Relay | undefined;
+    let reload: (() => void) | undefined;
+    const t: CliIO = { ...io(), log: silentLogger(), shutdown: new Promise((r) => (stop = r)), onStarted: (r) => (relay = r), onReloadable: (f) => (reload = f) };
+    const exit = main(['start', '-c', cfg], t);
+    await waitFor(() => relay !== undefined && reload !== undefined, 'relay started');
+    fs.writeFileSync(cfg, config([{ pattern: '^x\\.', destinations: ['g'] }, { default: true, destinations: ['f'] }], [{ name: 'g', file: 'g.txt' }]));
+    reload!();
+    await waitFor(() => relay!.destinations.has('g'), 'the new destination is in');
+    await sendTcp(relay!.listeners.line!.port, 'x.routed 1 1700000000\nother 2 1700000000\n');
+    await waitFor(() => relay!.destinations.get('g')!.counters.sent === 1 && relay!.destinations.get('f')!.counters.sent === 1, 'routed by the new rules');
+    fs.writeFileSync(cfg, 'destinations: [oops\n');
+    reload!();
+    await waitFor(() => relay!.counters.reloadsFailed === 1, 'the invalid config counted');
+    expect(relay!.destinations.has('g')).toBe(true);
+    expect(relay!.counters.reloadsApplied).toBe(1);
+    stop('test');
+    expect(await exit).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'g.txt'), 'utf8')).toBe('x.routed 1 1700000000\n');
+  });
+
   describe('with carbon-relay\'s own files', () => {
     const carbonDir = path.join(ROOT, 'test/fixtures/carbon');
     const rulesConf = path.join(carbonDir, 'rules/carbon.conf');

@@ -162,9 +162,13 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     return this.lastFailure;
   }
 
-  /** Called (synchronously) whenever `healthy` changes. */
-  onHealthChange(listener: () => void): void {
+  /** Called (synchronously) whenever `healthy` changes. Returns the unsubscribe function. */
+  onHealthChange(listener: () => void): () => void {
     this.healthListeners.push(listener);
+    return () => {
+      const i = this.healthListeners.indexOf(listener);
+      if (i >= 0) this.healthListeners.splice(i, 1);
+    };
   }
 
   /**

@@ -1,12 +1,14 @@
 import type { RelayConfig } from '../config/load';
-import type { Readiness } from '../model/readiness';
+import { configHash } from '../config/hash';
 import type { StopReport } from '../model/component';
+import type { Readiness } from '../model/readiness';
 import type { Destination, DestinationStopReport } from '../output/destination';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { Source, SourceStopReport } from '../sources/source';
 import type { IngestCounters } from '../telemetry/counters';
+import type { Logger } from '../telemetry/logger';
 import type { SelfMetrics } from '../telemetry/self-metrics';
-import { buildTopology, type Listeners, type Topology, type TopologyDeps } from './topology';
+import { buildRouting, buildTopology, type Listeners, type RoutingPart, type Topology, type TopologyDeps } from './topology';
 
 export type RelayDeps = TopologyDeps;
 
@@ -21,6 +23,21 @@ export interface RelayStopReport {
   spooled: number;
 }
 
+/** What a reload did. */
+export interface ReloadReport {
+  result: 'applied' | 'unchanged' | 'restart_required';
+  /** For restart_required: the settings that differ and that a reload cannot apply. */
+  needsRestart: string[];
+  added: string[];
+  removed: string[];
+  /** Destinations kept as they were (connections, queues and spools untouched). */
+  kept: string[];
+  hash: string;
+}
+
+/** Settings a reload cannot apply yet: a change in any of them is reported and nothing is applied. */
+const RESTART_ONLY = ['listen', 'http', 'admin', 'sources', 'selfMetrics', 'dataDir', 'minTimestampResolution'] as const;
+
 /**
  * Producers (receivers, pollers) get at most this share of the stop budget to
  * finish what they are doing; the rest is the destinations' to deliver it.
@@ -30,18 +47,24 @@ const PRODUCER_SHARE = 0.5;
 /**
  * Runs a topology: starts its components in order (destinations first, so
  * they queue while connecting; producers; background work) and stops them in
- * reverse within one deadline.
+ * reverse within one deadline. A reload swaps the routing part in between.
  */
 export class Relay {
-  constructor(readonly topology: Topology) {}
+  /** Destinations a reload removed, still delivering (or spooling) what they hold. */
+  private readonly retiring = new Set<Promise<DestinationStopReport>>();
+
+  constructor(
+    readonly topology: Topology,
+    private readonly log?: Logger,
+  ) {}
 
   /** Build a topology from a validated config and wrap it (not started). */
   static fromConfig(config: RelayConfig, deps: RelayDeps): Relay {
-    return new Relay(buildTopology(config, deps));
+    return new Relay(buildTopology(config, deps), deps.log);
   }
 
   get config(): RelayConfig {
-    return this.topology.config;
+    return this.topology.live.config;
   }
   get counters(): IngestCounters {
     return this.topology.counters;
@@ -50,7 +73,7 @@ export class Relay {
     return this.topology.pipeline;
   }
   get destinations(): ReadonlyMap<string, Destination> {
-    return this.topology.destinations;
+    return this.topology.live.routing.destinations;
   }
   get sources(): ReadonlyMap<string, Source> {
     return this.topology.sources;
@@ -61,18 +84,69 @@ export class Relay {
   get selfMetrics(): SelfMetrics {
     return this.topology.selfMetrics;
   }
-
   get readiness(): Readiness {
     return this.topology.readiness;
+  }
+  get configHash(): string {
+    return this.topology.live.hash;
   }
 
   async start(): Promise<void> {
     const t = this.topology;
     await t.admin?.start();
-    for (const d of t.destinations.values()) await d.start();
+    await startRouting(t.live.routing);
     for (const c of t.producers) await c.start();
     for (const c of t.background) await c.start();
     t.readiness.started();
+  }
+
+  /**
+   * Apply a new, validated config without a restart. Rules, groups, filters and
+   * hash rings swap as one unit between two datapoints; destinations whose
+   * settings did not change keep their connections, queues and spools; new ones
+   * start before the swap (they queue while connecting); removed ones deliver
+   * or spool what they hold within shutdownTimeout. A change to a setting only
+   * a restart can apply changes nothing and says which.
+   */
+  async reload(next: RelayConfig): Promise<ReloadReport> {
+    const t = this.topology;
+    const live = t.live;
+    const hash = configHash(next);
+    const base = { added: [] as string[], removed: [] as string[], kept: [] as string[], hash };
+    if (hash === live.hash) return { result: 'unchanged', needsRestart: [], ...base };
+    const needsRestart = RESTART_ONLY.filter((k) => JSON.stringify(live.config[k]) !== JSON.stringify(next[k]));
+    if (needsRestart.length > 0) {
+      t.counters.reloadsRestartRequired++;
+      return { result: 'restart_required', needsRestart: [...needsRestart], ...base };
+    }
+    const old = live.routing;
+    const routing = buildRouting(next, t.routingDeps, { config: live.config, routing: old });
+    const kept = [...routing.destinations.values()].filter((d) => old.destinations.get(d.name) === d);
+    const added = [...routing.destinations.values()].filter((d) => !kept.includes(d));
+    const removed = [...old.destinations.values()].filter((d) => routing.destinations.get(d.name) !== d);
+    for (const d of added) await d.start();
+    // the swap: nothing else runs between these lines, so every datapoint is routed wholly by the old or the new
+    await old.reloader.stop(Date.now());
+    for (const g of old.healthGroups) await g.stop(Date.now());
+    t.pipeline.flow.watch([...routing.destinations.values()]);
+    t.pipeline.replaceRouters(routing.routers);
+    replaceContents(t.lists.destinations, [...routing.destinations.values()]);
+    replaceContents(t.lists.healthGroups, routing.healthGroups);
+    replaceContents(t.lists.reporters, [t.lists.ingestReporter, ...routing.destinations.values(), ...routing.healthGroups, ...t.sources.values()]);
+    live.config = next;
+    live.hash = hash;
+    live.routing = routing;
+    await routing.reloader.start();
+    for (const g of routing.healthGroups) await g.start();
+    for (const d of removed) {
+      // no longer routed to: deliver or spool what it holds, then close; its counters leave self-metrics now
+      const stopping = d.stop(Date.now() + next.shutdownTimeoutMs);
+      this.retiring.add(stopping);
+      void stopping.then(() => this.retiring.delete(stopping));
+    }
+    t.counters.reloadsApplied++;
+    this.log?.info('configuration reloaded', { hash, added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.length });
+    return { result: 'applied', needsRestart: [], added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.map((d) => d.name), hash };
   }
 
   /** Stop receiving, then deliver what is queued until `deadline` (epoch ms). */
@@ -82,9 +156,12 @@ export class Relay {
     const producerDeadline = Date.now() + Math.max(0, deadline - Date.now()) * PRODUCER_SHARE;
     // Producers stop first, so what they already handed over is delivered below.
     const produced = await Promise.all(t.producers.map((c) => c.stop(producerDeadline)));
-    const background: StopReport[] = [];
+    const routing = t.live.routing;
+    const background: StopReport[] = [await routing.reloader.stop(deadline)];
+    for (const g of routing.healthGroups) background.push(await g.stop(deadline));
     for (const c of t.background) background.push(await c.stop(deadline));
-    const destinations = await Promise.all([...t.destinations.values()].map((d) => d.stop(deadline)));
+    const destinations = await Promise.all([...routing.destinations.values()].map((d) => d.stop(deadline)));
+    destinations.push(...(await Promise.all(this.retiring)));
     const admin = t.admin === undefined ? [] : [await t.admin.stop(deadline)];
     const sourceSet = new Set<unknown>(t.sources.values());
     const sources = t.producers.flatMap((c, i) => (sourceSet.has(c) ? [produced[i] as SourceStopReport] : []));
@@ -96,4 +173,14 @@ export class Relay {
       spooled: destinations.reduce((n, r) => n + r.spooled, 0),
     };
   }
+}
+
+async function startRouting(routing: RoutingPart): Promise<void> {
+  for (const d of routing.destinations.values()) await d.start();
+  await routing.reloader.start();
+  for (const g of routing.healthGroups) await g.start();
+}
+
+function replaceContents<T>(list: T[], items: readonly T[]): void {
+  list.splice(0, list.length, ...items);
 }

@@ -15,14 +15,14 @@ import { LineProtocol } from '../ingest/line-protocol';
 import { PickleProtocol } from '../ingest/pickle-protocol';
 import { StreamListener } from '../ingest/stream-listener';
 import { UdpListener } from '../ingest/udp-listener';
-import type { Destination } from '../output/destination';
+import type { Destination, PressureListener } from '../output/destination';
 import { AnyOfGroup } from '../output/groups/any-of-group';
 import { FailoverGroup } from '../output/groups/failover-group';
 import type { HealthGroup } from '../output/groups/health-group';
 import { buildDestination } from '../output/kinds';
 import type { DatapointTarget } from '../model/datapoint-target';
 import { Pipeline } from '../pipeline/pipeline';
-import { buildRouters } from '../routing/build';
+import { buildRouters, type BuiltRouters } from '../routing/build';
 import { CARBON_RELOAD_INTERVAL_MS, Reloader } from '../routing/reloader';
 import { buildSources } from '../sources/build';
 import { realTimers, type Source, type SourceTimers } from '../sources/source';
@@ -55,11 +55,52 @@ export interface Listeners {
  * destinations first (they queue while connecting), then producers, then
  * background work; stopping goes the other way.
  */
+/**
+ * What a reload replaces as one unit: the destinations (identical ones are
+ * kept, with their connections, queues and spools), failover/any_of groups,
+ * the routers (rules, hash rings, filters, aggregation rules) and the file
+ * reloader that watches the routers' files.
+ */
+export interface RoutingPart {
+  readonly destinations: ReadonlyMap<string, Destination>;
+  readonly healthGroups: readonly HealthGroup[];
+  readonly routers: BuiltRouters<DatapointTarget>;
+  readonly reloader: Reloader;
+}
+
+export interface RoutingDeps {
+  log: Logger;
+  now: () => number;
+  pressure: PressureListener;
+  dataDir: string | undefined;
+}
+
+/** The config in force and what was built from it; a reload replaces all three together. */
+export interface LiveState {
+  config: RelayConfig;
+  hash: string;
+  routing: RoutingPart;
+}
+
+/**
+ * Every component of one relay, built and wired but not running: no socket is
+ * open and no timer set until the Relay starts it. Destinations start first
+ * (they queue while connecting), then producers, then background work;
+ * stopping goes the other way.
+ */
 export interface Topology {
-  readonly config: RelayConfig;
+  /** The config, its hash and the routing part in force (replaced by reload). */
+  readonly live: LiveState;
+  /** Lists other components read, kept current by reload (their contents are replaced in place). */
+  readonly lists: {
+    readonly destinations: Destination[];
+    readonly healthGroups: HealthGroup[];
+    readonly reporters: CounterReporter[];
+    readonly ingestReporter: CounterReporter;
+  };
+  readonly routingDeps: RoutingDeps;
   readonly counters: IngestCounters;
   readonly pipeline: Pipeline;
-  readonly destinations: ReadonlyMap<string, Destination>;
   /** Pull sources (Catchpoint pollers) by name. */
   readonly sources: ReadonlyMap<string, Source>;
   readonly listeners: Listeners;
@@ -68,13 +109,36 @@ export interface Topology {
   readonly readiness: Readiness;
   /** The operator's listener (/health, /ready, /status, /metrics), unless the config turns it off: started first, stopped last. */
   readonly admin: AdminListener | undefined;
-  readonly configHash: string;
   /** Receivers and pull sources: stopped first, so what they handed over is still delivered. */
   readonly producers: readonly Component[];
-  /** File reloaders and self-metrics: stopped after the producers (self-metrics sends a last interval). */
+  /** Self-metrics: stopped after the producers and the routing part (it sends a last interval). */
   readonly background: readonly Component[];
-  /** Whose counters self-metrics reports. */
-  readonly reporters: readonly CounterReporter[];
+}
+
+/**
+ * Builds the routing part of a config. `keep` offers destinations of the
+ * routing part in force: one whose config is identical is reused as it is.
+ */
+export function buildRouting(config: RelayConfig, deps: RoutingDeps, keep?: { config: RelayConfig; routing: RoutingPart }): RoutingPart {
+  const { log } = deps;
+  const previous = new Map((keep?.config.destinations ?? []).map((d) => [d.name, JSON.stringify(d)]));
+  const destinations = new Map<string, Destination>();
+  for (const d of config.destinations) {
+    const same = previous.get(d.name) === JSON.stringify(d) ? keep?.routing.destinations.get(d.name) : undefined;
+    destinations.set(d.name, same ?? buildDestination(d, { log, pressure: deps.pressure, dataDir: deps.dataDir, now: deps.now }));
+  }
+  const healthGroups: HealthGroup[] = [];
+  const routers = buildRouters<DatapointTarget>(config, (d) => destinations.get(d.name) as Destination, log, (g) => {
+    const members = g.members.map((m) => destinations.get(m) as Destination);
+    const group = g.type === 'failover' ? new FailoverGroup(g.name, members, log) : new AnyOfGroup(g.name, members, log);
+    healthGroups.push(group);
+    return group;
+  });
+  const reloader = new Reloader(routers.reloadables, CARBON_RELOAD_INTERVAL_MS, () => {
+    routers.received.invalidate();
+    routers.internal.invalidate();
+  });
+  return { destinations, healthGroups, routers, reloader };
 }
 
 /** Turns a validated config into a topology. Builds only: opens nothing, starts nothing. */
@@ -85,42 +149,37 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   // the pipeline exists only once the routers do, which need the destinations: pressure is forwarded late
   let pipeline: Pipeline | undefined;
   const pressure = { onPressure: (d: Destination, high: boolean) => pipeline?.onPressure(d, high) };
-  const destinations = new Map<string, Destination>();
-  for (const d of config.destinations) destinations.set(d.name, buildDestination(d, { log, pressure, dataDir: config.dataDir, now }));
-  const healthGroups: HealthGroup[] = [];
-  const routers = buildRouters<DatapointTarget>(config, (d) => destinations.get(d.name) as Destination, log, (g) => {
-    const members = g.members.map((m) => destinations.get(m) as Destination);
-    const group = g.type === 'failover' ? new FailoverGroup(g.name, members, log) : new AnyOfGroup(g.name, members, log);
-    healthGroups.push(group);
-    return group;
-  });
-  pipeline = new Pipeline(routers, counters, log, config.minTimestampResolution);
-  pipeline.flow.watch([...destinations.values()]);
-  const reloader = new Reloader(routers.reloadables, CARBON_RELOAD_INTERVAL_MS, () => {
-    routers.received.invalidate();
-    routers.internal.invalidate();
-  });
+  const routingDeps: RoutingDeps = { log, now, pressure, dataDir: config.dataDir };
+  const routing = buildRouting(config, routingDeps);
+  pipeline = new Pipeline(routing.routers, counters, log, config.minTimestampResolution);
+  pipeline.flow.watch([...routing.destinations.values()]);
+  // live lists: a reload replaces their contents in place, between two events, so every reader follows
+  const destinationList = [...routing.destinations.values()];
+  const healthGroups = [...routing.healthGroups];
 
   const sources = buildSources(config.sources, { sink: pipeline, log, now, timers: deps.timers ?? realTimers }, config.dataDir);
   for (const s of sources.values()) pipeline.addSource(s);
   const listeners = buildListeners(config, pipeline, counters, log, now);
 
-  const reporters: CounterReporter[] = [ingestCounterReporter(counters, config.listen.http !== undefined), ...destinations.values(), ...healthGroups, ...sources.values()];
+  const ingestReporter = ingestCounterReporter(counters, config.listen.http !== undefined);
+  const reporters: CounterReporter[] = [ingestReporter, ...destinationList, ...healthGroups, ...sources.values()];
   const p = pipeline;
   const selfMetrics = new SelfMetrics(
     { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
     { reporters: () => reporters, emit: (b) => p.acceptInternal(b), now },
   );
   const { line, lineTls, udp, pickle, http } = listeners;
-  const hash = configHash(config);
+  const live: LiveState = { config, hash: configHash(config), routing };
   const readiness = new Readiness();
   const status = new StatusBuilder({
     configFile: config.file,
-    configHash: hash,
+    get configHash() {
+      return live.hash;
+    },
     readiness,
     counters,
     listeners: [line, lineTls, udp, pickle, http].filter((l) => l !== undefined),
-    destinations: [...destinations.values()],
+    destinations: destinationList,
     groups: healthGroups,
     sources: [...sources.values()],
     now,
@@ -132,22 +191,30 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
           status,
           readiness,
           log,
-          metrics: prometheusMetrics({ reporters, destinations: [...destinations.values()], groups: healthGroups, sources: [...sources.values()], version: status.version, configHash: hash }),
+          metrics: prometheusMetrics({
+            reporters,
+            destinations: destinationList,
+            groups: healthGroups,
+            sources: [...sources.values()],
+            version: status.version,
+            get configHash() {
+              return live.hash;
+            },
+          }),
         });
   return {
-    config,
+    live,
+    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter },
+    routingDeps,
     readiness,
     admin,
-    configHash: hash,
     counters,
     pipeline,
-    destinations,
     sources,
     listeners,
     selfMetrics,
     producers: [...[line, lineTls, udp, pickle, http].filter((l) => l !== undefined), ...sources.values()],
-    background: [reloader, ...healthGroups, selfMetrics],
-    reporters,
+    background: [selfMetrics],
   };
 }
 

@@ -82,6 +82,12 @@ export class IngestCounters {
   httpSkippedItems = 0;
   /** Current TCP receiver connections. */
   activeConnections = 0;
+  /** Configuration reloads applied. */
+  reloadsApplied = 0;
+  /** Reloads refused because the new configuration is invalid (the relay kept the old one). */
+  reloadsFailed = 0;
+  /** Reloads not applied because they change something only a restart can (listeners, HTTP, sources, ...). */
+  reloadsRestartRequired = 0;
 }
 
 export class DestinationCounters {
@@ -124,6 +130,9 @@ const INGEST_COUNTERS = {
   whitelistRejects: 'counter',
   invalidTags: 'counter',
   activeConnections: 'gauge',
+  reloadsApplied: 'counter',
+  reloadsFailed: 'counter',
+  reloadsRestartRequired: 'counter',
 } as const;
 
 /** Reported only when the HTTP front door is enabled. */

@@ -34,6 +34,7 @@ export const FAMILIES = {
   datapoints_received_total: counter('Datapoints accepted from receivers (carbon metricsReceived).'),
   invalid_input_total: counter('Input rejected before routing, by reason.', 'reason'),
   blackholed_total: counter('Datapoints matched by a rule with no destinations.'),
+  config_reloads_total: counter('Configuration reloads (SIGHUP), by result: applied, failed (invalid config: nothing changed), restart_required (a change reload cannot apply).', 'reason'),
   filtered_total: counter('Datapoints dropped by the block list or not in a non-empty allow list.', 'reason'),
   invalid_tags_total: counter('Tagged names whose tags did not parse with normalizeTags on (routed as received).'),
   active_connections: gauge('Current TCP receiver connections.'),
@@ -122,6 +123,9 @@ export const INGEST_TARGETS = {
   httpOverloaded: to('http_refused_requests_total', 'overloaded'),
   httpBadRequests: to('http_refused_requests_total', 'bad_request'),
   httpSkippedItems: to('http_skipped_items_total'),
+  reloadsApplied: to('config_reloads_total', 'applied'),
+  reloadsFailed: to('config_reloads_total', 'failed'),
+  reloadsRestartRequired: to('config_reloads_total', 'restart_required'),
 } as const satisfies Record<keyof CounterTable<IngestCounters>, Target>;
 
 /**

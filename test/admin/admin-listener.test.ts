@@ -35,7 +35,7 @@ describe('admin listener', () => {
       destinations: { name: string; state: string; healthy: boolean; sent: { total: number }; queue: { length: number; capacity: number }; lastError: { reason: string } | null }[];
     };
     expect(s.version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(s.config.hash).toBe(relay.topology.configHash);
+    expect(s.config.hash).toBe(relay.configHash);
     expect(s.ready).toBe(true);
     expect(s.received.total).toBe(2);
     expect(s.listeners.map((l) => l.name)).toEqual(['line', 'line-udp', 'pickle']);

@@ -119,7 +119,7 @@ describe('Prometheus /metrics on the admin listener', () => {
     expect(value(e, `${P}destination_connect_failures_total`, { destination: 'down' })).toBeGreaterThanOrEqual(1);
 
     expect(value(e, `${P}build_info`, { version: packageVersion() })).toBe(1);
-    expect(value(e, `${P}config_info`, { hash: relay.topology.configHash })).toBe(1);
+    expect(value(e, `${P}config_info`, { hash: relay.configHash })).toBe(1);
     // process/runtime metrics from prom-client's defaults, under our prefix
     expect(value(e, `${P}process_cpu_seconds_total`)).toBeGreaterThan(0);
     expect(body).toContain(`# TYPE ${P}nodejs_eventloop_lag_seconds gauge`);
@@ -191,7 +191,7 @@ describe('Prometheus /metrics on the admin listener', () => {
       return head === 'destinations' ? 'destination' : head === 'groups' ? 'group' : 'source';
     };
     const unknown: string[] = [];
-    for (const r of relay.topology.reporters) r.reportCounters((key) => targetOf(scopeOf(r), key) === undefined && unknown.push(`${r.counterPath}:${key}`));
+    for (const r of relay.topology.lists.reporters) r.reportCounters((key) => targetOf(scopeOf(r), key) === undefined && unknown.push(`${r.counterPath}:${key}`));
     new CatchpointCounters().visit((key) => targetOf('source', key) === undefined && unknown.push(`source:${key}`));
     expect(unknown).toEqual([]);
 

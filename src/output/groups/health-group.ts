@@ -26,6 +26,7 @@ export abstract class HealthGroup implements DatapointTarget, CounterReporter, C
   readonly counters = new HealthGroupCounters();
   readonly counterPath: string;
   private moving: NodeJS.Immediate | null = null;
+  private readonly unsubscribe: (() => void)[] = [];
   /** Where moved datapoints go: the group itself, but only to healthy members. */
   private readonly toHealthy: DatapointTarget = { offer: (n, t, v) => this.pickHealthy(n)?.offer(n, t, v) };
 
@@ -35,7 +36,7 @@ export abstract class HealthGroup implements DatapointTarget, CounterReporter, C
     protected readonly log: Logger,
   ) {
     this.counterPath = `groups.${name}`;
-    for (const m of members) m.onHealthChange(() => this.membersChanged());
+    for (const m of members) this.unsubscribe.push(m.onHealthChange(() => this.membersChanged()));
   }
 
   abstract offer(name: string, timestamp: number, value: number): void;
@@ -62,6 +63,8 @@ export abstract class HealthGroup implements DatapointTarget, CounterReporter, C
   async stop(_deadline: number): Promise<StopReport> {
     if (this.moving !== null) clearImmediate(this.moving);
     this.moving = null;
+    // a reload may keep the members: they must stop telling this group about their health
+    for (const u of this.unsubscribe.splice(0)) u();
     return cleanStop(this.name);
   }
 
