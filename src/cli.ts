@@ -10,7 +10,7 @@ import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig, HealthGroupConfig } from './config/schema';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
-import { Relay } from './relay/relay';
+import { Relay, type ReloadOutcome } from './relay/relay';
 import { dropSpool, inspectSpool, locateSpool, verifySpool, type CommandDeps, type SpoolLocation } from './output/spool/inspect';
 import { SpoolLockedError } from './output/spool/spool';
 import { importCatchpointIntegration } from './sources/catchpoint/integration-config';
@@ -44,6 +44,8 @@ const USAGE = `usage:
                                             config_catchpoint.yaml and config_graphite.yaml (in DIR or DIR/config)
   carbon-fanout poll-once -c FILE [--source NAME]
                                             run one poll of a pull source and print the lines it would relay
+  carbon-fanout reload -c FILE              ask the relay running with FILE to re-read it (POST /reload on its admin
+                                            listener, with the first admin user's credentials); prints the result
   carbon-fanout spool inspect|verify|drop -c FILE DEST [--yes]
                                             a network destination's disk spool: inspect prints its size, pending
                                             datapoints and oldest record; verify reads every pending record (exit 1
@@ -61,7 +63,7 @@ const USAGE = `usage:
 `;
 
 const LOG_LEVELS: readonly string[] = ['error', 'warn', 'info', 'debug'];
-const COMMANDS: readonly string[] = ['start', 'check', 'route', 'convert', 'poll-once', 'spool'];
+const COMMANDS: readonly string[] = ['start', 'check', 'route', 'convert', 'poll-once', 'spool', 'reload'];
 const SPOOL_ACTIONS: readonly string[] = ['inspect', 'verify', 'drop'];
 
 /** What a command runs on: the validated config, and for carbon.conf input what the conversion reported. */
@@ -170,6 +172,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return runPollOnce(loaded.config, v.source, io);
     case 'spool':
       return spool(loaded.config, rest[0], rest[1], v.yes === true, io);
+    case 'reload':
+      return requestReload(loaded.config, io);
     default:
       return start(loaded, io, read);
   }
@@ -378,10 +382,16 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   }
   log.info('carbon-fanout started', { config: config.file, destinations: [...relay.destinations.values()].map((d) => `${d.name}=${d.description}`) });
   io.onStarted?.(relay);
-  // SIGHUP reloads; reloads run one at a time, in order
-  let reloading = Promise.resolve();
+  // SIGHUP (and POST /reload on the admin listener) reloads; reloads run one at a time, in order
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadNow = (): Promise<ReloadOutcome> => {
+    const done = reloading.then(() => reload(relay, read, log));
+    reloading = done;
+    return done;
+  };
+  relay.topology.admin?.setReloader(reloadNow);
   const onHangup = (): void => {
-    reloading = reloading.then(() => reload(relay, read, log));
+    void reloadNow();
   };
   if (io.shutdown === undefined) process.on('SIGHUP', onHangup);
   io.onReloadable?.(onHangup);
@@ -410,24 +420,48 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
 }
 
 /** Re-read the config and apply it; an invalid one changes nothing and is counted. */
-async function reload(relay: Relay, read: () => LoadedConfig, log: Logger): Promise<void> {
+async function reload(relay: Relay, read: () => LoadedConfig, log: Logger): Promise<ReloadOutcome> {
   let next: LoadedConfig;
   try {
     next = read();
   } catch (err) {
     relay.counters.reloadsFailed++;
-    if (err instanceof ConfigError) log.error('reload refused: the new configuration is invalid; still running on the previous one', { error: err.message, code: err.code });
-    else log.error('reload failed; still running on the previous configuration', { error: (err as Error).message });
-    return;
+    const error = (err as Error).message;
+    if (err instanceof ConfigError) log.error('reload refused: the new configuration is invalid; still running on the previous one', { error, code: err.code });
+    else log.error('reload failed; still running on the previous configuration', { error });
+    return { result: 'failed', error };
   }
   for (const w of next.carbon?.warnings ?? []) log.warn(w);
   try {
     const r = await relay.reload(next.config);
     if (r.result === 'restart_required') log.warn('reload not applied: these settings need a restart', { settings: r.needsRestart, hash: r.hash });
     else if (r.result === 'unchanged') log.info('reload: configuration unchanged', { hash: r.hash });
+    return r;
   } catch (err) {
     relay.counters.reloadsFailed++;
-    log.error('reload failed; still running on the previous configuration', { error: (err as Error).message });
+    const error = (err as Error).message;
+    log.error('reload failed; still running on the previous configuration', { error });
+    return { result: 'failed', error };
+  }
+}
+
+/** `carbon-fanout reload`: POST /reload to the admin listener of the relay running this config. */
+async function requestReload(config: RelayConfig, io: CliIO): Promise<number> {
+  if (config.admin === false) {
+    io.stderr.write('reload: this config has no admin listener (admin: false); send SIGHUP to the relay instead\n');
+    return 1;
+  }
+  const { host, port, users } = config.admin;
+  const headers: Record<string, string> = users.length > 0 ? { authorization: `Basic ${Buffer.from(`${users[0].user}:${users[0].password}`).toString('base64')}` } : {};
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  try {
+    const res = await fetch(`http://${where}/reload`, { method: 'POST', headers });
+    const body = await res.text();
+    (res.ok ? io.stdout : io.stderr).write(body.endsWith('\n') ? body : `${body}\n`);
+    return res.ok ? 0 : 1;
+  } catch (err) {
+    io.stderr.write(`reload: no relay answering on ${where}: ${(err as Error).message}\n`);
+    return 1;
   }
 }
 

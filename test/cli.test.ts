@@ -7,6 +7,7 @@ import { silentLogger } from '../src/telemetry/logger';
 import { captureIo, type CapturedIo } from './helpers/cli-io';
 import { tempDir } from './helpers/relay';
 import { sendTcp, waitFor } from './helpers/sink';
+import { freePorts } from './helpers/carbon';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -113,6 +114,36 @@ describe('carbon-fanout CLI', () => {
     stop('test');
     expect(await exit).toBe(0);
     expect(fs.readFileSync(path.join(dir, 'g.txt'), 'utf8')).toBe('x.routed 1 1700000000\n');
+  });
+
+  it('reload: asks the running relay through its admin listener and prints the result', async () => {
+    const dir = tempDir();
+    const cfg = path.join(dir, 'relay.yaml');
+    const [adminPort] = await freePorts(1);
+    const config = (dests: string[]): string =>
+      YAML.stringify({
+        listen: { line: { tcp: { host: '127.0.0.1', port: 0 } } },
+        admin: { port: adminPort, users: [{ user: 'ops', password: 'pw' }] },
+        selfMetrics: { interval: 0 },
+        destinations: dests.map((name) => ({ name, file: `${name}.txt` })),
+        rules: [{ default: true, destinations: dests }],
+      });
+    fs.writeFileSync(cfg, config(['f']));
+    let stop!: (s: string) => void;
+    let relay: Relay | undefined;
+    const t: CliIO = { ...io(), log: silentLogger(), shutdown: new Promise((r) => (stop = r)), onStarted: (r) => (relay = r) };
+    const exit = main(['start', '-c', cfg], t);
+    await waitFor(() => relay !== undefined, 'relay started');
+    fs.writeFileSync(cfg, config(['f', 'g']));
+    const cli = io();
+    expect(await main(['reload', '-c', cfg], cli)).toBe(0);
+    expect(JSON.parse(cli.out())).toMatchObject({ result: 'applied', added: ['g'], removed: [], kept: ['f'] });
+    expect(relay!.destinations.has('g')).toBe(true);
+    const again = io();
+    expect(await main(['reload', '-c', cfg], again)).toBe(0);
+    expect(JSON.parse(again.out())).toMatchObject({ result: 'unchanged' });
+    stop('test');
+    expect(await exit).toBe(0);
   });
 
   describe('with carbon-relay\'s own files', () => {

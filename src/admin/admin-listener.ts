@@ -36,12 +36,18 @@ export class AdminListener implements Component {
   private server: http.Server | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly users: Buffer[];
+  private reloader: (() => Promise<{ result: string }>) | undefined;
 
   constructor(
     private readonly opts: AdminListenerOptions,
     private readonly deps: AdminListenerDeps,
   ) {
     this.users = opts.users.map((u) => secretDigest(`${u.user}\0${u.password}`));
+  }
+
+  /** What POST /reload runs (the CLI's re-read and apply; absent when the relay was not started by the CLI). */
+  setReloader(reload: () => Promise<{ result: string }>): void {
+    this.reloader = reload;
   }
 
   get port(): number {
@@ -91,6 +97,16 @@ export class AdminListener implements Component {
     app.use((req, res, next) => this.authenticate(req, res, next));
     app.get('/status', (_req, res) => {
       res.json(this.deps.status.snapshot());
+    });
+    app.post('/reload', (_req, res, next) => {
+      const reload = this.reloader;
+      if (reload === undefined) {
+        res.status(404).type('text/plain').send('reload is not available here (relay not started by the CLI)\n');
+        return;
+      }
+      reload().then((outcome) => {
+        res.status(outcome.result === 'failed' ? 422 : outcome.result === 'restart_required' ? 409 : 200).json(outcome);
+      }, next);
     });
     app.get('/', (_req, res) => {
       res.type('html').set('Cache-Control', 'no-store').send(STATUS_PAGE);

@@ -35,6 +35,9 @@ export interface ReloadReport {
   hash: string;
 }
 
+/** What a reload request led to: a report, or why the config could not be read. */
+export type ReloadOutcome = ReloadReport | { result: 'failed'; error: string };
+
 /** Settings a reload cannot apply yet: a change in any of them is reported and nothing is applied. */
 const RESTART_ONLY = ['listen', 'http', 'admin', 'sources', 'selfMetrics', 'dataDir', 'minTimestampResolution'] as const;
 
