@@ -124,3 +124,20 @@ export async function sendTcp(port: number, data: Buffer | string): Promise<void
     s.on('close', () => resolve());
   });
 }
+
+/**
+ * Line CaptureServers made by a test, closed after each test (call at the top
+ * of a describe block). `capture()` starts one on an ephemeral port.
+ */
+export function capturesClosedAfterEach(): () => Promise<CaptureServer> {
+  const servers: CaptureServer[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close();
+  });
+  return async () => {
+    const s = new CaptureServer('line');
+    await s.listen();
+    servers.push(s);
+    return s;
+  };
+}

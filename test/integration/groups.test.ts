@@ -1,6 +1,6 @@
 import type { Relay } from '../../src/relay/relay';
 import { startRelay } from '../helpers/relay';
-import { CaptureServer, sendTcp, waitFor } from '../helpers/sink';
+import { capturesClosedAfterEach, sendTcp, waitFor } from '../helpers/sink';
 
 function lines(from: number, n: number): string {
   let s = '';
@@ -10,20 +10,13 @@ function lines(from: number, n: number): string {
 
 describe('failover and any_of groups on a live relay', () => {
   let relay: Relay | undefined;
-  const servers: CaptureServer[] = [];
 
   afterEach(async () => {
     await relay?.stop(Date.now() + 500);
-    for (const s of servers.splice(0)) await s.close();
     relay = undefined;
   });
 
-  async function capture(): Promise<CaptureServer> {
-    const s = new CaptureServer('line');
-    await s.listen();
-    servers.push(s);
-    return s;
-  }
+  const capture = capturesClosedAfterEach();
 
   it('failover: the primary gets everything while healthy; when it goes away the secondary takes over; nothing sent is lost', async () => {
     const [primary, secondary] = [await capture(), await capture()];

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Relay } from '../../src/relay/relay';
 import { configFrom, startRelay } from '../helpers/relay';
-import { CaptureServer, waitFor } from '../helpers/sink';
+import { capturesClosedAfterEach, waitFor } from '../helpers/sink';
 
 /**
  * Reload without restart, under steady load, counted exactly: rules change,
@@ -11,20 +11,13 @@ import { CaptureServer, waitFor } from '../helpers/sink';
  */
 describe('reload', () => {
   let relay: Relay | undefined;
-  const servers: CaptureServer[] = [];
 
   afterEach(async () => {
     await relay?.stop(Date.now() + 2000);
-    for (const s of servers.splice(0)) await s.close();
     relay = undefined;
   });
 
-  async function capture(): Promise<CaptureServer> {
-    const s = new CaptureServer('line');
-    await s.listen();
-    servers.push(s);
-    return s;
-  }
+  const capture = capturesClosedAfterEach();
 
   it('swaps rules and destinations under load: nothing lost, the kept destination keeps its connection, new datapoints follow the new rules', async () => {
     const [keep, gone, fresh] = [await capture(), await capture(), await capture()];
