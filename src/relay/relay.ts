@@ -8,7 +8,7 @@ import type { Source, SourceStopReport } from '../sources/source';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import type { SelfMetrics } from '../telemetry/self-metrics';
-import { buildRouting, buildTopology, type Listeners, type RoutingPart, type Topology, type TopologyDeps } from './topology';
+import { buildListeners, buildRouting, buildTopology, type Listeners, type RoutingPart, type Topology, type TopologyDeps } from './topology';
 
 export type RelayDeps = TopologyDeps;
 
@@ -39,7 +39,16 @@ export interface ReloadReport {
 export type ReloadOutcome = ReloadReport | { result: 'failed'; error: string };
 
 /** Settings a reload cannot apply yet: a change in any of them is reported and nothing is applied. */
-const RESTART_ONLY = ['listen', 'http', 'admin', 'sources', 'selfMetrics', 'dataDir', 'minTimestampResolution'] as const;
+const RESTART_ONLY = ['http', 'admin', 'sources', 'selfMetrics', 'dataDir', 'minTimestampResolution'] as const;
+
+/** The TCP/UDP receivers a reload can rebind, each with the part of the config it is built from. */
+const REBINDABLE = {
+  line: (c: RelayConfig) => [c.listen.line?.tcp, c.listen.line?.maxLineLength, c.listen.maxConnections],
+  lineTls: (c: RelayConfig) => [c.listen.line?.tls, c.listen.line?.maxLineLength, c.listen.maxConnections],
+  udp: (c: RelayConfig) => [c.listen.line?.udp, c.listen.line?.maxLineLength],
+  pickle: (c: RelayConfig) => [c.listen.pickle, c.listen.maxConnections],
+} as const;
+type Rebindable = keyof typeof REBINDABLE;
 
 /**
  * Producers (receivers, pollers) get at most this share of the stop budget to
@@ -117,11 +126,13 @@ export class Relay {
     const hash = configHash(next);
     const base = { added: [] as string[], removed: [] as string[], kept: [] as string[], hash };
     if (hash === live.hash) return { result: 'unchanged', needsRestart: [], ...base };
-    const needsRestart = RESTART_ONLY.filter((k) => JSON.stringify(live.config[k]) !== JSON.stringify(next[k]));
+    const needsRestart: string[] = RESTART_ONLY.filter((k) => JSON.stringify(live.config[k]) !== JSON.stringify(next[k]));
+    if (JSON.stringify(live.config.listen.http) !== JSON.stringify(next.listen.http)) needsRestart.push('listen.http');
     if (needsRestart.length > 0) {
       t.counters.reloadsRestartRequired++;
-      return { result: 'restart_required', needsRestart: [...needsRestart], ...base };
+      return { result: 'restart_required', needsRestart, ...base };
     }
+    const rebind = (Object.keys(REBINDABLE) as Rebindable[]).filter((k) => JSON.stringify(REBINDABLE[k](live.config)) !== JSON.stringify(REBINDABLE[k](next)));
     const old = live.routing;
     const routing = buildRouting(next, t.routingDeps, { config: live.config, routing: old });
     const kept = [...routing.destinations.values()].filter((d) => old.destinations.get(d.name) === d);
@@ -141,6 +152,7 @@ export class Relay {
     live.routing = routing;
     await routing.reloader.start();
     for (const g of routing.healthGroups) await g.start();
+    if (rebind.length > 0) await this.rebindListeners(next, rebind);
     for (const d of removed) {
       // no longer routed to: deliver or spool what it holds, then close; its counters leave self-metrics now
       const stopping = d.stop(Date.now() + next.shutdownTimeoutMs);
@@ -150,6 +162,34 @@ export class Relay {
     t.counters.reloadsApplied++;
     this.log?.info('configuration reloaded', { hash, added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.length });
     return { result: 'applied', needsRestart: [], added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.map((d) => d.name), hash };
+  }
+
+  /**
+   * Receivers whose address or limits changed: the old one stops (its
+   * connections close; senders reconnect), the new one binds. The others keep
+   * their connections. The HTTP listener is not rebound (restart_required).
+   */
+  private async rebindListeners(next: RelayConfig, slots: readonly Rebindable[]): Promise<void> {
+    const t = this.topology;
+    const { log, now } = t.routingDeps;
+    const fresh = buildListeners({ ...next, listen: { ...next.listen, http: undefined } }, t.pipeline, t.counters, log, now);
+    const listeners = t.listeners as { -readonly [K in keyof Listeners]: Listeners[K] };
+    for (const slot of slots) {
+      const old = listeners[slot];
+      const replacement = fresh[slot];
+      if (old !== undefined) {
+        await old.stop(Date.now() + next.shutdownTimeoutMs / 2);
+        removeFrom(t.producers, old);
+        removeFrom(t.lists.listeners, old);
+      }
+      if (replacement !== undefined) {
+        await replacement.start();
+        t.producers.unshift(replacement);
+        t.lists.listeners.push(replacement);
+      }
+      listeners[slot] = replacement as never;
+    }
+    log.info('listeners rebound', { listeners: slots });
   }
 
   /** Stop receiving, then deliver what is queued until `deadline` (epoch ms). */
@@ -182,6 +222,11 @@ async function startRouting(routing: RoutingPart): Promise<void> {
   for (const d of routing.destinations.values()) await d.start();
   await routing.reloader.start();
   for (const g of routing.healthGroups) await g.start();
+}
+
+function removeFrom<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
 }
 
 function replaceContents<T>(list: T[], items: readonly T[]): void {

@@ -97,6 +97,8 @@ export interface Topology {
     readonly healthGroups: HealthGroup[];
     readonly reporters: CounterReporter[];
     readonly ingestReporter: CounterReporter;
+    /** The listeners /status shows. */
+    readonly listeners: { readonly name: string; readonly port: number }[];
   };
   readonly routingDeps: RoutingDeps;
   readonly counters: IngestCounters;
@@ -109,8 +111,8 @@ export interface Topology {
   readonly readiness: Readiness;
   /** The operator's listener (/health, /ready, /status, /metrics), unless the config turns it off: started first, stopped last. */
   readonly admin: AdminListener | undefined;
-  /** Receivers and pull sources: stopped first, so what they handed over is still delivered. */
-  readonly producers: readonly Component[];
+  /** Receivers and pull sources: stopped first, so what they handed over is still delivered. Reload replaces rebound listeners in place. */
+  readonly producers: Component[];
   /** Self-metrics: stopped after the producers and the routing part (it sends a last interval). */
   readonly background: readonly Component[];
 }
@@ -170,6 +172,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   );
   const { line, lineTls, udp, pickle, http } = listeners;
   const live: LiveState = { config, hash: configHash(config), routing };
+  const listenerList: { readonly name: string; readonly port: number }[] = [line, lineTls, udp, pickle, http].filter((l) => l !== undefined);
   const readiness = new Readiness();
   const status = new StatusBuilder({
     configFile: config.file,
@@ -178,7 +181,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     },
     readiness,
     counters,
-    listeners: [line, lineTls, udp, pickle, http].filter((l) => l !== undefined),
+    listeners: listenerList,
     destinations: destinationList,
     groups: healthGroups,
     sources: [...sources.values()],
@@ -204,7 +207,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
         });
   return {
     live,
-    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter },
+    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter, listeners: listenerList },
     routingDeps,
     readiness,
     admin,
@@ -218,7 +221,8 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   };
 }
 
-function buildListeners(config: RelayConfig, pipeline: Pipeline, counters: IngestCounters, log: Logger, now: () => number): Listeners {
+/** The receivers a config asks for (none started); a reload builds a set for the new config and takes the slots that changed. */
+export function buildListeners(config: RelayConfig, pipeline: Pipeline, counters: IngestCounters, log: Logger, now: () => number): Listeners {
   const limited = new RateLimitedLog(log);
   const protocolDeps = { sink: pipeline, counters, limited, now };
   const listenerDeps = { pipeline, counters, log };

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import type { Relay } from '../../src/relay/relay';
 import { configFrom, startRelay } from '../helpers/relay';
-import { capturesClosedAfterEach, waitFor } from '../helpers/sink';
+import { freePorts } from '../helpers/carbon';
+import { capturesClosedAfterEach, sendTcp, waitFor } from '../helpers/sink';
 
 /**
  * Reload without restart, under steady load, counted exactly: rules change,
@@ -88,5 +89,30 @@ describe('reload', () => {
     expect(await r.reload(changed)).toMatchObject({ result: 'restart_required', needsRestart: ['minTimestampResolution'] });
     expect(r.config.minTimestampResolution).toBe(0);
     expect(r.counters.reloadsRestartRequired).toBe(1);
+  });
+
+  it('a listener whose address changed is rebound; the others keep their connections', async () => {
+    const out = await capture();
+    const [newPort] = await freePorts(1);
+    relay = await startRelay({ destinations: [{ name: 'o', host: '127.0.0.1', port: out.port, protocol: 'line' }], rules: [{ default: true, destinations: ['o'] }] });
+    const r = relay;
+    const oldLinePort = r.listeners.line!.port;
+    const pickle = r.listeners.pickle!;
+    const held = net.connect(pickle.port, '127.0.0.1'); // an open pickle connection that must survive
+    await new Promise<void>((resolve) => held.once('connect', () => resolve()));
+    let heldClosed = false;
+    held.on('close', () => (heldClosed = true));
+    const next = { ...r.config, listen: { ...r.config.listen, line: { ...r.config.listen.line!, tcp: { host: '127.0.0.1', port: newPort } } } };
+    expect(await r.reload(next)).toMatchObject({ result: 'applied' });
+    expect(r.listeners.line!.port).toBe(newPort);
+    expect(r.listeners.pickle).toBe(pickle);
+    await sendTcp(newPort, 'rebound.x 1 1700000000\n');
+    await waitFor(() => out.datapoints.length === 1, 'received on the new port');
+    await expect(sendTcp(oldLinePort, 'old.x 1 1700000000\n')).rejects.toThrow(/ECONNREFUSED/);
+    expect(heldClosed).toBe(false);
+    held.destroy();
+    // the HTTP listener is not rebound: asking for it is refused whole
+    const http = { ...r.config, listen: { ...r.config.listen, http: { host: '127.0.0.1', port: 0 } } };
+    expect(await r.reload(http)).toMatchObject({ result: 'restart_required', needsRestart: ['listen.http'] });
   });
 });
