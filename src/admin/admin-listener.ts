@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { matchesAnyDigest, secretDigest } from '../common/secrets';
+import { decodeBasic, matchesAnyDigest, secretDigest } from '../common/secrets';
 import type { Component, StopReport } from '../model/component';
 import type { Readiness } from '../model/readiness';
 import type { Logger } from '../telemetry/logger';
@@ -136,11 +136,9 @@ export class AdminListener implements Component {
       next();
       return;
     }
-    const header = req.headers.authorization ?? '';
-    const basic = /^basic\s+(.+)$/i.exec(header);
-    const decoded = basic === null ? '' : Buffer.from(basic[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon > 0 && matchesAnyDigest(this.users, `${decoded.slice(0, colon)}\0${decoded.slice(colon + 1)}`)) {
+    const basic = /^basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    const creds = basic === null ? undefined : decodeBasic(basic[1]);
+    if (creds !== undefined && creds.user !== '' && matchesAnyDigest(this.users, `${creds.user}\0${creds.password}`)) {
       next();
       return;
     }

@@ -1,12 +1,3 @@
-/** Readonly all the way down, as the type checker sees it. */
-export type DeepReadonly<T> = T extends RegExp | ((...args: never[]) => unknown)
-  ? T
-  : T extends readonly (infer U)[]
-    ? readonly DeepReadonly<U>[]
-    : T extends object
-      ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-      : T;
-
 /**
  * Freezes plain objects and arrays recursively, so a component handed a slice
  * of the config cannot change what another one sees. Compiled patterns are left

@@ -12,3 +12,10 @@ export function matchesAnyDigest(candidates: readonly Buffer[], presented: strin
   for (const c of candidates) found = crypto.timingSafeEqual(c, p) || found;
   return found;
 }
+
+/** The user and password of an HTTP Basic credential (the base64 part after `Basic `); no colon: all user, empty password. */
+export function decodeBasic(value: string): { user: string; password: string } {
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? { user: decoded, password: '' } : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

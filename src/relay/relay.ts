@@ -180,12 +180,10 @@ export class Relay {
       if (old !== undefined) {
         await old.stop(Date.now() + next.shutdownTimeoutMs / 2);
         removeFrom(t.producers, old);
-        removeFrom(t.lists.listeners, old);
       }
       if (replacement !== undefined) {
         await replacement.start();
         t.producers.unshift(replacement);
-        t.lists.listeners.push(replacement);
       }
       listeners[slot] = replacement as never;
     }

@@ -97,8 +97,6 @@ export interface Topology {
     readonly healthGroups: HealthGroup[];
     readonly reporters: CounterReporter[];
     readonly ingestReporter: CounterReporter;
-    /** The listeners /status shows. */
-    readonly listeners: { readonly name: string; readonly port: number }[];
   };
   readonly routingDeps: RoutingDeps;
   readonly counters: IngestCounters;
@@ -172,7 +170,6 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   );
   const { line, lineTls, udp, pickle, http } = listeners;
   const live: LiveState = { config, hash: configHash(config), routing };
-  const listenerList: { readonly name: string; readonly port: number }[] = [line, lineTls, udp, pickle, http].filter((l) => l !== undefined);
   const readiness = new Readiness();
   const status = new StatusBuilder({
     configFile: config.file,
@@ -181,7 +178,11 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     },
     readiness,
     counters,
-    listeners: listenerList,
+    // read from the record each time, so listeners a reload rebinds show at once
+    get listeners() {
+      const { line, lineTls, udp, pickle, http } = listeners;
+      return [line, lineTls, udp, pickle, http].filter((l) => l !== undefined);
+    },
     destinations: destinationList,
     groups: healthGroups,
     sources: [...sources.values()],
@@ -207,7 +208,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
         });
   return {
     live,
-    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter, listeners: listenerList },
+    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter },
     routingDeps,
     readiness,
     admin,

@@ -1,4 +1,4 @@
-import { matchesAnyDigest, secretDigest } from '../../common/secrets';
+import { decodeBasic, matchesAnyDigest, secretDigest } from '../../common/secrets';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { HttpAuthConfig } from '../../config/schema';
 import type { IngestCounters } from '../../telemetry/counters';
@@ -6,8 +6,6 @@ import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
 import { AddressAllowList } from '../../common/cidr';
 import { HttpError, HttpErrorCode } from './http-error';
 
-const digest = secretDigest;
-const matchesAny = matchesAnyDigest;
 
 /**
  * Credentials for one endpoint group: Hosted-Graphite API keys (as the Basic
@@ -27,8 +25,8 @@ export class Authenticator {
     private readonly realm: string,
     private readonly deps: { counters: IngestCounters; limited: RateLimitedLog },
   ) {
-    this.keys = (config?.apiKeys ?? []).map(digest);
-    this.users = (config?.users ?? []).map((u) => digest(`${u.user}\0${u.password}`));
+    this.keys = (config?.apiKeys ?? []).map(secretDigest);
+    this.users = (config?.users ?? []).map((u) => secretDigest(`${u.user}\0${u.password}`));
     this.allowList = new AddressAllowList(config?.allow ?? []);
     this.asksForCredentials = this.keys.length > 0 || this.users.length > 0;
   }
@@ -64,18 +62,15 @@ export class Authenticator {
     if (scheme === 'bearer') {
       // Grafana Cloud clients send `Bearer <user>:<token>`; both checks always run
       const colon = value.indexOf(':');
-      const byKey = matchesAny(this.keys, value);
-      const byUser = colon > 0 && matchesAny(this.users, `${value.slice(0, colon)}\0${value.slice(colon + 1)}`);
+      const byKey = matchesAnyDigest(this.keys, value);
+      const byUser = colon > 0 && matchesAnyDigest(this.users, `${value.slice(0, colon)}\0${value.slice(colon + 1)}`);
       return byKey || byUser ? undefined : 'invalid token';
     }
     if (scheme !== 'basic') return `unsupported authorization scheme "${scheme.slice(0, 20)}"`;
-    const decoded = Buffer.from(value, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const user = colon < 0 ? decoded : decoded.slice(0, colon);
-    const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    const { user, password } = decodeBasic(value);
     // both checks always run, so timing does not tell keys from users
-    const byKey = password === '' && matchesAny(this.keys, user);
-    const byUser = matchesAny(this.users, `${user}\0${password}`);
+    const byKey = password === '' && matchesAnyDigest(this.keys, user);
+    const byUser = matchesAnyDigest(this.users, `${user}\0${password}`);
     return byKey || byUser ? undefined : 'invalid credentials';
   }
 }
