@@ -8,29 +8,35 @@
  * Measured (bench/lib/relay-scenario.js): wall time from the first byte sent
  * until the sink has counted every datapoint; the relay's CPU time
  * (/proc/<pid>/stat) over that window; its peak RSS (VmHWM); loss = sent - counted.
+ * `lineToPickle({ spool })` makes the same scenario with the sink destination's
+ * spool on (line-to-pickle-spool.js).
  */
 const { LoadGenerator } = require('../lib/loadgen');
 const { runRelayScenario } = require('../lib/relay-scenario');
 
-const name = 'line -> pickle';
 const CONNECTIONS = 4;
 const DISTINCT_NAMES = 10_000;
 
 /**
- * @param {import('../lib/types').ScenarioOptions} opts
- * @returns {Promise<import('../lib/types').ScenarioResult>}
+ * @param {{ name: string, spool?: 'overflow' | 'always', bar?: import('../lib/types').Bar }} variant
+ * @returns {import('../lib/types').Scenario}
  */
-function run(opts) {
-  const total = opts.metrics;
-  return runRelayScenario(opts, {
-    name,
-    total,
-    listen: (port) => `  line:\n    tcp: { host: 127.0.0.1, port: ${port} }`,
-    generator: (port) => new LoadGenerator({ port, total, connections: CONNECTIONS, names: DISTINCT_NAMES, writeBytes: 64 * 1024 }),
-    describe: ({ bytesPerMetric }) => `sending ${total.toLocaleString('en-US')} lines (${bytesPerMetric.toFixed(1)} B each) over ${CONNECTIONS} connections...`,
-    wireIn: 'plaintext',
-  });
+function lineToPickle(variant) {
+  /** @param {import('../lib/types').ScenarioOptions} opts */
+  const run = (opts) => {
+    const total = opts.metrics;
+    return runRelayScenario(opts, {
+      name: variant.name,
+      total,
+      listen: (port) => `  line:\n    tcp: { host: 127.0.0.1, port: ${port} }`,
+      generator: (port) => new LoadGenerator({ port, total, connections: CONNECTIONS, names: DISTINCT_NAMES, writeBytes: 64 * 1024 }),
+      describe: ({ bytesPerMetric }) =>
+        `sending ${total.toLocaleString('en-US')} lines (${bytesPerMetric.toFixed(1)} B each) over ${CONNECTIONS} connections${variant.spool === undefined ? '' : `, spool ${variant.spool}`}...`,
+      wireIn: 'plaintext',
+      spool: variant.spool,
+    });
+  };
+  return variant.bar === undefined ? { name: variant.name, run } : { name: variant.name, run, bar: variant.bar };
 }
 
-/** @type {import('../lib/types').Scenario} */
-module.exports = { name, run };
+module.exports = { ...lineToPickle({ name: 'line -> pickle' }), lineToPickle };
