@@ -209,6 +209,7 @@ const VERDICT_TEXT: Record<RouteVerdict, string> = {
   [RouteVerdict.InvalidName]: '(invalid name: dropped)',
   [RouteVerdict.Blacklisted]: '(blacklisted: dropped)',
   [RouteVerdict.NotWhitelisted]: '(not whitelisted: dropped)',
+  [RouteVerdict.NameTooLong]: '(name over maxNameLength: dropped)',
 };
 
 /** Destinations as the relay names them, or as carbon writes them in DESTINATIONS when the input was carbon.conf. */

@@ -4,8 +4,10 @@ import { utf8Write } from '../common/bytes';
 export class ByteWriter {
   buf: Buffer;
   pos = 0;
+  private readonly initialSize: number;
 
   constructor(initialSize = 64 * 1024) {
+    this.initialSize = initialSize;
     this.buf = Buffer.allocUnsafe(initialSize);
   }
 
@@ -37,11 +39,22 @@ export class ByteWriter {
     return n;
   }
 
-  /** A copy of what was written since the last reset; the writer is reused afterwards. */
+  /** Forget what was written after `pos` (an encoder backing out of a datapoint that does not fit). */
+  truncate(pos: number): void {
+    this.pos = pos;
+    if (pos === 0 && this.buf.length > this.initialSize * 2) this.buf = Buffer.allocUnsafe(this.initialSize);
+  }
+
+  /**
+   * A copy of what was written since the last reset; the writer is reused
+   * afterwards. One oversized message must not pin a large buffer for the
+   * life of the process, so a grown buffer is given back here.
+   */
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
     this.buf.copy(out, 0, 0, this.pos);
     this.pos = 0;
+    if (this.buf.length > this.initialSize * 2) this.buf = Buffer.allocUnsafe(this.initialSize);
     return out;
   }
 }

@@ -30,18 +30,34 @@ export function formatTimestamp(ts: number): string {
 }
 
 /**
+ * Carbon's line receiver (Twisted's LineOnlyReceiver, MAX_LENGTH 16384) drops
+ * the whole connection on a longer line; ours stay within this, newline included.
+ */
+export const DEFAULT_MAX_LINE_BYTES = 16_384;
+
+/**
  * Plaintext output `name value timestamp\n`, one message per call. We end lines
- * with LF (what every Carbon receiver reads); carbon-relay writes CRLF.
+ * with LF (what every Carbon receiver reads); carbon-relay writes CRLF. A
+ * datapoint whose line would exceed `maxLineBytes` stops the message; at the
+ * head of the queue, encode() returns 0 (the destination drops and counts it).
  */
 export class LineEncoder implements Encoder {
-  constructor(private readonly prefix = '') {}
+  constructor(
+    private readonly prefix = '',
+    private readonly maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+  ) {}
 
   encode(queue: DatapointView, max: number, out: ByteWriter): number {
     const n = Math.min(max, queue.length);
     for (let k = 0; k < n; k++) {
+      const lineStart = out.pos;
       if (this.prefix.length > 0) out.utf8(this.prefix);
       out.utf8(queue.nameAt(k));
       out.utf8(' ' + formatValue(queue.valueAt(k)) + ' ' + formatTimestamp(queue.timestampAt(k)) + '\n');
+      if (out.pos - lineStart > this.maxLineBytes) {
+        out.truncate(lineStart);
+        return k;
+      }
     }
     return n;
   }

@@ -5,7 +5,12 @@ import type { MetricBatch } from '../model/metric';
 
 /** The whole frame is rejected (carbon: "invalid pickle received ... ignoring"). */
 export class PickleDecodeError extends Error {
-  override readonly name = 'PickleDecodeError';
+  override readonly name: string = 'PickleDecodeError';
+}
+
+/** Rejected whole for nesting deeper than the decoder's limit (counted apart from other bad frames). */
+export class PickleTooDeepError extends PickleDecodeError {
+  override readonly name: string = 'PickleTooDeepError';
 }
 
 /** Per-frame tallies of datapoints that were skipped, by reason. Reused between frames. */
@@ -38,22 +43,81 @@ const FORBIDDEN: Record<number, string> = {
 const MAX_TEXT_NUMBER = 64;
 const MAX_LONG1_BYTES = 8;
 
+/**
+ * Nesting accepted by default, open MARKs included. A carbon frame (a list of
+ * `(name, (timestamp, value))`) is 3 deep; deeper frames are hostile or not metrics.
+ */
+export const DEFAULT_MAX_PICKLE_DEPTH = 16;
+
+/**
+ * Memo entries per frame: one per 4 payload bytes (+ a floor for tiny frames).
+ * A pickler writes at least a 1-byte object and a 1-byte MEMOIZE per entry,
+ * a datapoint at least 6.5 bytes per entry; a flood of MEMOIZE opcodes is cut here.
+ */
+const MEMO_ENTRIES_FLOOR = 1024;
+/** Memo indices not assigned in order (CPython's pickler never writes them): a few at most. */
+const MAX_SPARSE_MEMO = 1024;
+
+/** Stack slots whose depth array is kept between frames (carbon's frames stack up about 1,000 items). */
+const MAX_KEPT_DEPTHS = 4096;
+
 /** Python bool/None stand-ins, so they cannot be confused with numbers or lists. */
 const NONE = Symbol('None');
 type Value = string | number | boolean | typeof NONE | Value[];
 
 /**
+ * Every empty list or tuple while it stays on the stack unmemoised, so a frame
+ * of `]` or `)` opcodes allocates nothing. It is replaced by a real array
+ * before anything can append to it (APPEND/APPENDS on it, or PUT, after which
+ * a GET could bring it back); frozen, so a slip throws instead of corrupting.
+ */
+const EMPTY = Object.freeze([]) as unknown as Value[];
+
+interface MemoEntry {
+  value: Value;
+  depth: number;
+}
+
+export interface PickleDecoderOptions {
+  /** Deepest nesting accepted, open MARKs included; default DEFAULT_MAX_PICKLE_DEPTH. */
+  maxDepth?: number;
+}
+
+/**
  * A whitelist pickle decoder for Carbon's `[(name, (timestamp, value)), ...]`,
  * protocols 0 to 5. It interprets only the opcodes that build lists, tuples,
  * strings and numbers; everything that could construct objects or call code is
- * refused before anything else happens. Linear in the frame size, no recursion,
- * so a hostile 1 MiB frame costs about as much as a valid one.
+ * refused before anything else happens. Linear in the frame size, no recursion;
+ * nesting, memo entries and empty containers are bounded or shared, so a hostile
+ * 1 MiB frame costs at most a few simple steps per byte.
  */
 export class PickleDecoder {
   private readonly stack: Value[] = [];
+  /**
+   * Nesting depth of each stack item (0 for scalars, 1 + the deepest element
+   * for containers), so depth is known when a container is built without
+   * walking it. A container of depth d built while m MARKs are open could end
+   * up m + d deep (each open MARK becomes a container around it, or feeds the
+   * list below it): that sum is what is bounded, when it is built, so a flood
+   * of MARKs or wrapping opcodes is rejected at the first opcode past the limit.
+   * Indexed like the stack (no length of its own); grown by doubling.
+   * A memoised list appended to later keeps the depth it had when memoised;
+   * harmless, as nothing here recurses into values: the bound is for
+   * rejecting deep frames early, not what keeps decoding linear.
+   */
+  private depths = new Uint8Array(256);
   private readonly marks: number[] = [];
-  private readonly memo = new Map<number, Value>();
+  /** Memo indices 0..n-1 as CPython assigns them (len(memo)): arrays, not a Map, as PUT follows most objects. */
+  private readonly memo: Value[] = [];
+  private readonly memoDepths: number[] = [];
+  private readonly sparseMemo = new Map<number, MemoEntry>();
+  private readonly maxDepth: number;
   readonly stats = new PickleItemStats();
+
+  constructor(opts: PickleDecoderOptions = {}) {
+    this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_PICKLE_DEPTH;
+    if (!(this.maxDepth >= 1 && this.maxDepth <= 255)) throw new RangeError(`maxDepth ${this.maxDepth} is not within 1..255`);
+  }
 
   /** Decodes one frame payload into the batch; throws PickleDecodeError when the frame as a whole is bad. */
   decode(frame: Buffer, batch: MetricBatch, nowSeconds: number): PickleItemStats {
@@ -63,8 +127,12 @@ export class PickleDecoder {
       top = this.run(frame);
     } finally {
       this.stack.length = 0;
+      // a flood of opcodes grew it with the stack: keep no more than a normal frame needs
+      if (this.depths.length > MAX_KEPT_DEPTHS) this.depths = new Uint8Array(MAX_KEPT_DEPTHS);
       this.marks.length = 0;
-      this.memo.clear();
+      this.memo.length = 0;
+      this.memoDepths.length = 0;
+      this.sparseMemo.clear();
     }
     if (!Array.isArray(top)) throw new PickleDecodeError('top-level object is not a list or tuple');
     for (let i = 0; i < top.length; i++) this.item(top[i], batch, nowSeconds);
@@ -96,29 +164,61 @@ export class PickleDecoder {
   }
 
   private run(b: Buffer): Value {
-    const stack = this.stack;
+    const { stack, marks, memo, memoDepths, sparseMemo, maxDepth } = this;
+    const maxMemo = MEMO_ENTRIES_FLOOR + (b.length >> 2);
     const end = b.length;
     let p = 0;
     const need = (n: number): void => {
       if (p + n > end) throw new PickleDecodeError(`truncated at offset ${p}`);
     };
-    const pop = (): Value => {
-      if (stack.length === 0 || (this.marks.length > 0 && stack.length <= this.marks[this.marks.length - 1])) {
-        throw new PickleDecodeError(`stack underflow at offset ${p}`);
-      }
-      return stack.pop() as Value;
+    /** Throws unless the stack holds n items above the current MARK (as in CPython, nothing below it may be used). */
+    const take = (n: number): void => {
+      if (stack.length - n < (marks.length > 0 ? marks[marks.length - 1] : 0)) throw new PickleDecodeError(`stack underflow at offset ${p}`);
     };
-    /** The top of the stack, which (as in CPython) may not reach below the current MARK. */
-    const top = (): Value => {
-      if (stack.length === 0 || (this.marks.length > 0 && stack.length <= this.marks[this.marks.length - 1])) {
-        throw new PickleDecodeError(`stack underflow at offset ${p}`);
-      }
-      return stack[stack.length - 1];
+    let depths = this.depths;
+    const grow = (): void => {
+      const bigger = new Uint8Array(depths.length * 2);
+      bigger.set(depths);
+      depths = this.depths = bigger;
     };
-    const popMark = (): Value[] => {
-      const m = this.marks.pop();
+    const push = (v: Value): void => {
+      const n = stack.length;
+      if (n === depths.length) grow();
+      depths[n] = 0;
+      stack.push(v);
+    };
+    const tooDeep = (): PickleTooDeepError => new PickleTooDeepError(`nesting deeper than ${maxDepth} levels at offset ${p - 1}`);
+    /** Pushes a container of depth d; every open MARK will enclose it. */
+    const pushContainer = (v: Value, d: number): void => {
+      if (d + marks.length > maxDepth) throw tooDeep();
+      const n = stack.length;
+      if (n === depths.length) grow();
+      depths[n] = d;
+      stack.push(v);
+    };
+    /** The stack item at i, made appendable (a shared EMPTY becomes its own array). */
+    const mutableAt = (i: number): Value => {
+      if (stack[i] === EMPTY) stack[i] = [];
+      return stack[i];
+    };
+    /** The list at i now holds an item of depth d. */
+    const deepen = (i: number, d: number): void => {
+      if (d + 1 > depths[i]) {
+        if (d + 1 + marks.length > maxDepth) throw tooDeep();
+        depths[i] = d + 1;
+      }
+    };
+    /** Pops the topmost MARK; returns the stack index its items start at. */
+    const popMark = (): number => {
+      const m = marks.pop();
       if (m === undefined) throw new PickleDecodeError(`missing MARK at offset ${p}`);
-      return stack.splice(m);
+      return m;
+    };
+    /** The deepest of the stack items from m up. */
+    const cut = (m: number): number => {
+      let d = 0;
+      for (let i = m; i < stack.length; i++) if (depths[i] > d) d = depths[i];
+      return d;
     };
     const textLine = (): string => {
       const nl = b.indexOf(0x0a, p);
@@ -128,12 +228,36 @@ export class PickleDecoder {
       return s;
     };
     const memoPut = (idx: number): void => {
-      this.memo.set(idx, top());
+      take(1);
+      const t = stack.length - 1;
+      const v = mutableAt(t);
+      const d = depths[t];
+      const n = memo.length;
+      if (idx < n) {
+        memo[idx] = v;
+        memoDepths[idx] = d;
+        return;
+      }
+      const sparse = idx === n ? undefined : sparseMemo.get(idx);
+      if (sparse !== undefined) {
+        sparse.value = v;
+        sparse.depth = d;
+        return;
+      }
+      if (n + sparseMemo.size >= maxMemo) throw new PickleDecodeError(`more than ${maxMemo} memo entries at offset ${p}`);
+      if (idx === n) {
+        memo.push(v);
+        memoDepths.push(d);
+        return;
+      }
+      if (sparseMemo.size >= MAX_SPARSE_MEMO) throw new PickleDecodeError(`more than ${MAX_SPARSE_MEMO} out-of-order memo indices at offset ${p}`);
+      sparseMemo.set(idx, { value: v, depth: d });
     };
     const memoGet = (idx: number): void => {
-      const v = this.memo.get(idx);
-      if (v === undefined) throw new PickleDecodeError(`memo key ${idx} not found`);
-      stack.push(v);
+      if (idx < memo.length) return pushContainer(memo[idx], memoDepths[idx]);
+      const e = sparseMemo.get(idx);
+      if (e === undefined) throw new PickleDecodeError(`memo key ${idx} not found`);
+      pushContainer(e.value, e.depth);
     };
     const str = (len: number): string => {
       need(len);
@@ -151,39 +275,80 @@ export class PickleDecoder {
         case 0x2e: // STOP
           if (stack.length !== 1 || this.marks.length !== 0) throw new PickleDecodeError('STOP with a malformed stack');
           return stack[0];
-        case 0x28: this.marks.push(stack.length); break; // MARK
-        case 0x5d: stack.push([]); break; // EMPTY_LIST
-        case 0x29: stack.push([]); break; // EMPTY_TUPLE
-        case 0x6c: case 0x74: stack.push(popMark()); break; // LIST, TUPLE
-        case 0x85: { const a = pop(); stack.push([a]); break; } // TUPLE1
-        case 0x86: { const b2 = pop(); const a = pop(); stack.push([a, b2]); break; } // TUPLE2
-        case 0x87: { const c = pop(); const b2 = pop(); const a = pop(); stack.push([a, b2, c]); break; } // TUPLE3
+        case 0x28: // MARK
+          marks.push(stack.length);
+          if (marks.length > maxDepth) throw tooDeep();
+          break;
+        case 0x5d: case 0x29: pushContainer(EMPTY, 1); break; // EMPTY_LIST, EMPTY_TUPLE
+        case 0x6c: case 0x74: { // LIST, TUPLE
+          const m = popMark();
+          if (m === stack.length) {
+            pushContainer(EMPTY, 1);
+            break;
+          }
+          const d = cut(m);
+          pushContainer(stack.splice(m), d + 1);
+          break;
+        }
+        case 0x85: { // TUPLE1
+          take(1);
+          const a = stack.pop() as Value;
+          pushContainer([a], depths[stack.length] + 1);
+          break;
+        }
+        case 0x86: { // TUPLE2
+          take(2);
+          const b2 = stack.pop() as Value;
+          const a = stack.pop() as Value;
+          const n = stack.length;
+          pushContainer([a, b2], Math.max(depths[n], depths[n + 1]) + 1);
+          break;
+        }
+        case 0x87: { // TUPLE3
+          take(3);
+          const c = stack.pop() as Value;
+          const b2 = stack.pop() as Value;
+          const a = stack.pop() as Value;
+          const n = stack.length;
+          pushContainer([a, b2, c], Math.max(depths[n], depths[n + 1], depths[n + 2]) + 1);
+          break;
+        }
         case 0x61: { // APPEND
-          const v = pop();
-          const list = top();
+          take(2);
+          const v = stack.pop() as Value;
+          const d = depths[stack.length];
+          const i = stack.length - 1;
+          const list = mutableAt(i);
           if (!Array.isArray(list)) throw new PickleDecodeError(`APPEND to a non-list at offset ${p - 1}`);
           list.push(v);
+          deepen(i, d);
           break;
         }
         case 0x65: { // APPENDS
-          const items = popMark();
-          const list = top();
-          if (!Array.isArray(list)) throw new PickleDecodeError(`APPENDS to a non-list at offset ${p - 1}`);
-          for (let i = 0; i < items.length; i++) list.push(items[i]);
+          const m = popMark();
+          take(stack.length - m + 1); // the items and the list just below the MARK, itself above the next MARK
+          const i = m - 1;
+          if (!Array.isArray(stack[i])) throw new PickleDecodeError(`APPENDS to a non-list at offset ${p - 1}`);
+          if (m === stack.length) break;
+          const list = mutableAt(i) as Value[];
+          for (let k = m; k < stack.length; k++) list.push(stack[k]);
+          const d = cut(m);
+          stack.length = m;
+          deepen(i, d);
           break;
         }
-        case 0x30: pop(); break; // POP
-        case 0x31: popMark(); break; // POP_MARK
+        case 0x30: take(1); stack.pop(); break; // POP
+        case 0x31: stack.length = popMark(); break; // POP_MARK
         case 0x71: need(1); memoPut(b[p]); p += 1; break; // BINPUT
         case 0x72: need(4); memoPut(b.readUInt32LE(p)); p += 4; break; // LONG_BINPUT
-        case 0x94: memoPut(this.memo.size); break; // MEMOIZE
+        case 0x94: memoPut(memo.length + sparseMemo.size); break; // MEMOIZE: CPython's len(memo)
         case 0x70: memoPut(textIndex(textLine())); break; // PUT
         case 0x68: need(1); memoGet(b[p]); p += 1; break; // BINGET
         case 0x6a: need(4); memoGet(b.readUInt32LE(p)); p += 4; break; // LONG_BINGET
         case 0x67: memoGet(textIndex(textLine())); break; // GET
-        case 0x4a: need(4); stack.push(b.readInt32LE(p)); p += 4; break; // BININT
-        case 0x4b: need(1); stack.push(b[p]); p += 1; break; // BININT1
-        case 0x4d: need(2); stack.push(b.readUInt16LE(p)); p += 2; break; // BININT2
+        case 0x4a: need(4); push(b.readInt32LE(p)); p += 4; break; // BININT
+        case 0x4b: need(1); push(b[p]); p += 1; break; // BININT1
+        case 0x4d: need(2); push(b.readUInt16LE(p)); p += 2; break; // BININT2
         case 0x8a: { // LONG1: little-endian two's complement
           need(1);
           const n = b[p++];
@@ -201,53 +366,53 @@ export class PickleDecoder {
             if (b[p + n - 1] & 0x80) big -= 1n << BigInt(8 * n);
             v = Number(big);
           }
-          stack.push(v);
+          push(v);
           p += n;
           break;
         }
         case 0x49: { // INT (text); protocol 0 writes bools as I01/I00
           const t = textLine();
-          if (t === '01') stack.push(true);
-          else if (t === '00') stack.push(false);
-          else stack.push(textInt(t));
+          if (t === '01') push(true);
+          else if (t === '00') push(false);
+          else push(textInt(t));
           break;
         }
         case 0x4c: { // LONG (text), optional trailing L
           const t = textLine();
-          stack.push(textInt(t.endsWith('L') ? t.slice(0, -1) : t));
+          push(textInt(t.endsWith('L') ? t.slice(0, -1) : t));
           break;
         }
         case 0x46: { // FLOAT (text)
           const t = textLine();
           const v = t.length <= MAX_TEXT_NUMBER ? parsePyFloat(t) : undefined;
           if (v === undefined) throw new PickleDecodeError(`bad FLOAT argument at offset ${p}`);
-          stack.push(v);
+          push(v);
           break;
         }
-        case 0x47: need(8); stack.push(b.readDoubleBE(p)); p += 8; break; // BINFLOAT
-        case 0x4e: stack.push(NONE); break; // NONE
-        case 0x88: stack.push(true); break; // NEWTRUE
-        case 0x89: stack.push(false); break; // NEWFALSE
-        case 0x58: { need(4); const n = b.readUInt32LE(p); p += 4; stack.push(str(n)); break; } // BINUNICODE
-        case 0x8c: { need(1); const n = b[p++]; stack.push(str(n)); break; } // SHORT_BINUNICODE
+        case 0x47: need(8); push(b.readDoubleBE(p)); p += 8; break; // BINFLOAT
+        case 0x4e: push(NONE); break; // NONE
+        case 0x88: push(true); break; // NEWTRUE
+        case 0x89: push(false); break; // NEWFALSE
+        case 0x58: { need(4); const n = b.readUInt32LE(p); p += 4; push(str(n)); break; } // BINUNICODE
+        case 0x8c: { need(1); const n = b[p++]; push(str(n)); break; } // SHORT_BINUNICODE
         case 0x8d: { // BINUNICODE8
           need(8);
           const n = Number(b.readBigUInt64LE(p));
           p += 8;
-          stack.push(str(n));
+          push(str(n));
           break;
         }
-        case 0x55: { need(1); const n = b[p++]; stack.push(str(n)); break; } // SHORT_BINSTRING (py2 str, utf-8 like carbon)
+        case 0x55: { need(1); const n = b[p++]; push(str(n)); break; } // SHORT_BINSTRING (py2 str, utf-8 like carbon)
         case 0x54: { // BINSTRING
           need(4);
           const n = b.readInt32LE(p);
           p += 4;
           if (n < 0) throw new PickleDecodeError('BINSTRING with a negative length');
-          stack.push(str(n));
+          push(str(n));
           break;
         }
-        case 0x53: stack.push(pyStringLiteral(textLine())); break; // STRING (repr form)
-        case 0x56: stack.push(rawUnicodeEscape(textLine())); break; // UNICODE
+        case 0x53: push(pyStringLiteral(textLine())); break; // STRING (repr form)
+        case 0x56: push(rawUnicodeEscape(textLine())); break; // UNICODE
         default: {
           const forbidden = FORBIDDEN[op];
           if (forbidden !== undefined) throw new PickleDecodeError(`forbidden opcode ${forbidden} (0x${op.toString(16)}) at offset ${p - 1}`);

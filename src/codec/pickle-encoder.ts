@@ -7,17 +7,26 @@ const BINUNICODE = 0x58, BINFLOAT = 0x47, TUPLE2 = 0x86;
 /** Worst case per datapoint beyond the name: X + len(4) + G + 8 + G + 8 + 2 tuples. */
 const FIXED_PER_DATAPOINT = 1 + 4 + 9 + 9 + 2;
 
+/** Carbon's pickle receiver drops the connection on a frame over 2^20 bytes (MAX_LENGTH); stay well under it. */
+export const DEFAULT_MAX_FRAME_BYTES = 1_000_000;
+
 /**
  * Carbon's pickle frame: a 4-byte big-endian length, then what Python's
  * pickle.dumps([(name, (ts, value)), ...], protocol=2) means, as a list of
  * tuples with BINUNICODE names and BINFLOAT numbers (carbon's relay sends
  * floats too). No memo opcodes: unpicklers do not need them (pickle-sample.md
  * example 6). An optional prefix (Hosted Graphite API key) goes before every name.
+ * A frame holds at most `maxFrameBytes` bytes including its length header; a
+ * datapoint that does not fit in a frame of its own is left at the queue head
+ * and encode() returns 0 (the destination drops and counts it).
  */
 export class PickleEncoder implements Encoder {
   private readonly prefix: Buffer;
 
-  constructor(prefix = '') {
+  constructor(
+    prefix = '',
+    private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+  ) {
     this.prefix = Buffer.from(prefix, 'utf8');
   }
 
@@ -33,7 +42,11 @@ export class PickleEncoder implements Encoder {
     out.buf[b0 + 2] = EMPTY_LIST;
     out.buf[b0 + 3] = MARK;
     out.pos += 4;
-    for (let k = 0; k < n; k++) {
+    // the last byte a frame may use, leaving room for APPENDS and STOP
+    const limit = frameStart + this.maxFrameBytes - 2;
+    let k = 0;
+    for (; k < n; k++) {
+      const datapointStart = out.pos;
       const name = queue.nameAt(k);
       out.ensure(FIXED_PER_DATAPOINT + this.prefix.length + name.length * 3);
       const buf = out.buf;
@@ -55,11 +68,16 @@ export class PickleEncoder implements Encoder {
       buf[p + 19] = TUPLE2;
       p += 20;
       out.pos = p;
+      if (p > limit) {
+        out.truncate(k === 0 ? frameStart : datapointStart);
+        if (k === 0) return 0;
+        break;
+      }
     }
     out.ensure(2);
     out.buf[out.pos++] = APPENDS;
     out.buf[out.pos++] = STOP;
     out.buf.writeUInt32BE(out.pos - frameStart - 4, frameStart);
-    return n;
+    return k;
   }
 }

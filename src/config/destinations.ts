@@ -28,7 +28,11 @@ const delivery = {
   /** Fractions of maxQueueSize: above high, a connected destination pauses TCP receivers; below low, they resume. */
   highWaterMark: z.number().gt(0).lte(1).default(0.5),
   lowWaterMark: z.number().gte(0).lt(1).default(0.25),
-  /** A connected destination that holds receivers paused this long without draining is treated as down (0 = never). */
+  /**
+   * A connected destination that holds receivers paused this long in all
+   * (pause episodes add up until its queue is empty once) is treated as down
+   * (0 = never), so a slow peer cannot hold every other destination at its pace.
+   */
   stallTimeout: duration.default(30_000),
   reconnect: z
     .strictObject({
@@ -72,6 +76,13 @@ export const carbonDestinationSchema = z.strictObject({
   /** carbon's DESTINATIONS instance (`host:port:instance`): part of the hash-ring key in groups. */
   instance: z.string().min(1).optional(),
   protocol: z.enum(['pickle', 'line']).default('pickle'),
+  /**
+   * Largest pickle frame sent, length header included. Carbon's receiver drops
+   * the connection (and what was in flight) on frames over 2^20 bytes.
+   */
+  maxFrameBytes: byteSize.pipe(z.number().min(1024, 'must be at least 1KiB')).default(1_000_000),
+  /** Largest plaintext line sent, newline included; carbon's line receiver drops the connection past 16384. */
+  maxLineBytes: z.number().int().min(64).default(16_384),
   tls: tlsClient.default(false),
   connectTimeout: duration.default(10_000),
   ...delivery,

@@ -67,8 +67,11 @@ export const httpSchema = z.strictObject({
   maxItems: z.number().int().positive().default(100_000),
   /** Per client address; 429 with Retry-After beyond. */
   rateLimit: z.strictObject({ requestsPerSecond: z.number().positive(), burst: z.number().int().positive().optional() }).optional(),
-  /** Use X-Forwarded-For for the client address (only behind a proxy you run). */
-  trustProxy: z.boolean().default(false),
+  /**
+   * Proxies whose X-Forwarded-For names the client: addresses or CIDRs; true
+   * means loopback only (a proxy on this host), never every peer; false none.
+   */
+  trustProxy: z.union([z.boolean(), z.array(cidr)], { error: 'expected true (loopback proxies only), false, or a list of proxy addresses/CIDRs' }).default(false),
   /** Access-Control-Allow-Origin for the beacon endpoints: `*` or a list of origins. */
   cors: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
   /** Default for every group. */
@@ -270,6 +273,16 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Per TCP/TLS listener; further connections are refused (each may buffer up to one line or frame). */
       maxConnections: z.number().int().positive().default(1024),
+      /** Per client address, per TCP/TLS listener; further connections from it are refused (0 = no limit). */
+      maxConnectionsPerClient: z.number().int().min(0).default(64),
+      /** A TCP/TLS connection without a complete line or frame this long is closed (0 = never); a paused one never is. */
+      idleTimeout: duration.default(180_000),
+      /**
+       * Longest metric name accepted on every path (line, pickle, UDP, HTTP, sources), in UTF-8 bytes as
+       * received; longer ones are dropped and counted (nameTooLong). At most 16,000 so that a line
+       * (name, value, timestamp) always fits carbon's 16,384-byte line limit. Carbon itself has no such limit.
+       */
+      maxNameLength: z.number().int().min(1).max(16_000).default(4096),
       line: z
         .strictObject({
           tcp: listenAddress.optional(),
@@ -295,7 +308,7 @@ export const configSchema = z.strictObject({
         .refine((h) => (h.cert === undefined) === (h.key === undefined), { message: 'set both cert and key for HTTPS, or neither' })
         .optional(),
     })
-    .default({ maxConnections: 1024 }),
+    .default({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, maxNameLength: 4096 }),
   http: httpSchema.optional(),
   destinations: z.array(destinationSchema).default([]),
   rules: z.array(ruleSchema).optional(),

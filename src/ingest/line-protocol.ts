@@ -4,7 +4,7 @@ import { MetricBatch } from '../model/metric';
 import type { MetricSink } from '../model/metric-sink';
 import type { IngestCounters } from '../telemetry/counters';
 import { excerpt, type RateLimitedLog } from '../telemetry/rate-limited-log';
-import type { StreamProtocol } from './stream-listener';
+import { hostOf, type StreamProtocol } from './stream-listener';
 
 export interface LineProtocolDeps {
   /** Where decoded batches go (the relay's Pipeline). */
@@ -23,6 +23,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
   private readonly framer: LineFramer;
   private readonly batch = new MetricBatch(512);
   private nowSeconds = 0;
+  private lines = 0;
 
   constructor(
     private peer: string,
@@ -30,6 +31,11 @@ export class LineProtocol implements StreamProtocol, LineHandler {
     private readonly deps: LineProtocolDeps,
   ) {
     this.framer = new LineFramer(maxLineLength, this);
+  }
+
+  /** Lines taken whole (good, bad or oversized): the listener's idle timeout runs from the last one. */
+  get completed(): number {
+    return this.lines;
   }
 
   onData(chunk: Buffer): boolean {
@@ -62,6 +68,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
   }
 
   onLine(buf: Buffer, start: number, end: number): void {
+    this.lines++;
     const v = decodeLine(buf, start, end, this.batch, this.nowSeconds);
     if (v === LineVerdict.Ok) return;
     const c = this.deps.counters;
@@ -81,6 +88,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
   }
 
   onOversizedLine(head: Buffer): void {
+    this.lines++;
     this.deps.counters.lineTooLong++;
     const peer = this.peer;
     this.deps.limited.warn(`long:${hostOf(peer)}`, 'line exceeds maxLineLength, ignoring', () => ({ peer, line: excerpt(head, 100) }));
@@ -91,10 +99,4 @@ export class LineProtocol implements StreamProtocol, LineHandler {
     this.deps.sink.accept(this.batch, this.peer);
     this.batch.clear();
   }
-}
-
-/** Log keys per host, not per connection, so a reconnecting bad client cannot flood the log. */
-export function hostOf(peer: string): string {
-  const i = peer.lastIndexOf(':');
-  return i < 0 ? peer : peer.slice(0, i);
 }

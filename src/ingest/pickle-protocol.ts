@@ -1,11 +1,10 @@
-import { PickleDecodeError, type PickleDecoder } from '../codec/pickle-decoder';
+import { PickleDecodeError, PickleTooDeepError, type PickleDecoder } from '../codec/pickle-decoder';
 import { PickleFramer, type FrameHandler } from '../codec/pickle-framer';
 import { MetricBatch } from '../model/metric';
 import type { MetricSink } from '../model/metric-sink';
 import type { IngestCounters } from '../telemetry/counters';
 import type { RateLimitedLog } from '../telemetry/rate-limited-log';
-import { hostOf } from './line-protocol';
-import type { StreamProtocol } from './stream-listener';
+import { hostOf, type StreamProtocol } from './stream-listener';
 
 export interface PickleProtocolDeps {
   /** Where decoded batches go (the relay's Pipeline). */
@@ -25,6 +24,7 @@ export interface PickleProtocolDeps {
 export class PickleProtocol implements StreamProtocol, FrameHandler {
   private readonly framer: PickleFramer;
   private readonly batch = new MetricBatch(512);
+  private frames = 0;
 
   constructor(
     private readonly peer: string,
@@ -34,8 +34,16 @@ export class PickleProtocol implements StreamProtocol, FrameHandler {
     this.framer = new PickleFramer(maxFrameLength, this);
   }
 
+  /** Frames taken whole (good, bad or oversized): the listener's idle timeout runs from the last one. */
+  get completed(): number {
+    return this.frames;
+  }
+
   onData(chunk: Buffer): boolean {
-    return this.framer.push(chunk);
+    if (this.framer.push(chunk)) return true;
+    // the listener closes the connection and logs it (rate-limited); the count keeps the volume visible
+    this.deps.counters.invalidPickles++;
+    return false;
   }
 
   onEnd(): void {
@@ -47,6 +55,7 @@ export class PickleProtocol implements StreamProtocol, FrameHandler {
   }
 
   onFrame(payload: Buffer): void {
+    this.frames++;
     const c = this.deps.counters;
     try {
       const s = this.deps.decoder.decode(payload, this.batch, this.deps.now() / 1000);
@@ -66,7 +75,8 @@ export class PickleProtocol implements StreamProtocol, FrameHandler {
     } catch (err) {
       this.batch.clear();
       if (!(err instanceof PickleDecodeError)) throw err;
-      c.invalidPickles++;
+      if (err instanceof PickleTooDeepError) c.pickleTooDeep++;
+      else c.invalidPickles++;
       this.deps.limited.warn(`pickle:${hostOf(this.peer)}`, 'invalid pickle received, ignoring frame', { peer: this.peer, bytes: payload.length, error: err.message });
       return;
     }
@@ -77,6 +87,7 @@ export class PickleProtocol implements StreamProtocol, FrameHandler {
   }
 
   onOversizedFrame(length: number): void {
+    this.frames++;
     this.deps.counters.pickleTooLong++;
     this.deps.limited.warn(`pickle-long:${hostOf(this.peer)}`, 'pickle frame exceeds maxFrameLength, skipping it', { peer: this.peer, length });
   }

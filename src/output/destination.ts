@@ -33,7 +33,7 @@ const TRANSITIONS: Readonly<Record<DestinationState, readonly DestinationState[]
  * Whether this destination holds receivers back:
  *  - normal: no;
  *  - high: connected and above its high-water mark, so receivers are paused until it is below its low-water mark;
- *  - stalled: it held them longer than stallTimeout without draining, so it lets them go and drops at its bound until it drains;
+ *  - stalled: it held them for stallTimeout in all (pauses add up until its queue is empty once) without emptying its queue, so it lets them go and drops at its bound until it drains;
  *  - full: its spool is at maxBytes with whenFull: block, so receivers are paused, connected or not, until the spool takes data again.
  */
 export type PressureState = 'normal' | 'high' | 'stalled' | 'full';
@@ -83,6 +83,25 @@ export interface DestinationStopReport extends StopReport {
 const WRITE_CHUNK_BYTES = 256 * 1024;
 
 /**
+ * What was written to one connection: datapoints count as sent only once their
+ * chunk has left the process, so a connection that closes with chunks still in
+ * Node's buffer shows exactly what it lost.
+ */
+interface Flight {
+  written: number;
+  flushed: number;
+  open: boolean;
+  /** The last message written: its size, datapoints and first name, for the log when the peer hangs up. */
+  lastBytes: number;
+  lastDatapoints: number;
+  lastName: string;
+}
+
+function newFlight(): Flight {
+  return { written: 0, flushed: 0, open: true, lastBytes: 0, lastDatapoints: 0, lastName: '' };
+}
+
+/**
  * One output: a queue, an encoder and a transport, with reconnect.
  * offer() never blocks: it queues or counts a drop. Writing happens on the next
  * turn of the event loop, in messages of at most maxDatapointsPerMessage, and
@@ -98,8 +117,15 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
   private state: DestinationState = 'idle';
   private pressure: PressureState = 'normal';
   private conn: Connection | null = null;
+  private flight: Flight = newFlight();
   private flushPending: NodeJS.Immediate | null = null;
   private stallTimer: NodeJS.Timeout | null = null;
+  /**
+   * Time spent holding receivers since the queue was last empty (ms), so a peer
+   * that drains a little between pauses still stalls after stallTimeout in all.
+   */
+  private heldMs = 0;
+  private heldSince = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly writer = new ByteWriter(WRITE_CHUNK_BYTES + 64 * 1024);
   /** Bytes to gather before a write: a whole chunk on a byte stream, one message on a message transport. */
@@ -129,6 +155,12 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.writeAt = deps.transport.framing === 'message' ? 1 : WRITE_CHUNK_BYTES;
     this.backoff = new Backoff(opts.backoff);
     this.limited = new RateLimitedLog(deps.log, 30_000);
+  }
+
+  /** Datapoints written to the current connection that have not left the process yet (neither sent nor lost). */
+  get inFlight(): number {
+    const f = this.flight;
+    return f.open ? f.written - f.flushed : 0;
   }
 
   get currentState(): DestinationState {
@@ -274,8 +306,16 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.clearTimers();
     const conn = this.conn;
     this.conn = null;
-    if (conn !== null) conn.destroy();
-    const { spooled, lost } = this.queue.close();
+    // chunks Node still buffers at the deadline never reach the peer: they are undelivered, not sent
+    const unflushed = this.closeFlight();
+    if (conn !== null) {
+      // with nothing buffered the connection ends after whole messages; otherwise the peer may see a cut one, which carbon discards
+      if (unflushed === 0) conn.end();
+      else conn.destroy();
+    }
+    const closed = this.queue.close();
+    const spooled = closed.spooled;
+    const lost = closed.lost + unflushed;
     this.counters.undeliveredAtShutdown += lost;
     if (lost > 0) this.deps.log.error('undelivered datapoints at shutdown', { destination: this.name, peer: this.description, undelivered: lost });
     if (spooled > 0) this.deps.log.info('datapoints spooled at shutdown, delivered after the next start', { destination: this.name, peer: this.description, spooled });
@@ -306,6 +346,7 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.retryTimer = null;
     if (this.state === 'stopped') return;
     this.to('connecting');
+    this.flight = newFlight();
     this.conn = this.deps.transport.connect({
       onConnect: () => this.onConnect(),
       onDrain: () => {
@@ -334,6 +375,9 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.conn = null;
     if (this.pressure === 'high' || this.pressure === 'stalled') this.setPressure('normal');
     if (from === 'stopped') return;
+    const flight = this.flight;
+    const unflushed = this.closeFlight();
+    this.counters.lostInFlight += unflushed;
     if (from === 'draining') {
       // stop() closed a drained connection on purpose.
       this.to('idle');
@@ -345,12 +389,28 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     const reason = err ? `${code ?? err.name}: ${err.message}` : 'closed by peer';
     this.lastFailure = { reason: `${wasConnected ? 'connection lost' : 'connect failed'}: ${reason}`, at: Date.now() };
-    this.limited.warn(`${this.name}:close`, wasConnected ? 'destination connection lost' : 'destination connect failed', {
-      destination: this.name,
-      peer: this.description,
-      reason,
-      queued: this.queue.length,
-    });
+    if (wasConnected && flight.written > 0) {
+      // Carbon answers nothing, not even to reject: it hangs up. The last message written is the likeliest cause.
+      this.counters.closedByPeer++;
+      this.limited.warn(`${this.name}:close`, 'destination closed the connection after receiving data (a rejection, or a restart); datapoints it had not read are lost', {
+        destination: this.name,
+        peer: this.description,
+        reason,
+        lastMessageBytes: flight.lastBytes,
+        lastMessageDatapoints: flight.lastDatapoints,
+        lastMessageFirstName: flight.lastName.slice(0, 100),
+        lastMessageFirstNameBytes: Buffer.byteLength(flight.lastName),
+        lostInFlight: unflushed,
+        queued: this.queue.length,
+      });
+    } else {
+      this.limited.warn(`${this.name}:close`, wasConnected ? 'destination connection lost' : 'destination connect failed', {
+        destination: this.name,
+        peer: this.description,
+        reason,
+        queued: this.queue.length,
+      });
+    }
     this.to('backoff');
     this.retryTimer = setTimeout(() => this.connect(), this.backoff.next());
     this.retryTimer.unref();
@@ -363,23 +423,67 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     const q = this.queue;
     const w = this.writer;
     const c = this.counters;
+    const flight = this.flight;
     const max = this.opts.maxDatapointsPerMessage;
     const writeAt = this.writeAt;
     while (q.length > 0) {
+      let datapoints = 0;
       while (q.length > 0 && w.pos < writeAt) {
+        const start = w.pos;
         const n = this.deps.encoder.encode(q, max, w);
+        if (n === 0) {
+          this.dropOversized();
+          continue;
+        }
+        flight.lastBytes = w.pos - start;
+        flight.lastDatapoints = n;
+        flight.lastName = q.nameAt(0);
         q.shift(n);
-        c.sent += n;
+        datapoints += n;
         c.batchesSent++;
       }
-      if (!conn.write(w.take())) {
+      if (w.pos === 0) break;
+      flight.written += datapoints;
+      const chunk = w.take();
+      if (!conn.write(chunk, () => this.flushed(flight, datapoints))) {
         this.to('blocked');
         break;
       }
     }
     if (q.length <= this.opts.lowWaterMark && (this.pressure === 'high' || this.pressure === 'stalled')) this.setPressure('normal');
+    if (q.length === 0) this.heldMs = 0;
     this.checkDrained();
   };
+
+  private flushed(flight: Flight, datapoints: number): void {
+    if (!flight.open) return;
+    flight.flushed += datapoints;
+    this.counters.sent += datapoints;
+  }
+
+  /** Ends the current connection's accounting; returns the datapoints written to it that never left the process. */
+  private closeFlight(): number {
+    const f = this.flight;
+    if (!f.open) return 0;
+    f.open = false;
+    return f.written - f.flushed;
+  }
+
+  /** The head datapoint does not fit in a message of its own (maxFrameBytes / maxLineBytes): sending it would make carbon hang up. */
+  private dropOversized(): void {
+    const q = this.queue;
+    const name = q.nameAt(0);
+    q.shift(1);
+    const c = this.counters;
+    c.oversizedDrops++;
+    this.limited.warn(`${this.name}:oversized`, 'datapoint too large for one message to this destination, dropping it', () => ({
+      destination: this.name,
+      peer: this.description,
+      name: name.slice(0, 100),
+      nameBytes: Buffer.byteLength(name),
+      oversizedDrops: c.oversizedDrops,
+    }));
+  }
 
   /** The one place the pressure state changes; tells the pipeline when receivers should pause or resume. */
   private setPressure(next: PressureState): void {
@@ -388,8 +492,12 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.pressure = next;
     if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     this.stallTimer = null;
+    const now = Date.now();
+    if (from === 'high') this.heldMs += now - this.heldSince;
+    if (next === 'stalled') this.heldMs = 0;
     if (next === 'high' && this.opts.stallTimeoutMs > 0) {
-      this.stallTimer = setTimeout(() => this.onStall(), this.opts.stallTimeoutMs);
+      this.heldSince = now;
+      this.stallTimer = setTimeout(() => this.onStall(), Math.max(0, this.opts.stallTimeoutMs - this.heldMs));
       this.stallTimer.unref();
     }
     if (this.deps.log.isDebugEnabled()) this.deps.log.debug('destination pressure', { destination: this.name, from, to: next });
@@ -401,11 +509,13 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
   private onStall(): void {
     this.stallTimer = null;
     if (this.pressure !== 'high') return;
-    this.deps.log.warn('destination is not draining; no longer pausing receivers for it (it will drop at maxQueueSize)', {
+    this.counters.stalls++;
+    this.limited.warn(`${this.name}:stall`, 'destination held the receivers for stallTimeout in all without emptying its queue; no longer pausing receivers for it (it will drop at maxQueueSize)', {
       destination: this.name,
       peer: this.description,
       queued: this.queue.length,
       stallTimeoutMs: this.opts.stallTimeoutMs,
+      stalls: this.counters.stalls,
     });
     this.setPressure('stalled');
   }

@@ -59,6 +59,11 @@ export class Pipeline implements PressureListener, MetricSink {
     this.accept(this.one, origin);
   }
 
+  /** listen.maxNameLength as the routers in force apply it, for receivers that answer with the reason (HTTP). */
+  get maxNameLength(): number {
+    return this.routers.received.maxNameLength;
+  }
+
   /** The routing decision for a name (for `carbon-fanout route` and tests). */
   route(name: string): Route<DatapointTarget> {
     return this.routers.received.route(name);
@@ -112,7 +117,16 @@ export class Pipeline implements PressureListener, MetricSink {
     const c = this.counters;
     if (route.verdict === RouteVerdict.Blacklisted) c.blacklistMatches++;
     else if (route.verdict === RouteVerdict.NotWhitelisted) c.whitelistRejects++;
-    else {
+    else if (route.verdict === RouteVerdict.NameTooLong) {
+      c.nameTooLong++;
+      // lazily: the name may be a megabyte, measured and cut only for the lines actually logged
+      this.limited.warn(`name-long:${origin}`, 'metric name over maxNameLength, dropping datapoint', () => ({
+        peer: origin,
+        bytes: Buffer.byteLength(route.name, 'utf8'),
+        maxNameLength: this.routers.received.maxNameLength,
+        start: JSON.stringify(route.name.slice(0, 100)),
+      }));
+    } else {
       c.invalidNames++;
       this.limited.warn(`name:${origin}`, 'invalid metric name, dropping datapoint', () => ({ peer: origin, name: JSON.stringify(route.name.slice(0, 200)) }));
     }

@@ -42,11 +42,15 @@ export type ReloadOutcome = ReloadReport | { result: 'failed'; error: string };
 const RESTART_ONLY = ['http', 'admin', 'sources', 'selfMetrics', 'dataDir', 'minTimestampResolution'] as const;
 
 /** The TCP/UDP receivers a reload can rebind, each with the part of the config it is built from. */
+function connectionLimits(c: RelayConfig): unknown[] {
+  return [c.listen.maxConnections, c.listen.maxConnectionsPerClient, c.listen.idleTimeout];
+}
+
 const REBINDABLE = {
-  line: (c: RelayConfig) => [c.listen.line?.tcp, c.listen.line?.maxLineLength, c.listen.maxConnections],
-  lineTls: (c: RelayConfig) => [c.listen.line?.tls, c.listen.line?.maxLineLength, c.listen.maxConnections],
+  line: (c: RelayConfig) => [c.listen.line?.tcp, c.listen.line?.maxLineLength, ...connectionLimits(c)],
+  lineTls: (c: RelayConfig) => [c.listen.line?.tls, c.listen.line?.maxLineLength, ...connectionLimits(c)],
   udp: (c: RelayConfig) => [c.listen.line?.udp, c.listen.line?.maxLineLength],
-  pickle: (c: RelayConfig) => [c.listen.pickle, c.listen.maxConnections],
+  pickle: (c: RelayConfig) => [c.listen.pickle, ...connectionLimits(c)],
 } as const;
 type Rebindable = keyof typeof REBINDABLE;
 

@@ -227,15 +227,16 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counters
   const limited = new RateLimitedLog(log);
   const protocolDeps = { sink: pipeline, counters, limited, now };
   const listenerDeps = { pipeline, counters, log };
-  const { maxConnections, line, pickle, http } = config.listen;
+  const { maxConnections, maxConnectionsPerClient, idleTimeout, line, pickle, http } = config.listen;
+  const limits = { maxConnections, maxConnectionsPerClient, idleTimeout };
   const out: { -readonly [K in keyof Listeners]: Listeners[K] } = {};
   if (line !== undefined) {
     const lineProtocol = (peer: string): LineProtocol => new LineProtocol(peer, line.maxLineLength, protocolDeps);
-    if (line.tcp) out.line = new StreamListener({ name: 'line', ...line.tcp, maxConnections }, { ...listenerDeps, protocol: lineProtocol });
+    if (line.tcp) out.line = new StreamListener({ name: 'line', ...line.tcp, ...limits }, { ...listenerDeps, protocol: lineProtocol });
     if (line.tls) {
       const t = line.tls;
       out.lineTls = new StreamListener(
-        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, maxConnections },
+        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, ...limits },
         { ...listenerDeps, protocol: lineProtocol },
       );
     }
@@ -244,7 +245,7 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counters
   if (pickle?.tcp) {
     const pickleDeps = { ...protocolDeps, decoder: new PickleDecoder() };
     out.pickle = new StreamListener(
-      { name: 'pickle', ...pickle.tcp, maxConnections },
+      { name: 'pickle', ...pickle.tcp, ...limits },
       { ...listenerDeps, protocol: (peer) => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps) },
     );
   }

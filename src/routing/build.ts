@@ -53,9 +53,10 @@ export function buildRouters<D>(config: RelayConfig, destinationFor: (d: Destina
   const f = config.filters;
   const filter = f === undefined ? undefined : new NameFilter(f, log);
   if (filter !== undefined) reloadables.push(filter);
+  const { maxNameLength } = config.listen;
   return {
-    received: new Router(rules, { filter, normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize }),
-    internal: new Router(rules, { normalizeTags: config.normalizeTags, cacheSize: 10_000 }),
+    received: new Router(rules, { filter, normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize, maxNameLength }),
+    internal: new Router(rules, { normalizeTags: config.normalizeTags, cacheSize: 10_000, maxNameLength }),
     reloadables,
   };
 }

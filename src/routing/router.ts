@@ -1,4 +1,4 @@
-import { isValidMetricName } from '../codec/metric-name';
+import { DEFAULT_MAX_NAME_LENGTH, isNameTooLong, isValidMetricName } from '../codec/metric-name';
 import { FilterVerdict, type NameFilter } from './name-filter';
 import { RouteCache } from './route-cache';
 import type { RuleSet } from './rule-set';
@@ -24,6 +24,8 @@ export const enum RouteVerdict {
   InvalidName = 1,
   Blacklisted = 2,
   NotWhitelisted = 3,
+  /** Over maxNameLength bytes; decided before the route cache, never cached. */
+  NameTooLong = 4,
 }
 
 /** The routing decision for one received name; computed once per distinct name and cached. */
@@ -40,7 +42,11 @@ export interface RouterOptions {
   filter?: NameFilter;
   normalizeTags: boolean;
   cacheSize: number;
+  /** listen.maxNameLength: longest name routed, in UTF-8 bytes; default DEFAULT_MAX_NAME_LENGTH. */
+  maxNameLength?: number;
 }
+
+const NO_DESTINATIONS: readonly never[] = Object.freeze([]);
 
 /**
  * Name -> destinations, as carbon-relay decides it: blacklist, whitelist, tag
@@ -50,15 +56,24 @@ export interface RouterOptions {
  */
 export class Router<D> {
   private readonly cache: RouteCache<Route<D>>;
+  readonly maxNameLength: number;
+  /** Names of at most this many UTF-16 units fit whatever their characters: one compare per datapoint. */
+  private readonly alwaysFits: number;
 
   constructor(
     readonly rules: RuleSet<Target<D>>,
     private readonly opts: RouterOptions,
   ) {
     this.cache = new RouteCache(opts.cacheSize, (name) => this.resolve(name));
+    this.maxNameLength = opts.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
+    this.alwaysFits = Math.floor(this.maxNameLength / 3);
   }
 
   route(name: string): Route<D> {
+    // Before the cache: a name over the limit must never become a key (one per distinct name, each up to a frame long).
+    if (name.length > this.alwaysFits && isNameTooLong(name, this.maxNameLength)) {
+      return { verdict: RouteVerdict.NameTooLong, name, destinations: NO_DESTINATIONS, tagError: false };
+    }
     return this.cache.get(name);
   }
 

@@ -54,10 +54,14 @@ export class IngestCounters {
   invalidPickles = 0;
   /** Pickle frames over the size limit, skipped. */
   pickleTooLong = 0;
+  /** Pickle frames rejected whole for nesting deeper than the decoder's limit (carbon's frames are two levels deep). */
+  pickleTooDeep = 0;
   /** Items inside accepted pickle frames that were skipped (bad shape, non-string name, non-numeric). */
   invalidPickleItems = 0;
   /** Names that would corrupt the line protocol (empty, whitespace, control characters). */
   invalidNames = 0;
+  /** Datapoints whose name is over listen.maxNameLength UTF-8 bytes. */
+  nameTooLong = 0;
   /** Datapoints matched by a rule with no destinations (an explicit blackhole). */
   blackholed = 0;
   /** Datapoints whose name matched the blacklist (carbon's blacklistMatches). */
@@ -80,8 +84,16 @@ export class IngestCounters {
   httpBadRequests = 0;
   /** collectd values that were null (NaN gauges) and notifications, skipped. */
   httpSkippedItems = 0;
+  /** /imp sums of finite values that overflowed to infinity in a flush interval; that datapoint was dropped. */
+  httpImpulseOverflows = 0;
   /** Current TCP receiver connections. */
   activeConnections = 0;
+  /** TCP/TLS receiver connections refused because the listener held maxConnections. */
+  connectionsRefused = 0;
+  /** TCP/TLS receiver connections refused because their client address held maxConnectionsPerClient. */
+  connectionsRefusedPerClient = 0;
+  /** Receiver connections closed after idleTimeout without a complete line or frame (TLS: handshake not done in time). */
+  idleTimeouts = 0;
   /** Configuration reloads applied. */
   reloadsApplied = 0;
   /** Reloads refused because the new configuration is invalid (the relay kept the old one). */
@@ -93,7 +105,7 @@ export class IngestCounters {
 export class DestinationCounters {
   /** Datapoints routed here, including ones dropped (carbon's attemptedRelays). */
   attemptedRelays = 0;
-  /** Datapoints written to the connection. */
+  /** Datapoints written to the connection and handed to the operating system (a chunk still in Node's buffer is not sent yet). */
   sent = 0;
   /** Frames (pickle) or write batches (line) written. */
   batchesSent = 0;
@@ -111,6 +123,14 @@ export class DestinationCounters {
   connects = 0;
   /** Moved to another member of a failover or any_of group while this one was down. */
   handedOver = 0;
+  /** Dropped because one datapoint alone was over maxFrameBytes / maxLineBytes (carbon would hang up on it). */
+  oversizedDrops = 0;
+  /** Written to a connection that closed before they left Node's buffer (not counted as sent). */
+  lostInFlight = 0;
+  /** Connections the peer closed after we had written to them (carbon's way of rejecting input, or a restart). */
+  closedByPeer = 0;
+  /** Times the destination stopped holding receivers because it held them stallTimeout in all. */
+  stalls = 0;
 }
 
 /** Reported by every relay (carbon's names where carbon has the counter). */
@@ -123,13 +143,18 @@ const INGEST_COUNTERS = {
   nanValues: 'counter',
   invalidPickles: 'counter',
   pickleTooLong: 'counter',
+  pickleTooDeep: 'counter',
   invalidPickleItems: 'counter',
   invalidNames: 'counter',
+  nameTooLong: 'counter',
   blackholed: 'counter',
   blacklistMatches: 'counter',
   whitelistRejects: 'counter',
   invalidTags: 'counter',
   activeConnections: 'gauge',
+  connectionsRefused: 'counter',
+  connectionsRefusedPerClient: 'counter',
+  idleTimeouts: 'counter',
   reloadsApplied: 'counter',
   reloadsFailed: 'counter',
   reloadsRestartRequired: 'counter',
@@ -144,6 +169,7 @@ const HTTP_COUNTERS = {
   httpOverloaded: 'counter',
   httpBadRequests: 'counter',
   httpSkippedItems: 'counter',
+  httpImpulseOverflows: 'counter',
 } as const;
 
 // The compiler checks that the two tables together list every field.
@@ -172,4 +198,8 @@ export const DESTINATION_COUNTERS = {
   connectFailures: 'counter',
   connects: 'counter',
   handedOver: 'counter',
+  oversizedDrops: 'counter',
+  lostInFlight: 'counter',
+  closedByPeer: 'counter',
+  stalls: 'counter',
 } as const satisfies CounterTable<DestinationCounters>;

@@ -1,4 +1,4 @@
-import { PickleDecodeError, PickleDecoder, type PickleItemStats } from '../../src/codec/pickle-decoder';
+import { PickleDecodeError, PickleDecoder, PickleTooDeepError, type PickleItemStats } from '../../src/codec/pickle-decoder';
 import { parsePyFloat } from '../../src/common/python/float';
 import { MetricBatch } from '../../src/model/metric';
 import {
@@ -53,6 +53,17 @@ function rejection(frame: Buffer, decoder = new PickleDecoder()): string {
     throw err;
   }
   throw new Error(`frame ${frame.subarray(0, 40).toString('hex')}... decoded instead of being rejected`);
+}
+
+/** The message of the PickleTooDeepError a frame is rejected with (fails the test otherwise). */
+function tooDeep(frame: Buffer, decoder = new PickleDecoder()): string {
+  try {
+    decoder.decode(frame, new MetricBatch(4), NOW);
+  } catch (err) {
+    if (err instanceof PickleTooDeepError) return err.message;
+    throw err;
+  }
+  throw new Error(`frame ${frame.subarray(0, 40).toString('hex')}... decoded instead of being rejected as too deep`);
 }
 
 const stats = (over: Partial<ItemStats>): ItemStats => ({ accepted: 0, badShape: 0, badName: 0, badNumber: 0, badTimestamp: 0, nanValue: 0, ...over });
@@ -421,27 +432,25 @@ describe('truncated, random and oversized input', () => {
     }
   });
 
-  it('a 1 MiB frame of MARKs is rejected without a stack overflow', () => {
+  it('a 1 MiB frame of MARKs is rejected as too deep at the 17th MARK', () => {
     const buf = Buffer.concat([hex('8002'), Buffer.alloc(1024 * 1024 - 3, 0x28), hex('2e')]);
-    expect(rejection(buf)).toBe('STOP with a malformed stack');
-    expect(rejection(buf.subarray(0, buf.length - 1))).toBe('no STOP opcode');
+    expect(tooDeep(buf)).toBe('nesting deeper than 16 levels at offset 18');
   });
 
-  it('1 MiB of nested MARK ... LIST (a list 512Ki levels deep) decodes without recursion', () => {
+  it('1 MiB of nested MARK ... LIST is rejected at the first MARK past the limit', () => {
     const depth = 512 * 1024 - 1;
     const buf = Buffer.concat([hex('8002'), Buffer.alloc(depth, 0x28), Buffer.alloc(depth, 0x6c), hex('2e')]);
-    expect(buf.length).toBe(1024 * 1024 + 1);
-    expect(decode(buf)).toEqual({ points: [], stats: stats({ badShape: 1 }) });
+    expect(tooDeep(buf)).toBe('nesting deeper than 16 levels at offset 18');
   });
 
-  it('lists nested 1M deep by APPEND and tuples nested by TUPLE1 decode without recursion', () => {
+  it('lists nested 1M deep by APPEND and tuples nested by TUPLE1 are rejected at the first opcode past the limit', () => {
     const n = 1024 * 1024;
     const appended = Buffer.concat([hex('8002'), Buffer.alloc(n, 0x5d), Buffer.alloc(n - 1, 0x61), hex('2e')]);
-    expect(decode(appended)).toEqual({ points: [], stats: stats({ badShape: 1 }) });
+    // 2 + n lists, then APPENDs: the 16th makes a list 17 deep
+    expect(tooDeep(appended)).toBe(`nesting deeper than 16 levels at offset ${2 + n + 15}`);
     const tupled = Buffer.concat([hex('8002 5d'), Buffer.alloc(n, 0x85), hex('2e')]);
-    expect(decode(tupled)).toEqual({ points: [], stats: stats({ badShape: 1 }) });
+    expect(tooDeep(tupled)).toBe('nesting deeper than 16 levels at offset 18');
   });
-
   it('a list of 500k items in one APPENDS decodes (pickleparser overflows its stack here)', () => {
     const n = 500_000;
     const items = Buffer.alloc(2 * n);
@@ -461,6 +470,122 @@ describe('truncated, random and oversized input', () => {
     expect(statsOf(s)).toEqual(stats({ accepted: n }));
     expect(batch.length).toBe(n);
     expect([batch.names[n - 1], batch.timestamps[n - 1], batch.values[n - 1]]).toEqual(['same', 1700000000, 1.5]);
+  });
+});
+
+describe('nesting depth (open MARKs + the depth of what is built) and memo bounds', () => {
+  const tuple1s = (n: number): string => '85'.repeat(n);
+
+  it('accepts 16 levels and rejects the 17th, with open MARKs counted as levels', () => {
+    // None wrapped in 16 one-tuples is 16 deep: decodes (its only item is not a datapoint)
+    expect(decode(hex(`8002 4e ${tuple1s(16)} 2e`)).stats).toEqual(stats({ badShape: 1 }));
+    expect(tooDeep(hex(`8002 4e ${tuple1s(17)} 2e`))).toBe('nesting deeper than 16 levels at offset 19');
+    // 15 open MARKs + a 2-deep tuple could only end up 17 deep
+    expect(tooDeep(hex(`8002 ${'28'.repeat(15)} 4e 85 85`))).toBe('nesting deeper than 16 levels at offset 19');
+    expect(rejection(hex(`8002 ${'28'.repeat(14)} 4e 85 85`))).toBe('no STOP opcode');
+    expect(tooDeep(hex(`8002 ${'28'.repeat(17)}`))).toBe('nesting deeper than 16 levels at offset 18');
+  });
+
+  it('a memoised value keeps its depth when fetched again', () => {
+    const deep15 = `4e ${tuple1s(15)} 7100 30`; // built, memoised, popped
+    expect(decode(hex(`8002 ${deep15} 6800 85 2e`)).stats).toEqual(stats({ badShape: 1 }));
+    expect(tooDeep(hex(`8002 ${deep15} 6800 85 85 2e`))).toBe(`nesting deeper than 16 levels at offset ${2 + 16 + 3 + 2 + 1}`);
+  });
+
+  it('APPEND and APPENDS deepen the list they fill', () => {
+    // ] ] ] ... a a a: each APPEND puts the list above into the one below
+    expect(decode(hex(`8002 ${'5d'.repeat(16)} ${'61'.repeat(15)} 2e`)).stats).toEqual(stats({ badShape: 1 }));
+    expect(tooDeep(hex(`8002 ${'5d'.repeat(17)} ${'61'.repeat(16)} 2e`))).toBe(`nesting deeper than 16 levels at offset ${2 + 17 + 15}`);
+    // APPENDS: a list holding a 14-deep tuple is 15 deep, so wrapping it twice is too deep
+    expect(decode(hex(`8002 5d 28 4e ${tuple1s(14)} 65 85 2e`)).stats).toEqual(stats({ badShape: 1 }));
+    expect(tooDeep(hex(`8002 5d 28 4e ${tuple1s(14)} 65 85 85 2e`))).toBe(`nesting deeper than 16 levels at offset ${2 + 1 + 1 + 1 + 14 + 1 + 1}`);
+  });
+
+  it('maxDepth is an option; a carbon frame is 3 deep', () => {
+    const frame = p2list(item('a', 1, 2));
+    expect(decode(frame, new PickleDecoder({ maxDepth: 3 })).points).toEqual([{ name: 'a', timestamp: 1, value: 2 }]);
+    expect(tooDeep(frame, new PickleDecoder({ maxDepth: 2 }))).toMatch(/^nesting deeper than 2 levels/);
+    expect(() => new PickleDecoder({ maxDepth: 0 })).toThrow(RangeError);
+  });
+
+  it('empty lists are never shared once something is appended to one of them', () => {
+    // [('a', [1.0, 2.0]), ('b', [])]: the inner lists start as EMPTY_LIST
+    const a = `${binunicode('a')} 5d 47${f64(1)} 61 47${f64(2)} 61 86`;
+    const b = `${binunicode('b')} 5d 86`;
+    expect(decode(p2list(a, b))).toEqual({ points: [{ name: 'a', timestamp: 1, value: 2 }], stats: stats({ accepted: 1, badShape: 1 }) });
+  });
+
+  it('an empty list memoised before it is filled is the filled list when fetched', () => {
+    // ] PUT 0, MARK, item, APPENDS, POP, GET 0, STOP
+    expect(decode(hex(`8002 5d 7100 28 ${item('m', 1, 2)} 65 30 6800 2e`)).points).toEqual([{ name: 'm', timestamp: 1, value: 2 }]);
+  });
+
+  it('memo indices out of order work but are bounded; MEMOIZE floods are cut at one entry per 4 bytes', () => {
+    const long = (op: string, i: number): string => `${op}${u32(i)}`;
+    expect(decode(hex(`8002 5d 28 ${item('s', 1, 2)} ${long('72', 0xffffffff)} 30 ${long('6a', 0xffffffff)} 65 2e`)).points).toEqual([{ name: 's', timestamp: 1, value: 2 }]);
+    const sparse = Array.from({ length: 1025 }, (_, i) => long('72', 0xffffffff - i)).join('');
+    expect(rejection(hex(`8002 4e ${sparse} 2e`))).toMatch(/^more than 1024 out-of-order memo indices/);
+    const flood = Buffer.concat([hex('8004 4e'), Buffer.alloc(64 * 1024, 0x94), hex('2e')]);
+    expect(rejection(flood)).toBe(`more than ${1024 + (flood.length >> 2)} memo entries at offset ${3 + 1024 + (flood.length >> 2) + 1}`);
+  });
+});
+
+/**
+ * 1 MiB frames built to be expensive for a stack machine: each decodes or is
+ * rejected, always with a PickleDecodeError, and (checked by hand, not
+ * asserted) in time of the order of a valid 1 MiB frame.
+ */
+describe('hostile 1 MiB frames', () => {
+  const MiB = 1024 * 1024;
+  const flood = (prefix: string, unit: string, suffix: string): Buffer => {
+    const pre = hex(prefix);
+    const u = hex(unit);
+    const post = hex(suffix);
+    const n = Math.floor((MiB - pre.length - post.length) / u.length);
+    return Buffer.concat([pre, Buffer.alloc(n * u.length, u), post]);
+  };
+  const half = (a: string, b: string): Buffer => Buffer.concat([hex('8002'), Buffer.alloc(MiB / 2 - 2, hex(a)), Buffer.alloc(MiB / 2 - 2, hex(b)), hex('2e')]);
+  const distinctPuts = (): Buffer => {
+    const n = Math.floor((MiB - 4) / 5);
+    const b = Buffer.alloc(3 + 5 * n + 1);
+    b.set([0x80, 2, 0x4e]);
+    for (let i = 0; i < n; i++) {
+      b[3 + 5 * i] = 0x72;
+      b.writeUInt32LE(0xffffffff - i, 4 + 5 * i);
+    }
+    b[b.length - 1] = 0x2e;
+    return b;
+  };
+  const cases: [string, () => Buffer, string | RegExp | { badShape: number }][] = [
+    ['MARKs', () => flood('8002', '28', '2e'), /^nesting deeper than 16/],
+    ['MARK ... TUPLE nesting', () => half('28', '74'), /^nesting deeper than 16/],
+    ['EMPTY_LISTs', () => flood('8002', '5d', '2e'), 'STOP with a malformed stack'],
+    ['EMPTY_TUPLEs', () => flood('8002', '29', '2e'), 'STOP with a malformed stack'],
+    ['EMPTY_LISTs then APPENDs', () => half('5d', '61'), /^nesting deeper than 16/],
+    ['a TUPLE1 chain', () => flood('8002 4e', '85', '2e'), /^nesting deeper than 16/],
+    ['one-tuples of empty lists', () => flood('8002', '5d85', '2e'), 'STOP with a malformed stack'],
+    ['a MEMOIZE flood', () => flood('8004 4e', '94', '2e'), /^more than \d+ memo entries/],
+    ['LONG_BINPUT at the largest index', () => flood('8002 4e', '72ffffffff', '2e'), 'top-level object is not a list or tuple'],
+    ['LONG_BINPUT at distinct huge indices', distinctPuts, /^more than 1024 out-of-order memo indices/],
+    ['one memoised list fetched into itself', () => flood('8002 5d 7100 28', '6800', '652e'), { badShape: Math.floor((MiB - 7) / 2) }],
+    ['a list appended to itself', () => flood('8002 5d 7100', '680061', '2e'), { badShape: Math.floor((MiB - 6) / 3) }],
+    ['BINUNICODE claiming 4 GiB', () => Buffer.concat([hex('8002 58 ffffffff'), Buffer.alloc(MiB - 7, 0x61)]), 'truncated at offset 7'],
+    ['BINUNICODE8 claiming 2**63 bytes', () => Buffer.concat([hex('8004 8d ffffffffffffff7f'), Buffer.alloc(MiB - 11, 0x61)]), 'truncated at offset 11'],
+    ['an unterminated FLOAT', () => flood('8000 46', '31', ''), 'unterminated text argument at offset 3'],
+    ['text FLOATs', () => flood('8000 28', '46310a', '6c2e'), { badShape: Math.floor((MiB - 5) / 3) }],
+  ];
+
+  it.each(cases)('%s', (_name, build, expected) => {
+    const frame = build();
+    expect(frame.length).toBeGreaterThan(MiB - 8);
+    expect(frame.length).toBeLessThanOrEqual(MiB);
+    if (typeof expected === 'object' && !(expected instanceof RegExp)) {
+      expect(decode(frame).stats).toEqual(stats(expected));
+    } else {
+      const message = rejection(frame);
+      if (expected instanceof RegExp) expect(message).toMatch(expected);
+      else expect(message).toBe(expected);
+    }
   });
 });
 

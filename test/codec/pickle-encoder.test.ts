@@ -213,3 +213,41 @@ describe('PickleEncoder: values pickleparser and our decoder read back exactly',
     }
   });
 });
+
+describe('PickleEncoder: frames stay under carbon\'s 2^20-byte pickle limit', () => {
+  it('500 names of 2,200 bytes (1.1 MB at the datapoint cap) go out in frames of at most maxFrameBytes, every datapoint once', () => {
+    const points = Array.from({ length: 500 }, (_, i) => ({ name: `long.${String(i).padStart(3, '0')}.${'n'.repeat(2191)}`, timestamp: 1700000000 + i, value: i }));
+    const q = queueOf(points);
+    const w = new ByteWriter();
+    const enc = new PickleEncoder();
+    const sizes: number[] = [];
+    while (q.length > 0) {
+      const n = enc.encode(q, 500, w);
+      expect(n).toBeGreaterThan(0);
+      q.shift(n);
+      sizes.push(w.pos);
+      const all = frames(w.take());
+      expect(all).toHaveLength(1);
+    }
+    expect(sizes.length).toBe(2);
+    for (const s of sizes) expect(s).toBeLessThanOrEqual(1_000_000);
+  });
+
+  it('a datapoint that cannot fit a frame of its own encodes nothing and leaves the writer as it was', () => {
+    const w = new ByteWriter(64);
+    w.byte(7);
+    const q = queueOf([{ name: 'x'.repeat(2000), timestamp: 1, value: 1 }]);
+    expect(new PickleEncoder('', 1024).encode(q, 500, w)).toBe(0);
+    expect(w.pos).toBe(1);
+  });
+});
+
+describe('ByteWriter', () => {
+  it('gives back a buffer that one large message grew, once it is taken', () => {
+    const w = new ByteWriter(1024);
+    w.bytes(Buffer.alloc(1024 * 1024));
+    expect(w.buf.length).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(w.take()).toHaveLength(1024 * 1024);
+    expect(w.buf.length).toBe(1024);
+  });
+});

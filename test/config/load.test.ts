@@ -41,7 +41,7 @@ describe('defaults', () => {
     expect(cfg.shutdownTimeoutMs).toBe(10_000);
     expect(cfg.routeCacheSize).toBe(100_000);
     expect(cfg.selfMetrics).toEqual({ intervalMs: 60_000, prefix: undefined });
-    expect(cfg.listen).toEqual({ maxConnections: 1024 });
+    expect(cfg.listen).toEqual({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, maxNameLength: 4096 });
     expect(cfg.groups).toEqual([]);
     expect(cfg.filters).toBeUndefined();
     expect(cfg.normalizeTags).toBe(false);
@@ -53,6 +53,8 @@ describe('defaults', () => {
         host: '127.0.0.1',
         port: 2004,
         protocol: 'pickle',
+        maxFrameBytes: 1_000_000,
+        maxLineBytes: 16_384,
         tls: false,
         maxQueueSize: 100_000,
         maxDatapointsPerMessage: 500,
@@ -78,6 +80,9 @@ describe('defaults', () => {
     const cfg = load({ listen: { line: { tcp: { port: 2003 }, udp: { port: 2003 } }, pickle: { tcp: { port: 2004 } } }, destinations: [DEST], rules: [DEFAULT_RULE] });
     expect(cfg.listen).toEqual({
       maxConnections: 1024,
+      maxConnectionsPerClient: 64,
+      idleTimeout: 180_000,
+      maxNameLength: 4096,
       line: { tcp: { host: '0.0.0.0', port: 2003 }, udp: { host: '0.0.0.0', port: 2003 }, maxLineLength: 16_384 },
       pickle: { tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 1_048_576 },
     });

@@ -15,19 +15,31 @@ export class ScriptedConnection implements Connection {
   writesWhileBlocked = 0;
   ended = false;
   destroyed = false;
+  private closed = false;
   private blocked = false;
 
   constructor(private readonly events: TransportEvents) {}
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, flushed?: () => void): boolean {
     if (this.blocked) this.writesWhileBlocked++;
     this.writes.push(chunk);
+    if (flushed !== undefined) this.unflushed.push(flushed);
     if (this.budget > 0) {
       this.budget--;
+      // as Node does: the chunk left the process, reported on a later tick
+      process.nextTick(() => this.flushAccepted());
       return true;
     }
     this.blocked = true;
     return false;
+  }
+
+  /** Chunks written but not yet reported as flushed (a blocked write stays here until drain()). */
+  private readonly unflushed: (() => void)[] = [];
+
+  private flushAccepted(): void {
+    if (this.blocked || this.closed) return;
+    for (const f of this.unflushed.splice(0)) f();
   }
 
   end(): void {
@@ -53,11 +65,13 @@ export class ScriptedConnection implements Connection {
   drain(budget = Infinity): void {
     this.budget = budget;
     this.blocked = false;
+    this.flushAccepted();
     this.events.onDrain();
   }
 
   /** The connection is gone: fires onClose. */
   close(error?: Error): void {
+    this.closed = true;
     this.events.onClose(error);
   }
 }
@@ -114,11 +128,11 @@ export class BackpressureAudit implements Transport {
       onClose: (err) => events.onClose(err),
     });
     return {
-      write: (chunk: Buffer): boolean => {
+      write: (chunk: Buffer, flushed?: () => void): boolean => {
         if (blocked) this.writesWhileBlocked++;
         this.writes++;
         this.bytes += chunk.length;
-        const ok = conn.write(chunk);
+        const ok = conn.write(chunk, flushed);
         if (!ok) {
           blocked = true;
           this.falseReturns++;

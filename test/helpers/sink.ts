@@ -27,6 +27,8 @@ export class CaptureServer {
   readonly frames: Buffer[] = [];
   readonly datapoints: Captured[] = [];
   connections = 0;
+  /** Connections that have closed (read to their end, or reset). */
+  closedConnections = 0;
   private server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private pending = Buffer.alloc(0);
@@ -74,7 +76,10 @@ export class CaptureServer {
   private onConnection(s: net.Socket): void {
     this.connections++;
     this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
+    s.on('close', () => {
+      this.sockets.delete(s);
+      this.closedConnections++;
+    });
     s.on('error', () => undefined);
     s.on('data', (chunk: Buffer) => {
       this.chunks.push(chunk);

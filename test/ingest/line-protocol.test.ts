@@ -229,3 +229,18 @@ describe('LineProtocol over UDP (onDatagram)', () => {
     expect(h.entries).toEqual([invalid(MALFORMED, 'split.name 4', '198.51.100.7:40000'), invalid(MALFORMED, ' 400', '198.51.100.9:40002')]);
   });
 });
+
+describe('LineProtocol progress (completed), which the idle timeout runs from', () => {
+  it('counts whole lines, good, bad and oversized, never a partial one', () => {
+    const h = harness({ maxLineLength: 16 });
+    h.protocol.onData(bytes('a.b 1 1700000000\nnot a line at all\n'));
+    expect(h.protocol.completed).toBe(2);
+    h.protocol.onData(bytes('slow.lor'));
+    h.protocol.onData(bytes('is'));
+    expect(h.protocol.completed).toBe(2);
+    h.protocol.onData(bytes('x'.repeat(40)));
+    expect(h.protocol.completed).toBe(3); // the oversized line, once, when it passes the limit
+    h.protocol.onData(bytes('y'.repeat(40)));
+    expect(h.protocol.completed).toBe(3);
+  });
+});

@@ -141,12 +141,13 @@ describe('PickleProtocol: bad frames cost the frame, never the connection', () =
     expect(moved(h.counters)).toEqual({});
   });
 
-  it('a length prefix beyond 64 frames of maxFrameLength is not pickle framing: onData asks to close the connection', () => {
+  it('a length prefix beyond 64 frames of maxFrameLength is not pickle framing: counted as an invalid pickle, onData asks to close the connection', () => {
     const h = harness(256);
     const header = Buffer.alloc(4);
     header.writeUInt32BE(256 * 64 + 1);
     expect(h.protocol.onData(Buffer.concat([header, Buffer.from('GET / HTTP/1.1\r\n')]))).toBe(false);
     expect(h.sink.copies).toEqual([]);
+    expect(moved(h.counters)).toEqual({ invalidPickles: 1 });
   });
 
   it('drops an invalid pickle whole (invalidPickles), logs it, and decodes the next frame', () => {
@@ -232,5 +233,23 @@ describe('PickleProtocol at connection end (onEnd)', () => {
     h.protocol.onData(frame.subarray(0, 12));
     h.protocol.onEnd();
     expect(moved(h.counters)).toEqual({ pickleTooLong: 1 });
+  });
+});
+
+describe('PickleProtocol progress (completed), which the idle timeout runs from', () => {
+  it('counts whole frames, good, bad and oversized, never a partial one', () => {
+    const h = harness(64);
+    const good = encoded([dp('whole', 1, 100)]);
+    h.protocol.onData(Buffer.concat([good, framed(Buffer.from('garbage!'))]));
+    expect(h.protocol.completed).toBe(2);
+    h.protocol.onData(good.subarray(0, 6));
+    h.protocol.onData(good.subarray(6, 9));
+    expect(h.protocol.completed).toBe(2);
+    h.protocol.onData(good.subarray(9));
+    expect(h.protocol.completed).toBe(3);
+    const oversized = Buffer.alloc(4);
+    oversized.writeUInt32BE(1000);
+    h.protocol.onData(oversized);
+    expect(h.protocol.completed).toBe(4); // counted once, when its header says it will be skipped
   });
 });

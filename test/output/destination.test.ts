@@ -153,6 +153,9 @@ describe('Destination: queueing', () => {
     // onConnect flushes at once; a byte stream gets the one message in one write
     expect(t.current.writes).toHaveLength(1);
     expect(splitFrames(t.current.writes[0]).map((f) => itemsOf(f).map(([n]) => n))).toEqual([names('early', 5)]);
+    // sent once the chunk has left the process, which the transport reports on a later tick
+    expect(d.counters).toMatchObject({ sent: 0, batchesSent: 1, connects: 1 });
+    await eventLoopTurns(1);
     expect(d.counters).toMatchObject({ sent: 5, batchesSent: 1, connects: 1 });
     expect(d.queue.length).toBe(0);
 
@@ -214,7 +217,8 @@ describe('Destination: backpressure', () => {
     await waitFor(() => t.current.writes.length === 1, 'the first write');
     expect(d.currentState).toBe('blocked');
     expect(d.isConnected).toBe(true);
-    expect(d.counters).toMatchObject({ sent: 10, batchesSent: 1 });
+    // the chunk write() pushed back on is still in the process's buffer: written, not yet sent
+    expect(d.counters).toMatchObject({ sent: 0, batchesSent: 1 });
     expect(d.queue.length).toBe(20);
 
     offerMany(d, 'bp', 5, 30);
@@ -228,6 +232,7 @@ describe('Destination: backpressure', () => {
     expect(t.current.writesWhileBlocked).toBe(0);
     expect(t.current.writes.map((w) => itemCounts(splitFrames(w)))).toEqual([[10], [10], [10], [5]]);
     expect(t.current.writes.flatMap((w) => splitFrames(w).flatMap((f) => itemsOf(f).map(([n]) => n)))).toEqual(names('bp', 35));
+    await eventLoopTurns(1);
     expect(d.counters).toMatchObject({ sent: 35, batchesSent: 4 });
     expect(d.queue.length).toBe(0);
   });
@@ -245,7 +250,7 @@ describe('Destination: backpressure', () => {
     const first = splitFrames(t.current.writes[0]);
     expect(t.current.writes[0].length).toBeGreaterThanOrEqual(256 * 1024);
     const inFirst = itemCounts(first).reduce((a, b) => a + b, 0);
-    expect(d.counters.sent).toBe(inFirst);
+    expect(d.counters.sent).toBe(0);
     expect(d.queue.length).toBe(30_000 - inFirst);
     await eventLoopTurns(3);
     expect(t.current.writes).toHaveLength(1);
@@ -257,6 +262,7 @@ describe('Destination: backpressure', () => {
     const all = t.current.writes.flatMap((w) => splitFrames(w));
     expect(itemCounts(all).every((n) => n <= 500)).toBe(true);
     expect(all.flatMap((f) => itemsOf(f).map(([n]) => n))).toEqual(names('stream.backpressure.series', 30_000));
+    await eventLoopTurns(1);
     expect(d.counters.sent).toBe(30_000);
     expect(d.counters.batchesSent).toBe(60);
   });
@@ -353,8 +359,9 @@ describe('Destination: pressure', () => {
     expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
     expect(d.currentState).toBe('blocked'); // still connected: only the pressure state changed
     expect(d.admissionRoom).toBe(Infinity);
-    await waitFor(() => entries.some((e) => e.message.startsWith('destination is not draining')), 'the stall warning');
-    expect(entries.find((e) => e.message.startsWith('destination is not draining'))).toMatchObject({ level: 'warn', queued: 10, stallTimeoutMs: 30 });
+    await waitFor(() => entries.some((e) => e.message.startsWith('destination held the receivers')), 'the stall warning');
+    expect(entries.find((e) => e.message.startsWith('destination held the receivers'))).toMatchObject({ level: 'warn', destination: 'd.one', queued: 10, stallTimeoutMs: 30, stalls: 1 });
+    expect(d.counters.stalls).toBe(1);
 
     offerMany(d, 's', 100, 10); // 90 fit, 10 are dropped; nobody is asked to pause again
     expect(d.queue.length).toBe(100);
@@ -497,6 +504,12 @@ describe('Destination: stop', () => {
     expect(d.counters.undeliveredAtShutdown).toBe(report.undelivered);
     expect(d.counters.sent + report.undelivered + d.counters.fullQueueDrops).toBe(300_000);
     expect(d.currentState).toBe('stopped');
+    // What was counted as sent had left the process: the peer gets all of it once it reads again.
+    // (A message cut at the deadline may also arrive in part: TCP does not say how far into a write the kernel got.)
+    s.resumeReading();
+    await waitFor(() => s.closedConnections === 1, 'the cut connection read to its end', 15_000);
+    expect(s.datapoints.length).toBeGreaterThanOrEqual(d.counters.sent);
+    expect(s.datapoints.length).toBeLessThanOrEqual(d.counters.sent + report.undelivered);
   });
 
   it('after stop it never reconnects, and a late close of the old connection changes nothing', async () => {
@@ -509,7 +522,9 @@ describe('Destination: stop', () => {
     await waitFor(() => d.currentState === 'blocked', 'blocked');
     offerMany(d, 'late', 2, 3);
     const report = await settlesWithin(d.stop(Date.now()), 2000, 'stop'); // deadline now: what is queued is undelivered
-    expect(report).toEqual({ name: 'd.one', undelivered: 2, spooled: 0, abandoned: [] });
+    // 2 queued, and the 3 of the chunk still in the process's buffer when the connection was cut
+    expect(report).toEqual({ name: 'd.one', undelivered: 5, spooled: 0, abandoned: [] });
+    expect(d.counters).toMatchObject({ sent: 0, undeliveredAtShutdown: 5 });
     expect(t.current.destroyed).toBe(true);
     t.current.close(new Error('closed after destroy'));
     await eventLoopTurns(3);
@@ -534,6 +549,10 @@ describe('Destination: telemetry', () => {
       connectFailures: 0,
       connects: 0,
       handedOver: 0,
+      oversizedDrops: 0,
+      lostInFlight: 0,
+      closedByPeer: 0,
+      stalls: 0,
     };
     expect(reported(d)).toEqual([
       ...Object.entries(DESTINATION_COUNTERS).map(([key, kind]): [string, number, CounterKind] => [key, expected[key], kind]),
@@ -591,5 +610,126 @@ describe('Destination: debug log', () => {
     await waitFor(() => stateLog(entries).length >= want.length, 'transitions logged');
     expect(stateLog(entries)).toEqual(want);
     expect(entries.filter((e) => e.message === 'destination state').every((e) => e.level === 'debug' && e.destination === 'd.one')).toBe(true);
+  });
+});
+
+describe('Destination: what a peer can be sent, and what it is counted as', () => {
+  it('a pickle frame never exceeds maxFrameBytes; a datapoint too large for a frame of its own is dropped and counted', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d, entries } = build(t, {}, { encoder: new PickleEncoder('', 2048) });
+    await d.start();
+    offerMany(d, 'fits.in.frames.of.two.kib', 200);
+    d.offer(`huge.${'x'.repeat(5000)}`, TS, 1);
+    d.offer('after.huge', TS, 2);
+    t.current.connect();
+    await eventLoopTurns(2);
+    const frames = t.current.writes.flatMap((w) => splitFrames(w));
+    expect(frames.length).toBeGreaterThan(1);
+    for (const f of frames) expect(f.length + 4).toBeLessThanOrEqual(2048);
+    expect(frames.flatMap((f) => itemsOf(f).map(([n]) => n))).toEqual([...names('fits.in.frames.of.two.kib', 200), 'after.huge']);
+    expect(d.counters).toMatchObject({ oversizedDrops: 1, sent: 201, attemptedRelays: 202 });
+    expect(entries.find((e) => e.message.startsWith('datapoint too large'))).toMatchObject({ level: 'warn', destination: 'd.one', nameBytes: 5005, name: `huge.${'x'.repeat(95)}` });
+  });
+
+  it('no plaintext line exceeds maxLineBytes: a longer one is dropped and counted, the lines around it go out', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d } = build(t, {}, { encoder: new LineEncoder('', 64) });
+    await d.start();
+    d.offer('short.one', TS, 1);
+    d.offer(`long.${'y'.repeat(60)}`, TS, 2);
+    d.offer('short.two', TS, 3);
+    t.current.connect();
+    await eventLoopTurns(2);
+    expect(Buffer.concat(t.current.writes).toString()).toBe(`short.one 1 ${TS}\nshort.two 3 ${TS}\n`);
+    expect(d.counters).toMatchObject({ oversizedDrops: 1, sent: 2 });
+  });
+
+  it('a peer that hangs up with a chunk still in the process: those datapoints are lostInFlight, never sent, and the log names the last message', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d, entries } = build(t);
+    await d.start();
+    t.current.connect();
+    d.offer('delivered.first', TS, 0);
+    await eventLoopTurns(2);
+    expect(d.counters.sent).toBe(1);
+    t.current.budget = 0;
+    offerMany(d, 'poisoned.batch', 7);
+    await eventLoopTurns(2);
+    expect(d.currentState).toBe('blocked');
+    expect(d.inFlight).toBe(7);
+    t.current.close(); // the peer hung up (FIN): carbon's answer to input it rejects
+    expect(d.counters).toMatchObject({ sent: 1, lostInFlight: 7, closedByPeer: 1 });
+    expect(d.inFlight).toBe(0);
+    expect(entries.find((e) => e.message.startsWith('destination closed the connection after receiving data'))).toMatchObject({
+      level: 'warn',
+      destination: 'd.one',
+      reason: 'closed by peer',
+      lastMessageDatapoints: 7,
+      lastMessageFirstName: 'poisoned.batch.0',
+      lostInFlight: 7,
+    });
+  });
+
+  it('a connect that fails is not a peer hanging up', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d } = build(t);
+    await d.start();
+    t.current.close(new Error('ECONNREFUSED'));
+    expect(d.counters).toMatchObject({ closedByPeer: 0, lostInFlight: 0, connectFailures: 1 });
+  });
+});
+
+describe('Destination: stallTimeout counts the time spent holding receivers, not one pause', () => {
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] }));
+  afterEach(() => jest.useRealTimers());
+
+  /** Connected, with write() pushing back: the queue only moves when the test drains it. */
+  async function held(stallTimeoutMs: number): Promise<Built & { t: ScriptedTransport }> {
+    const t = new ScriptedTransport('message');
+    const b = build(t, { maxDatapointsPerMessage: 1, highWaterMark: 10, lowWaterMark: 5, stallTimeoutMs }, { limit: 100 });
+    await b.d.start();
+    t.current.connect();
+    t.current.budget = 0;
+    b.d.offer('first', TS, 0);
+    await eventLoopTurns(2);
+    expect(b.d.currentState).toBe('blocked');
+    return { ...b, t };
+  }
+
+  it('short pauses that never let the queue empty add up to a stall, which is counted and logged', async () => {
+    const { d, t, pressure, entries } = await held(100);
+    offerMany(d, 'a', 10);
+    expect(d.pressureState).toBe('high');
+    jest.advanceTimersByTime(60);
+    t.current.drain(3);
+    t.current.drain(0); // 10 -> 5: below the low-water mark, receivers resume; the queue is not empty
+    expect(d.pressureState).toBe('normal');
+    offerMany(d, 'b', 5);
+    expect(d.pressureState).toBe('high'); // a second pause: 40 ms of the 100 are left
+    jest.advanceTimersByTime(39);
+    expect(d.pressureState).toBe('high');
+    jest.advanceTimersByTime(2);
+    expect(d.pressureState).toBe('stalled');
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false', 'd.one:true', 'd.one:false']);
+    expect(d.counters.stalls).toBe(1);
+    expect(entries.filter((e) => e.message.startsWith('destination held the receivers'))).toEqual([expect.objectContaining({ destination: 'd.one', stalls: 1 })]);
+  });
+
+  it('a queue that empties starts the count again', async () => {
+    const { d, t } = await held(100);
+    offerMany(d, 'a', 10);
+    jest.advanceTimersByTime(60);
+    t.current.drain(); // everything goes: the peer kept up after all
+    await eventLoopTurns(2);
+    expect(d.queue.length).toBe(0);
+    t.current.budget = 0;
+    d.offer('block', TS, 0);
+    await eventLoopTurns(2);
+    offerMany(d, 'b', 10);
+    expect(d.pressureState).toBe('high');
+    jest.advanceTimersByTime(99);
+    expect(d.pressureState).toBe('high');
+    jest.advanceTimersByTime(1);
+    expect(d.pressureState).toBe('stalled');
   });
 });

@@ -59,6 +59,19 @@ describe('Pipeline', () => {
     });
   });
 
+  it('counts names over maxNameLength as nameTooLong and queues nothing for them', () => {
+    const [a, b] = [destination('a'), destination('b')];
+    const counters = new IngestCounters();
+    const rules = new RuleSet([], [new DirectTarget(b)]);
+    const p = new Pipeline({ received: new Router(rules, { normalizeTags: false, cacheSize: 100, maxNameLength: 8 }), internal: new Router(rules, { normalizeTags: false, cacheSize: 100 }) }, counters, silentLogger());
+    expect(p.maxNameLength).toBe(8);
+    const huge = `a.${'x'.repeat(1_000_000)}`;
+    p.accept(MetricBatch.of([{ name: 'a.ok', value: 1, timestamp: 1 }, ...Array.from({ length: 500 }, () => ({ name: huge, value: 2, timestamp: 2 })), { name: 'a.123456789', value: 3, timestamp: 3 }]), 'peer');
+    expect(queued(b)).toEqual([['a.ok', 1, 1]]);
+    expect(queued(a)).toEqual([]);
+    expect({ received: counters.metricsReceived, nameTooLong: counters.nameTooLong, invalidNames: counters.invalidNames }).toEqual({ received: 1, nameTooLong: 501, invalidNames: 0 });
+  });
+
   it('floors timestamps to minTimestampResolution for received datapoints', () => {
     const [a, b] = [destination('a'), destination('b')];
     const p = new Pipeline(routers(a, b), new IngestCounters(), silentLogger(), 60);

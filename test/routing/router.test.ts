@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NameFilter } from '../../src/routing/name-filter';
+import type { RouteCache } from '../../src/routing/route-cache';
 import { DirectTarget, Router, RouteVerdict } from '../../src/routing/router';
 import { RuleSet } from '../../src/routing/rule-set';
 import { silentLogger } from '../../src/telemetry/logger';
-import { tempDir } from '../helpers/relay';
+import { configFrom, tempDir } from '../helpers/relay';
+import { ConfigError } from '../../src/config/config-error';
+import { buildRouters } from '../../src/routing/build';
 
 const target = (n: string): DirectTarget<string> => new DirectTarget(n);
 
@@ -20,6 +23,34 @@ describe('Router', () => {
   it('rejects names that would corrupt the line protocol', () => {
     const r = new Router(rules, { normalizeTags: false, cacheSize: 100 });
     for (const bad of ['', 'a b', 'a\tb', 'a\u0000b', 'a\u00a0b']) expect(r.route(bad).verdict).toBe(RouteVerdict.InvalidName);
+  });
+
+  it('rejects C1 control characters (U+0080-U+009F), not only U+0085', () => {
+    const r = new Router(rules, { normalizeTags: false, cacheSize: 100 });
+    for (const bad of ['a\u0080b', 'a\u0085b', 'a\u009fb']) expect(r.route(bad).verdict).toBe(RouteVerdict.InvalidName);
+    expect(r.route('a\u00a1b').verdict).toBe(RouteVerdict.Ok);
+  });
+
+  it('refuses names over maxNameLength UTF-8 bytes before the cache, and never caches them', () => {
+    const r = new Router(rules, { normalizeTags: false, cacheSize: 100, maxNameLength: 10 });
+    const cacheSize = (): number => (r as unknown as { cache: RouteCache<unknown> }).cache.size;
+    expect(r.maxNameLength).toBe(10);
+    expect(r.route('a'.repeat(10)).verdict).toBe(RouteVerdict.Ok);
+    expect(cacheSize()).toBe(1);
+    const long = 'a'.repeat(11);
+    expect(r.route(long)).toEqual({ verdict: RouteVerdict.NameTooLong, name: long, destinations: [], tagError: false });
+    expect(r.route('\u00e9'.repeat(5)).verdict).toBe(RouteVerdict.Ok); // 10 bytes
+    expect(r.route('\u00e9'.repeat(6)).verdict).toBe(RouteVerdict.NameTooLong); // 12 bytes, 6 units
+    expect(r.route('x'.repeat(1_000_000)).verdict).toBe(RouteVerdict.NameTooLong);
+    expect(r.route(`bad name ${'x'.repeat(20)}`).verdict).toBe(RouteVerdict.NameTooLong);
+    expect(cacheSize()).toBe(2);
+  });
+
+  it('defaults maxNameLength to 4096 bytes', () => {
+    const r = new Router(rules, { normalizeTags: false, cacheSize: 100 });
+    expect(r.maxNameLength).toBe(4096);
+    expect(r.route('a'.repeat(4096)).verdict).toBe(RouteVerdict.Ok);
+    expect(r.route('a'.repeat(4097)).verdict).toBe(RouteVerdict.NameTooLong);
   });
 
   it('applies the blacklist before the whitelist; an empty whitelist allows everything', () => {
@@ -51,5 +82,22 @@ describe('Router', () => {
     expect(filter.refresh()).toBe(true);
     r.invalidate();
     expect(r.route('also.me').verdict).toBe(RouteVerdict.Ok);
+  });
+});
+
+describe('buildRouters and listen.maxNameLength', () => {
+  const base = { destinations: [{ name: 'd', host: '127.0.0.1', port: 2004 }], rules: [{ default: true, destinations: ['d'] }] };
+
+  it('both routers apply the configured limit; the default is 4096', () => {
+    const built = buildRouters(configFrom({ ...base, listen: { maxNameLength: 100 } }), (d) => d.name, silentLogger());
+    expect([built.received.maxNameLength, built.internal.maxNameLength]).toEqual([100, 100]);
+    expect(built.received.route('a'.repeat(101)).verdict).toBe(RouteVerdict.NameTooLong);
+    expect(buildRouters(configFrom(base), (d) => d.name, silentLogger()).received.maxNameLength).toBe(4096);
+  });
+
+  it('is at least 1 and at most 16000 (a line must fit carbon\'s 16,384-byte limit)', () => {
+    expect(configFrom({ ...base, listen: { maxNameLength: 16_000 } }).listen.maxNameLength).toBe(16_000);
+    expect(() => configFrom({ ...base, listen: { maxNameLength: 16_001 } })).toThrow(ConfigError);
+    expect(() => configFrom({ ...base, listen: { maxNameLength: 0 } })).toThrow(ConfigError);
   });
 });

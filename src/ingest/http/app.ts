@@ -1,9 +1,12 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { HttpConfig } from '../../config/schema';
+import { RateLimitedLog } from '../../telemetry/rate-limited-log';
 import { Authenticator } from './auth';
+import { proxyTrust } from './client-address';
 import type { EndpointGroup } from './endpoint-group';
 import { ERROR_CODE_HEADER, HttpError, HttpErrorCode, rejectionText } from './http-error';
 import type { HttpIngest } from './http-ingest';
+import { UrlEncoding } from './url-encoding';
 import { ClientRateLimit } from './rate-limit';
 
 /** Realm in WWW-Authenticate challenges (collectd/libcurl sends credentials only after one). */
@@ -11,17 +14,21 @@ const REALM = 'carbon-fanout';
 
 /**
  * The Express app: /health, then the rate limit, then each enabled group
- * behind its own credentials, then 404; every error becomes a plain answer
- * naming what was wrong, its stable code in the X-Carbon-Fanout-Error header
- * (HttpErrorCode; CF_ERR_HTTP_INTERNAL for an unexpected failure). Built separately from the listener so tests can
- * drive it with supertest.
+ * behind its own credentials (a malformed path is refused only after them),
+ * then 404; every error becomes a plain answer naming what was wrong, its
+ * stable code in the X-Carbon-Fanout-Error header (HttpErrorCode;
+ * CF_ERR_HTTP_INTERNAL for an unexpected failure, logged rate-limited). Built
+ * separately from the listener so tests can drive it with supertest.
  */
 export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: readonly EndpointGroup[]): Express {
   const { counters, limited, log, now } = ingest.deps;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.set('trust proxy', http.trustProxy);
+  app.set('trust proxy', proxyTrust(http.trustProxy));
+  // RateLimitedLog writes warn lines; a handler failing is a bug here, so its lines keep error level
+  const failures = new RateLimitedLog(Object.assign(log.child({}), { warn: log.error.bind(log) }), undefined, now);
+  const paths = new UrlEncoding(limited);
   app.use((_req, res, next) => {
     res.on('finish', () => counters.httpRequests++);
     next();
@@ -30,22 +37,27 @@ export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: read
     res.json({ health: 'ok' });
   });
   if (http.rateLimit !== undefined) app.use(new ClientRateLimit(http.rateLimit.requestsPerSecond, http.rateLimit.burst, { counters, now }).middleware());
+  app.use(paths.escape());
 
+  const restore = paths.restore();
+  const refuse = paths.refuse();
   for (const group of groups) {
     const guard = new Authenticator(groupAuth(http, group.name), REALM, { counters, limited }).middleware();
     group.mount({
       on: (methods, path, handler) => {
-        for (const m of methods) app[m](path, guard, handler);
+        for (const m of methods) app[m](path, restore, guard, refuse, handler);
       },
     });
   }
 
   app.use((req: Request) => {
-    throw new HttpError(404, HttpErrorCode.NOT_FOUND, `no endpoint ${req.method} ${req.path}`);
+    throw new HttpError(404, HttpErrorCode.NOT_FOUND, `no endpoint ${req.method} ${paths.originalPath(req)}`);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (!(err instanceof HttpError)) {
-      log.error('HTTP handler failed', { path: req.path, error: err instanceof Error ? err.message : String(err) });
+      // keyed by route, a bounded set, so a request that keeps failing cannot flood the log
+      const route = typeof req.route?.path === 'string' ? req.route.path : 'none';
+      failures.warn(`http:internal:${route}`, 'HTTP handler failed', () => ({ path: req.path, error: err instanceof Error ? err.message : String(err) }));
       res.status(500).set(ERROR_CODE_HEADER, HttpErrorCode.INTERNAL).type('text/plain').send('internal error\n');
       return;
     }

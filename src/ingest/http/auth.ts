@@ -4,6 +4,7 @@ import type { HttpAuthConfig } from '../../config/schema';
 import type { IngestCounters } from '../../telemetry/counters';
 import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
 import { AddressAllowList } from '../../common/cidr';
+import { clientAddress } from './client-address';
 import { HttpError, HttpErrorCode } from './http-error';
 
 
@@ -39,7 +40,7 @@ export class Authenticator {
   }
 
   check(req: Request): void {
-    const peer = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const peer = clientAddress(req);
     if (!this.allowList.allows(peer)) {
       this.deps.counters.httpUnauthorized++;
       this.deps.limited.warn(`http:${peer}:forbidden`, 'HTTP client address not allowed', { peer, path: req.path });

@@ -29,6 +29,8 @@ export const HttpErrorCode = Object.freeze({
   UNSUPPORTED_MEDIA_TYPE: 'CF_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
   /** 400: the body cannot be decoded: not fully received, bad gzip/deflate, not UTF-8, not JSON, an unrepresentable form. */
   MALFORMED_BODY: 'CF_ERR_HTTP_MALFORMED_BODY',
+  /** 400: the URL path (or a query the endpoint reads) is not valid percent-encoding (`%ff`, `%zz`, a cut-off escape); only after the credentials check. */
+  MALFORMED_URL: 'CF_ERR_HTTP_MALFORMED_URL',
   /** 400: the body decodes but is not what the endpoint takes: empty, the wrong JSON shape, required fields missing. */
   INVALID_BODY: 'CF_ERR_HTTP_INVALID_BODY',
   /** 400: a required path or query parameter (metric name, value, event) is missing. */

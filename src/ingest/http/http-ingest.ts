@@ -55,7 +55,7 @@ export class HttpIngest implements Pausable {
   }
 
   newRequest(): RequestMetrics {
-    return new RequestMetrics(this.maxItems, this.nowSeconds());
+    return new RequestMetrics(this.maxItems, this.nowSeconds(), this.deps.pipeline.maxNameLength);
   }
 
   /**

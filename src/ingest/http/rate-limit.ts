@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IngestCounters } from '../../telemetry/counters';
 import { BoundedLru } from '../../common/bounded-lru';
+import { clientAddress } from './client-address';
 import { HttpError, HttpErrorCode } from './http-error';
 
 interface Bucket {
@@ -44,7 +45,7 @@ export class ClientRateLimit {
 
   middleware(): RequestHandler {
     return (req: Request, _res: Response, next: NextFunction) => {
-      const wait = this.take(req.ip ?? 'unknown');
+      const wait = this.take(clientAddress(req));
       if (wait > 0) {
         this.deps.counters.httpRateLimited++;
         throw new HttpError(429, HttpErrorCode.RATE_LIMITED, 'too many requests from this client; slow down', { headers: { 'Retry-After': String(Math.ceil(wait)) } });

@@ -1,4 +1,4 @@
-import { isValidMetricName } from '../../codec/metric-name';
+import { checkMetricName, DEFAULT_MAX_NAME_LENGTH, NameProblem, nameTooLongMessage } from '../../codec/metric-name';
 import { parsePyFloat } from '../../common/python/float';
 import { MetricBatch } from '../../model/metric';
 import { HttpError, HttpErrorCode, quoted, type Rejection } from './http-error';
@@ -23,6 +23,8 @@ export class RequestMetrics {
     private readonly maxItems: number,
     /** Unix seconds for datapoints sent without a timestamp (or with carbon's -1). */
     readonly now: number,
+    /** listen.maxNameLength, in UTF-8 bytes: a longer name is named in the answer rather than dropped by the router unseen. */
+    readonly maxNameLength = DEFAULT_MAX_NAME_LENGTH,
   ) {}
 
   get count(): number {
@@ -32,7 +34,9 @@ export class RequestMetrics {
   /** Validates and adds one datapoint; returns false (and records why) when it is not one. No timestamp means now. */
   add(where: string, name: string, value: unknown, timestamp?: unknown): boolean {
     this.checkSize();
-    if (!isValidMetricName(name)) return this.reject(where, name === '' ? 'empty metric name' : `metric name ${quoted(name)} contains whitespace or control characters`);
+    const problem = checkMetricName(name, this.maxNameLength);
+    if (problem === NameProblem.TooLong) return this.reject(where, nameTooLongMessage(name, this.maxNameLength));
+    if (problem === NameProblem.Invalid) return this.reject(where, name === '' ? 'empty metric name' : `metric name ${quoted(name)} contains whitespace or control characters`);
     const v = numberFrom(value);
     if (v === undefined) return this.reject(where, `value ${quoted(String(value))} is not a number`);
     if (Number.isNaN(v)) return this.reject(where, 'value is NaN');

@@ -14,6 +14,6 @@ export function buildCarbonDestination(d: CarbonDestinationConfig, deps: Destina
   }
   const transport = new SocketTransport({ host: d.host, port: d.port, connectTimeoutMs: d.connectTimeout, tls });
   const prefix = apiKeyPrefix(d);
-  const encoder = d.protocol === 'pickle' ? new PickleEncoder(prefix) : new LineEncoder(prefix);
+  const encoder = d.protocol === 'pickle' ? new PickleEncoder(prefix, d.maxFrameBytes) : new LineEncoder(prefix, d.maxLineBytes);
   return assembleDestination(d, { transport, encoder, queue: destinationQueue(d, deps) }, deps);
 }

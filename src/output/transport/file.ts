@@ -36,7 +36,10 @@ export class FileTransport implements Transport {
     if (owned) (stream as fs.WriteStream).once('open', connected);
     else setImmediate(connected);
     return {
-      write: (chunk) => stream.write(chunk),
+      write: (chunk, flushed) =>
+        stream.write(chunk, (err) => {
+          if (err == null) flushed?.();
+        }),
       end: () => {
         if (owned) stream.end();
         else close(undefined);

@@ -65,7 +65,10 @@ export class SocketTransport implements Transport {
     socket.on('end', () => socket.end());
     socket.once('close', () => events.onClose(failure));
     return {
-      write: (chunk) => socket.write(chunk),
+      write: (chunk, flushed) =>
+        socket.write(chunk, (err) => {
+          if (err == null) flushed?.();
+        }),
       end: () => socket.end(),
       destroy: () => socket.destroy(),
       get pendingBytes() {

@@ -11,8 +11,11 @@ export interface Connection {
   /**
    * False means: stop writing until onDrain (Node's backpressure contract).
    * On a `message` transport each call carries exactly one whole encoded message.
+   * `flushed` is called once the chunk has left the process (handed to the
+   * kernel, the file, the broker), without an error; never for a chunk that
+   * was still buffered when the connection closed.
    */
-  write(chunk: Buffer): boolean;
+  write(chunk: Buffer, flushed?: () => void): boolean;
   /** Flush what was written, then close; onClose follows. */
   end(): void;
   destroy(): void;

@@ -1,4 +1,4 @@
-import { isValidMetricName } from '../../codec/metric-name';
+import { checkMetricName, DEFAULT_MAX_NAME_LENGTH, isValidMetricName, NameProblem, nameTooLongMessage } from '../../codec/metric-name';
 import type { MetricBatch } from '../../model/metric';
 
 /**
@@ -19,6 +19,8 @@ export interface RawMapOptions {
   /** The requested window [fromMs, toMs): items outside it are skipped, so no datapoint is sent by two polls. */
   fromMs: number;
   toMs: number;
+  /** listen.maxNameLength (UTF-8 bytes); default DEFAULT_MAX_NAME_LENGTH. */
+  maxNameLength?: number;
 }
 
 export interface RawMapResult {
@@ -64,6 +66,7 @@ export function mapRawData(body: unknown, opts: RawMapOptions, out: MetricBatch,
   if (!Array.isArray(items)) throw new MalformedResponse('"detail.items" is not a list');
 
   // Column names once per answer; an unusable one skips its values (counted per value, reported with the reason).
+  const maxNameLength = opts.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
   const fields: (string | undefined)[] = [];
   const fieldProblems: string[] = [];
   fieldList.forEach((f: unknown, i) => {
@@ -72,6 +75,7 @@ export function mapRawData(body: unknown, opts: RawMapOptions, out: MetricBatch,
     let problem = '';
     if (typeof raw !== 'string') problem = `field ${i} has no name`;
     else if (name === '' || !isValidMetricName(name) || (opts.tags && name.includes(';'))) problem = `field name ${JSON.stringify(raw.slice(0, 100))} cannot be a metric name`;
+    else if (checkMetricName(`${opts.prefix}.${name}`, maxNameLength) === NameProblem.TooLong) problem = `field name ${JSON.stringify(raw.slice(0, 100))} makes a name over maxNameLength (${maxNameLength} bytes)`;
     fields.push(problem === '' ? name : undefined);
     fieldProblems.push(problem);
   });
@@ -132,9 +136,10 @@ export function mapRawData(body: unknown, opts: RawMapOptions, out: MetricBatch,
         continue;
       }
       const name = `${opts.prefix}.${field}${suffix}`;
-      if (!isValidMetricName(name)) {
+      const problem = checkMetricName(name, maxNameLength);
+      if (problem !== NameProblem.None) {
         r.invalidValues++;
-        report(label, `synthetic_metrics[${i}] (${field})`, 'not a valid metric name');
+        report(label, `synthetic_metrics[${i}] (${field})`, problem === NameProblem.TooLong ? nameTooLongMessage(name, maxNameLength) : 'not a valid metric name');
         continue;
       }
       out.push(name, v, ts);

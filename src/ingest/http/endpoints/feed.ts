@@ -4,8 +4,10 @@ import { MetricBatch } from '../../../model/metric';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
 import { BoundedLru } from '../../../common/bounded-lru';
 import { sendBeacon } from './gif';
-import { HttpError, HttpErrorCode } from '../http-error';
+import { HttpError, HttpErrorCode, quoted } from '../http-error';
 import type { HttpIngest } from '../http-ingest';
+import { numberFrom, type RequestMetrics } from '../request-metrics';
+import { assertQueryEncoding } from '../url-encoding';
 
 /**
  * ggtd's carbon-http-srv endpoints, for clients that cannot open a TCP
@@ -16,7 +18,9 @@ import type { HttpIngest } from '../http-ingest';
  * Differences from ggtd: /imp adds its <value> (ggtd always adds 1); idle
  * counters send 0 for `idleFlushes` intervals and are then forgotten (ggtd
  * sends 0 forever and never forgets); both maps are bounded. Unknown query
- * parameters are ignored rather than a 404.
+ * parameters are ignored rather than a 404. Values must be finite (the batch
+ * endpoints pass inf on as carbon does): one chosen by a page or a person is a
+ * mistake there, and an impulse sum would stay infinite or NaN once it had one.
  */
 
 type FeedConfig = HttpConfig['feed'];
@@ -55,13 +59,23 @@ export class ImpulseCounters {
     c.hits++;
   }
 
-  /** One datapoint per counter hit this interval (its sum), or 0 for a recently idle one; then reset. */
+  /**
+   * One datapoint per counter hit this interval (its sum), or 0 for a recently
+   * idle one; then reset. A sum of finite values that overflowed to infinity
+   * has no true value to send: that datapoint is dropped, counted and logged.
+   */
   flush(): MetricBatch {
     const batch = new MetricBatch(Math.max(1, this.counters.size));
     const ts = this.ingest.nowSeconds();
+    const { counters, limited } = this.ingest.deps;
     for (const [name, c] of this.counters) {
       if (c.hits > 0) {
-        batch.push(name, c.sum, ts);
+        if (Number.isFinite(c.sum)) {
+          batch.push(name, c.sum, ts);
+        } else {
+          counters.httpImpulseOverflows++;
+          limited.warn('http:imp:overflow', 'impulse counter sum overflowed this interval; its datapoint was dropped', () => ({ name: quoted(name, 200), hits: c.hits }));
+        }
         c.sum = 0;
         c.hits = 0;
         c.idle = 0;
@@ -110,6 +124,13 @@ export class EventTimes {
   }
 }
 
+/** Adds the one datapoint of a ggtd request, refusing a value that is not finite (inf, nan, or 1e400 overflowing). */
+function addFinite(m: RequestMetrics, name: string, value: string, timestamp?: string): boolean {
+  const v = numberFrom(value);
+  if (v !== undefined && !Number.isFinite(v)) return m.reject('metric', `value ${quoted(value)} is not a finite number`);
+  return m.add('metric', name, value, timestamp);
+}
+
 /** A query parameter as one string (the first when repeated). */
 function query(req: Request, ...names: string[]): string | undefined {
   for (const n of names) {
@@ -148,26 +169,29 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
   };
 
   const feed = (req: Request, res: Response): void => {
+    assertQueryEncoding(req, ingest.deps.limited);
     ingest.assertAccepting();
     const m = ingest.newRequest();
     const value = param(req, 'value') ?? query(req, 'value', 'mvalue');
     if (value === undefined) throw new HttpError(400, HttpErrorCode.MISSING_PARAMETER, 'value missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
-    m.add('metric', metricOf(req), value, param(req, 'timestamp') ?? query(req, 'timestamp', 'mts', 'ts'));
+    addFinite(m, metricOf(req), value, param(req, 'timestamp') ?? query(req, 'timestamp', 'mts', 'ts'));
     ingest.submitAll(m, `http:${req.ip ?? ''}`);
     answer(req, res);
   };
 
   const imp = (req: Request, res: Response): void => {
+    assertQueryEncoding(req, ingest.deps.limited);
     const name = metricOf(req);
     const valueText = param(req, 'value') ?? query(req, 'value', 'mvalue') ?? '1';
     // validated like a datapoint now, so a bad name or value is a 400 instead of a silent loss at flush time
     const m = ingest.newRequest();
-    if (!m.add('metric', name, valueText)) ingest.submitAll(m, '');
+    if (!addFinite(m, name, valueText)) ingest.submitAll(m, '');
     impulses.add(name, m.batch.values[0]!);
     answer(req, res);
   };
 
   const tdiff = (req: Request, res: Response): void => {
+    assertQueryEncoding(req, ingest.deps.limited);
     ingest.assertAccepting();
     const name = param(req, 'metric') ?? query(req, 'event', 'metric', 'mpath');
     if (name === undefined) throw new HttpError(400, HttpErrorCode.MISSING_PARAMETER, 'event name missing: use /tdiff/<event>');

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { isValidMetricName } from '../../../codec/metric-name';
+import { checkMetricName, NameProblem } from '../../../codec/metric-name';
 import { bodyText, mediaType, readBody } from '../body';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
 import { HttpError, HttpErrorCode } from '../http-error';
@@ -77,7 +77,10 @@ export function createGrafanaEndpoints(ctx: EndpointContext): EndpointGroup {
       const d = item as { name: string; value: number; time: number; tags?: string[] };
       const tags = d.tags === undefined || d.tags.length === 0 ? '' : `;${[...d.tags].sort().join(';')}`;
       const name = d.name + tags;
-      if (!isValidMetricName(name)) return note('name or tags contain whitespace or control characters', i);
+      const nameProblem = checkMetricName(name, m.maxNameLength);
+      // one key for every length, so ValidationErrors stays one entry per kind of error
+      if (nameProblem === NameProblem.TooLong) return note(`name and tags are over maxNameLength (${m.maxNameLength} bytes)`, i);
+      if (nameProblem === NameProblem.Invalid) return note('name or tags contain whitespace or control characters', i);
       if (Number.isNaN(d.value)) return note('value is NaN', i);
       m.add(`item ${i}`, name, d.value, d.time);
     });

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { decodeUtf8Strict } from '../../../common/bytes';
 import { decodeLine, LineVerdict } from '../../../codec/line-decoder';
-import { isValidMetricName } from '../../../codec/metric-name';
+import { checkMetricName, NameProblem } from '../../../codec/metric-name';
 import { pySplit } from '../../../common/python/str';
 import { readBody } from '../body';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
@@ -56,8 +56,8 @@ export function createSinkEndpoints(ctx: EndpointContext): EndpointGroup {
       const before = batch.length;
       const verdict = decodeLine(body, start, end, batch, m.now, true);
       if (verdict === LineVerdict.Ok) {
-        // the TCP path leaves name checks to the router; here a bad name gets its line named in the answer
-        if (isValidMetricName(batch.names[before]!)) {
+        // the TCP path leaves name checks to the router; here a bad or over-long name gets its line named in the answer
+        if (checkMetricName(batch.names[before]!, m.maxNameLength) === NameProblem.None) {
           start = end + 1;
           continue;
         }

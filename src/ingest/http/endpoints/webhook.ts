@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Request } from 'express';
+import { clientAddress } from '../client-address';
 import { HttpError, HttpErrorCode } from '../http-error';
 import type { HttpIngest } from '../http-ingest';
 
@@ -70,7 +71,7 @@ export function hmacSha256MatchesAny(secret: string, body: Buffer, presentedHex:
  * never with the secret, the presented signature or the body.
  */
 export function signatureRejected(ingest: HttpIngest, req: Request, problem: string): HttpError {
-  const peer = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  const peer = clientAddress(req);
   ingest.deps.counters.httpUnauthorized++;
   ingest.deps.limited.warn(`http:${peer}:bad-signature:${req.path}`, 'webhook signature rejected', { peer, path: req.path, problem });
   return new HttpError(401, HttpErrorCode.BAD_SIGNATURE, `unauthorized: ${problem}`);

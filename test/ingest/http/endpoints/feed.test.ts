@@ -111,6 +111,58 @@ describe('/feed, /imp, /tdiff (ggtd carbon-http-srv) and GIF beacons', () => {
     expect((await request(h.app).get('/imp/a')).status).toBe(200);
   });
 
+  it('refuses values that are not finite (inf, -inf, nan, 1e400) with 400 on /feed, /imp and their beacons, and sends nothing', async () => {
+    let group!: ReturnType<typeof createFeedEndpoints>;
+    h = await startHttpGroup((ctx) => (group = createFeedEndpoints(ctx)), { feed: { flushInterval: 3600 } }, clock);
+    const refused = [
+      '/feed/m/inf',
+      '/feed/m/-inf',
+      '/feed/m/nan',
+      '/feed/m/1e400',
+      '/feed/m/-Infinity/1700000000',
+      '/feed/m/inf?output=img',
+      '/feed?metric=m&value=inf',
+      '/feed?mpath=m&mvalue=-1e999',
+      '/imp/m/inf',
+      '/imp/m/-inf',
+      '/imp/m/NaN',
+      '/imp/m/1e400?output=img',
+      '/imp?metric=m&value=-inf',
+    ];
+    for (const path of refused) {
+      const res = await request(h.app).get(path);
+      expect([path, res.status, code(res)]).toEqual([path, 400, 'CF_ERR_HTTP_INVALID_ITEMS']);
+      expect(res.text).toMatch(/^1 of 1 datapoints rejected; nothing was accepted\nmetric: value "[^"]+" is not a finite number\n$/);
+    }
+    expect(h.relay.counters.httpInvalidItems).toBe(refused.length);
+    group.stop?.(); // flushes: no counter was created by a refused /imp
+    await request(h.app).get('/feed/sentinel/1');
+    await waitFor(() => h.lines().length === 1, 'sentinel');
+    expect(h.lines()).toEqual(['sentinel 1 1700000000']);
+  });
+
+  it('an /imp sum that overflows to infinity is dropped and counted for that interval; the counter then starts over', async () => {
+    let group!: ReturnType<typeof createFeedEndpoints>;
+    h = await startHttpGroup((ctx) => (group = createFeedEndpoints(ctx)), { feed: { flushInterval: 3600 } }, clock);
+    const flush = (): void => {
+      group.stop?.();
+      group.start?.();
+    };
+    for (const path of ['/imp/big/1.7e308', '/imp/big/1.7e308', '/imp/small/-1.7e308', '/imp/small/-1.7e308', '/imp/fine/2']) {
+      expect([path, (await request(h.app).get(path)).status]).toEqual([path, 200]);
+    }
+    nowMs += 60_000;
+    flush();
+    await request(h.app).get('/imp/big/3');
+    nowMs += 60_000;
+    flush();
+    await request(h.app).get('/feed/sentinel/1');
+    await waitFor(() => h.lines().some((l) => l.startsWith('sentinel')), 'sentinel');
+    expect(h.lines().filter((l) => !l.startsWith('sentinel')).sort()).toEqual(['big 3 1700000120', 'fine 0 1700000120', 'fine 2 1700000060', 'small 0 1700000120']);
+    expect(h.lines().join('\n')).not.toMatch(/inf|nan/i);
+    expect(h.relay.counters.httpImpulseOverflows).toBe(2);
+  });
+
   it('/tdiff records on the first call and then sends the seconds since the previous call', async () => {
     h = await startHttpGroup(createFeedEndpoints, { feed: { eventTtl: 3600 } }, clock);
     expect((await request(h.app).get('/tdiff/deploy')).status).toBe(200);
