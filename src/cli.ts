@@ -373,11 +373,18 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   const log = io.log ?? createLogger({ level: logLevel(config, io) });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
+  // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 without authentication: code execution for
+  // any local user who can signal us. A listener of our own replaces that handler (Node 20 has no flag to turn it off).
+  const onInspectSignal = (): void => {
+    log.warn('SIGUSR1 ignored: the Node inspector stays closed in the relay (start node with --inspect to debug)');
+  };
+  if (io.shutdown === undefined) process.on('SIGUSR1', onInspectSignal);
   const relay = Relay.fromConfig(config, { log });
   try {
     await relay.start();
   } catch (err) {
     log.error('startup failed', { error: (err as Error).message });
+    process.off('SIGUSR1', onInspectSignal);
     await relay.stop(Date.now());
     return 1;
   }
@@ -402,6 +409,7 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
       process.once('SIGINT', () => resolve('SIGINT'));
     }));
   process.off('SIGHUP', onHangup);
+  process.off('SIGUSR1', onInspectSignal);
   // /ready turns false first, so a load balancer stops sending before the receivers stop reading
   relay.readiness.draining();
   if (config.shutdownGraceMs > 0) {

@@ -49,6 +49,21 @@ describe('README quick start: carbon-fanout start on the shipped config', () => 
     const res = await fetch('http://127.0.0.1:8080/feed/quickstart.http/4/1700000003');
     expect([res.status, await res.text()]).toEqual([200, 'ok\n']);
     await waitFor(() => stdout.split('\n').filter((l) => l.startsWith('quickstart.')).length === 4, 'four lines on stdout');
+
+    // SIGUSR1 would open Node's unauthenticated inspector on 127.0.0.1:9229: the relay keeps it closed and keeps running
+    child.kill('SIGUSR1');
+    await waitFor(() => stderr.includes('SIGUSR1 ignored'), 'the SIGUSR1 warning');
+    expect(stderr).not.toContain('Debugger listening');
+    const inspector = await new Promise<string>((resolve) => {
+      const s = net.connect(9229, '127.0.0.1', () => {
+        s.destroy();
+        resolve('open');
+      });
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    });
+    expect(inspector).toBe('ECONNREFUSED');
+    expect(child.exitCode).toBeNull();
+
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
