@@ -12,6 +12,9 @@
  * (POST /api/v1/sink, 5,000 lines per request), "http-feed" (GET /feed, one
  * datapoint per request). HTTP load generators wait out 503 + Retry-After (the
  * relay's flow control) and resend; those retries are reported, not loss.
+ * "fuzz" (FUZZ_SECONDS of random and mutated line and pickle input on 4
+ * connections alongside 4 valid ones; reports valid loss, which must be 0,
+ * rejected frames/lines per second and peak RSS).
  *
  * Environment:
  *   BENCH_METRICS=2000000        datapoints per e2e scenario ("line -> pickle", and "http-sink" by default)
@@ -20,6 +23,7 @@
  *   BENCH_HTTP_SINK_CONNECTIONS=4   keep-alive connections for "http-sink"
  *   BENCH_HTTP_FEED_REQUESTS=30000  requests (one datapoint each) for "http-feed"
  *   BENCH_HTTP_FEED_CONNECTIONS=8   keep-alive connections for "http-feed"
+ *   FUZZ_SECONDS=20              duration of the "fuzz" scenario
  *   BENCH_TIMEOUT_S=120          give up waiting for delivery (the shortfall is reported as loss)
  *   BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra node flags for the relay process
  *   BENCH_MICRO_POINTS=1000000   datapoints per micro-benchmark round
@@ -35,7 +39,7 @@ const { table, fixed, int } = require('./lib/format');
 const { envNumber } = require('./lib/env');
 
 /** @type {import('./lib/types').Scenario[]} */
-const SCENARIOS = [require('./e2e/line-to-pickle'), require('./e2e/line-to-pickle-spool'), require('./e2e/spool-replay'), require('./e2e/http-sink'), require('./e2e/http-feed')];
+const SCENARIOS = [require('./e2e/line-to-pickle'), require('./e2e/line-to-pickle-spool'), require('./e2e/spool-replay'), require('./e2e/http-sink'), require('./e2e/http-feed'), require('./e2e/fuzz')];
 
 /** The project's bar for every e2e scenario that does not set its own (the TCP path's). */
 const BAR = { metricsPerSec: 300_000, loss: 0, peakRssMiB: 250 };
