@@ -451,7 +451,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
       }
     }
     if (q.length <= this.opts.lowWaterMark && (this.pressure === 'high' || this.pressure === 'stalled')) this.setPressure('normal');
-    if (q.length === 0) this.heldMs = 0;
+    // empty with the connection still taking writes: the peer kept up (an empty queue behind a full socket buffer does not count)
+    if (q.length === 0 && this.state === 'connected') this.heldMs = 0;
     this.checkDrained();
   };
 

@@ -132,6 +132,46 @@ describe('destinations under failure', () => {
     expect(d.counters.sent + d.inFlight + d.queue.length + d.counters.fullQueueDrops).toBe(total);
   }, 120_000);
 
+  it('a slow peer that drains a little at a time does not hold a fast one at its pace: it stalls (counted) and nothing is unaccounted for', async () => {
+    // the slow peer reads 64 KiB every 20 ms (about 70,000 datapoints/s); how pauses add up is in the Destination unit tests (fake clock)
+    const slowSockets = new Set<net.Socket>();
+    const slowServer = net.createServer((sock) => {
+      slowSockets.add(sock);
+      sock.on('close', () => slowSockets.delete(sock));
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => slowServer.listen(0, '127.0.0.1', () => r()));
+    const trickle = setInterval(() => {
+      for (const sock of slowSockets) sock.read(Math.min(65_536, sock.readableLength));
+    }, 20);
+    const fast = await sink('pickle');
+    try {
+      relay = await startRelay({
+        destinations: [
+          { name: 'slow', host: '127.0.0.1', port: (slowServer.address() as net.AddressInfo).port, maxQueueSize: 20_000, stallTimeout: '300ms' },
+          { name: 'fast', host: '127.0.0.1', port: fast.port, maxQueueSize: 2_000_000 },
+        ],
+        rules: [{ default: true, destinations: ['slow', 'fast'] }],
+      });
+      const d = relay.destinations.get('slow')!;
+      await waitFor(() => d.isConnected && relay!.destinations.get('fast')!.isConnected, 'connected');
+      const total = 1_000_000;
+      const client = net.connect(relay.listeners.line!.port, '127.0.0.1');
+      client.end(Buffer.from(lines('slowpeer', total)));
+      await waitFor(() => d.counters.stalls >= 1, 'the slow destination stalls', 30_000);
+      await waitFor(() => fast.datapoints.length === total, 'the fast destination gets everything', 30_000);
+      await waitFor(() => d.counters.attemptedRelays === total, 'every line routed', 30_000);
+      expect(d.counters.fullQueueDrops).toBeGreaterThan(0);
+      expect(d.counters.sent + d.inFlight + d.queue.length + d.counters.fullQueueDrops).toBe(total);
+    } finally {
+      clearInterval(trickle);
+      await relay?.stop(Date.now() + 500);
+      relay = undefined;
+      for (const sock of slowSockets) sock.destroy();
+      await new Promise<void>((r) => slowServer.close(() => r()));
+    }
+  }, 120_000);
+
   it('flushes queued datapoints on stop and reports what a down destination could not deliver', async () => {
     const s = await sink('line');
     relay = await startRelay({
