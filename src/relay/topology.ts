@@ -157,7 +157,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   const destinationList = [...routing.destinations.values()];
   const healthGroups = [...routing.healthGroups];
 
-  const sources = buildSources(config.sources, { sink: pipeline, log, now, timers: deps.timers ?? realTimers }, config.dataDir);
+  const sources = buildSources(config.sources, { sink: pipeline, log, now, timers: deps.timers ?? realTimers, maxNameLength: config.listen.maxNameLength }, config.dataDir);
   for (const s of sources.values()) pipeline.addSource(s);
   const listeners = buildListeners(config, pipeline, counters, log, now);
 

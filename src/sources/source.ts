@@ -23,6 +23,8 @@ export interface SourceDeps {
   timers: SourceTimers;
   /** For retry jitter (tests pin it). */
   random?: () => number;
+  /** listen.maxNameLength: names a source would build longer than this are reported as problems. */
+  maxNameLength?: number;
   /**
    * A directory owned by this source alone, for what must survive a restart:
    * its position (Catchpoint: `position.json`, where each call's next window

@@ -344,7 +344,7 @@ export class CatchpointSource implements Source {
     const cfg = this.config;
     let r;
     try {
-      r = mapRawData(body, { prefix: cfg.prefix, tags: cfg.tags, fromMs: from, toMs: to }, b, (test, field, problem) => problems.add(test, field, problem));
+      r = mapRawData(body, { prefix: cfg.prefix, tags: cfg.tags, fromMs: from, toMs: to, maxNameLength: this.deps.maxNameLength }, b, (test, field, problem) => problems.add(test, field, problem));
     } catch (err) {
       if (!(err instanceof MalformedResponse)) throw err;
       this.counters.apiErrors.malformed++;
