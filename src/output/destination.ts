@@ -308,11 +308,9 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.conn = null;
     // chunks Node still buffers at the deadline never reach the peer: they are undelivered, not sent
     const unflushed = this.closeFlight();
-    if (conn !== null) {
-      // with nothing buffered the connection ends after whole messages; otherwise the peer may see a cut one, which carbon discards
-      if (unflushed === 0) conn.end();
-      else conn.destroy();
-    }
+    // Closing is graceful in the kernel: what it holds (whole messages when nothing is unflushed) still reaches the
+    // peer; with chunks unflushed the peer may see the start of one message, which carbon discards at close.
+    if (conn !== null) conn.destroy();
     const closed = this.queue.close();
     const spooled = closed.spooled;
     const lost = closed.lost + unflushed;
