@@ -32,21 +32,24 @@ describe('reload', () => {
     await waitFor(() => r.destinations.get('keep')!.healthy && r.destinations.get('gone')!.healthy, 'connected');
     const keepDest = r.destinations.get('keep')!;
 
-    // steady load: names a.* and b.*, numbered, one connection, written as fast as the socket takes them
+    // steady load at 100,000 datapoints/s: names a.* and b.*, numbered, one connection; each turn sends what the clock says is due
+    const RATE = 100_000;
     const client = net.connect(r.listeners.line!.port, '127.0.0.1');
     await new Promise<void>((resolve) => client.once('connect', () => resolve()));
     let sent = 0;
     let sending = true;
+    const startedAt = Date.now();
     const pump = async (): Promise<void> => {
       while (sending) {
+        const due = Math.floor(((Date.now() - startedAt) * RATE) / 1000);
         let chunk = '';
-        for (let k = 0; k < 1000; k++, sent++) chunk += `${sent % 2 === 0 ? 'a' : 'b'}.m ${sent} 1700000000\n`;
-        if (!client.write(chunk)) await new Promise<void>((res) => client.once('drain', () => res()));
-        await new Promise<void>((res) => setImmediate(res));
+        for (; sent < due; sent++) chunk += `${sent % 2 === 0 ? 'a' : 'b'}.m ${sent} 1700000000\n`;
+        if (chunk !== '' && !client.write(chunk)) await new Promise<void>((res) => client.once('drain', () => res()));
+        await new Promise<void>((res) => setTimeout(res, 1));
       }
     };
     const pumping = pump();
-    await waitFor(() => r.counters.metricsReceived > 20_000, 'load flowing');
+    await waitFor(() => r.counters.metricsReceived > RATE, 'a second of load', 20_000);
 
     const after = configFrom({
       listen: r.config.listen,
@@ -61,7 +64,7 @@ describe('reload', () => {
     const receivedAfterReload = r.counters.metricsReceived;
     expect(report).toMatchObject({ result: 'applied', added: ['fresh'], removed: ['gone'], kept: ['keep'] });
     expect(r.destinations.get('keep')).toBe(keepDest); // same object: same connection and queue
-    await waitFor(() => r.counters.metricsReceived > receivedAfterReload + 20_000, 'load flowing after the reload');
+    await waitFor(() => r.counters.metricsReceived > receivedAfterReload + RATE, 'a second of load after the reload', 20_000);
     sending = false;
     await pumping;
     await new Promise<void>((resolve) => client.end(() => resolve()));
