@@ -23,6 +23,15 @@ export class RateLimitedLog {
    * escaped names are built only for the lines that are actually logged.
    */
   warn(key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
+    this.write('warn', key, message, meta);
+  }
+
+  /** As warn(), at error level: for failures that are bugs, which a client can still make happen per request. */
+  error(key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
+    this.write('error', key, message, meta);
+  }
+
+  private write(level: 'warn' | 'error', key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
     const t = this.now();
     const entry = this.last.get(key);
     if (entry !== undefined && t - entry.at < this.intervalMs) {
@@ -33,7 +42,7 @@ export class RateLimitedLog {
     const suppressed = entry?.suppressed ?? 0;
     this.last.set(key, { at: t, suppressed: 0 });
     const m = typeof meta === 'function' ? meta() : meta;
-    this.log.warn(message, suppressed > 0 ? { ...m, suppressedSinceLast: suppressed } : m);
+    this.log[level](message, suppressed > 0 ? { ...m, suppressedSinceLast: suppressed } : m);
   }
 }
 

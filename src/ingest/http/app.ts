@@ -26,8 +26,7 @@ export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: read
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', proxyTrust(http.trustProxy));
-  // RateLimitedLog writes warn lines; a handler failing is a bug here, so its lines keep error level
-  const failures = new RateLimitedLog(Object.assign(log.child({}), { warn: log.error.bind(log) }), undefined, now);
+  const failures = new RateLimitedLog(log, undefined, now);
   const paths = new UrlEncoding(limited);
   app.use((_req, res, next) => {
     res.on('finish', () => counters.httpRequests++);
@@ -57,7 +56,7 @@ export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: read
     if (!(err instanceof HttpError)) {
       // keyed by route, a bounded set, so a request that keeps failing cannot flood the log
       const route = typeof req.route?.path === 'string' ? req.route.path : 'none';
-      failures.warn(`http:internal:${route}`, 'HTTP handler failed', () => ({ path: req.path, error: err instanceof Error ? err.message : String(err) }));
+      failures.error(`http:internal:${route}`, 'HTTP handler failed', () => ({ path: req.path, error: err instanceof Error ? err.message : String(err) }));
       res.status(500).set(ERROR_CODE_HEADER, HttpErrorCode.INTERNAL).type('text/plain').send('internal error\n');
       return;
     }
