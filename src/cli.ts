@@ -434,7 +434,7 @@ async function reload(relay: Relay, read: () => LoadedConfig, log: Logger): Prom
   try {
     next = read();
   } catch (err) {
-    relay.counters.reloadsFailed++;
+    relay.reloadFailed();
     const error = (err as Error).message;
     if (err instanceof ConfigError) log.error('reload refused: the new configuration is invalid; still running on the previous one', { error, code: err.code });
     else log.error('reload failed; still running on the previous configuration', { error });
@@ -447,7 +447,7 @@ async function reload(relay: Relay, read: () => LoadedConfig, log: Logger): Prom
     else if (r.result === 'unchanged') log.info('reload: configuration unchanged', { hash: r.hash });
     return r;
   } catch (err) {
-    relay.counters.reloadsFailed++;
+    relay.reloadFailed();
     const error = (err as Error).message;
     log.error('reload failed; still running on the previous configuration', { error });
     return { result: 'failed', error };

@@ -8,7 +8,7 @@ import { hostOf, type StreamProtocol } from './stream-listener';
 
 export interface LineProtocolDeps {
   /** Where decoded batches go (the relay's Pipeline). */
-  sink: MetricSink;
+  sink: MetricSink<IngestCounters>;
   counters: IngestCounters;
   limited: RateLimitedLog;
   now: () => number;
@@ -96,7 +96,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
 
   private flush(): void {
     if (this.batch.length === 0) return;
-    this.deps.sink.accept(this.batch, this.peer);
+    this.deps.sink.accept(this.batch, this.peer, this.deps.counters);
     this.batch.clear();
   }
 }

@@ -8,7 +8,7 @@ import { hostOf, type StreamProtocol } from './stream-listener';
 
 export interface PickleProtocolDeps {
   /** Where decoded batches go (the relay's Pipeline). */
-  sink: MetricSink;
+  sink: MetricSink<IngestCounters>;
   counters: IngestCounters;
   limited: RateLimitedLog;
   /** Shared by all connections of a listener: decoding is synchronous. */
@@ -81,7 +81,7 @@ export class PickleProtocol implements StreamProtocol, FrameHandler {
       return;
     }
     if (this.batch.length > 0) {
-      this.deps.sink.accept(this.batch, this.peer);
+      this.deps.sink.accept(this.batch, this.peer, this.deps.counters);
       this.batch.clear();
     }
   }

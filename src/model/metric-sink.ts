@@ -1,7 +1,13 @@
 import type { MetricBatch } from './metric';
 
 /** Where producers hand datapoints: the relay's Pipeline, or a collector (`poll-once`, tests). */
-export interface MetricSink {
-  /** Route every datapoint in the batch; the sink copies what it keeps, so the batch may be reused. `origin` names the peer for log lines. */
-  accept(batch: MetricBatch, origin: string): void;
+/** `Counters`: what a receiver counts its input in (the relay's IngestCounters); model/ does not name telemetry types. */
+export interface MetricSink<Counters = never> {
+  /**
+   * Route every datapoint in the batch; the sink copies what it keeps, so the
+   * batch may be reused. `origin` names the peer for log lines; `counters` are
+   * the receiving listener's (what it accepted and rejected), the relay's own
+   * when omitted.
+   */
+  accept(batch: MetricBatch, origin: string, counters?: Counters): void;
 }

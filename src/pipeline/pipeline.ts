@@ -21,7 +21,7 @@ export interface PipelineRouters {
  * and offers it to every chosen destination once, counting what is rejected
  * by reason. Its flow control slows producers while destinations catch up.
  */
-export class Pipeline implements PressureListener, MetricSink {
+export class Pipeline implements PressureListener, MetricSink<IngestCounters> {
   readonly flow = new FlowControl();
   private readonly limited: RateLimitedLog;
   private readonly one = new MetricBatch(1);
@@ -29,6 +29,7 @@ export class Pipeline implements PressureListener, MetricSink {
   constructor(
     /** Replaced whole (copy-on-write) by replaceRouters, never mutated. */
     private routers: PipelineRouters,
+    /** The relay's own: the internal path's, and the default for producers that pass none (pull sources). */
     private readonly counters: IngestCounters,
     log: Logger,
     /** carbon's MIN_TIMESTAMP_RESOLUTION for received datapoints: int(ts) // res * res. 0 = off. */
@@ -38,25 +39,25 @@ export class Pipeline implements PressureListener, MetricSink {
   }
 
   /** Route every received datapoint in the batch. `origin` names the peer for log lines. */
-  accept(batch: MetricBatch, origin: string): void {
+  accept(batch: MetricBatch, origin: string, counters: IngestCounters = this.counters): void {
     const res = this.timestampResolution;
     if (res > 0) {
       const ts = batch.timestamps;
       for (let i = 0; i < batch.length; i++) ts[i] = Math.floor(Math.trunc(ts[i]) / res) * res;
     }
-    this.counters.metricsReceived += this.offer(batch, origin, this.routers.received);
+    counters.metricsReceived += this.offer(batch, origin, this.routers.received, counters);
   }
 
   /** The relay's own metrics: routed like any other, not counted as received, not filtered. */
   acceptInternal(batch: MetricBatch): void {
-    this.offer(batch, 'self-metrics', this.routers.internal);
+    this.offer(batch, 'self-metrics', this.routers.internal, this.counters);
   }
 
   /** Convenience for single-datapoint producers (HTTP, pollers); same path as accept(). */
-  acceptMetric(m: Metric, origin: string): void {
+  acceptMetric(m: Metric, origin: string, counters: IngestCounters = this.counters): void {
     this.one.clear();
     this.one.push(m.name, m.value, m.timestamp);
-    this.accept(this.one, origin);
+    this.accept(this.one, origin, counters);
   }
 
   /** listen.maxNameLength as the routers in force apply it, for receivers that answer with the reason (HTTP). */
@@ -88,14 +89,13 @@ export class Pipeline implements PressureListener, MetricSink {
   }
 
   /** Returns how many datapoints were accepted for routing. */
-  private offer(batch: MetricBatch, origin: string, router: Router<DatapointTarget>): number {
+  private offer(batch: MetricBatch, origin: string, router: Router<DatapointTarget>, c: IngestCounters): number {
     const { names, values, timestamps } = batch;
-    const c = this.counters;
     let accepted = 0;
     for (let i = 0; i < batch.length; i++) {
       const route = router.route(names[i]);
       if (route.verdict !== RouteVerdict.Ok) {
-        this.reject(route, origin);
+        this.reject(route, origin, c);
         continue;
       }
       accepted++;
@@ -113,8 +113,7 @@ export class Pipeline implements PressureListener, MetricSink {
     return accepted;
   }
 
-  private reject(route: Route<DatapointTarget>, origin: string): void {
-    const c = this.counters;
+  private reject(route: Route<DatapointTarget>, origin: string, c: IngestCounters): void {
     if (route.verdict === RouteVerdict.Blacklisted) c.blacklistMatches++;
     else if (route.verdict === RouteVerdict.NotWhitelisted) c.whitelistRejects++;
     else if (route.verdict === RouteVerdict.NameTooLong) {

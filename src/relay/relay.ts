@@ -82,8 +82,9 @@ export class Relay {
   get config(): RelayConfig {
     return this.topology.live.config;
   }
+  /** A snapshot of the relay-wide ingest counters (every listener's plus the relay's own). */
   get counters(): IngestCounters {
-    return this.topology.counters;
+    return this.topology.counters.total();
   }
   get pipeline(): Pipeline {
     return this.topology.pipeline;
@@ -96,6 +97,10 @@ export class Relay {
   }
   get listeners(): Listeners {
     return this.topology.listeners;
+  }
+  /** Count a reload refused before it reached reload() (the new config could not be read or validated), or one that threw. */
+  reloadFailed(): void {
+    this.topology.counters.relay.reloadsFailed++;
   }
   get selfMetrics(): SelfMetrics {
     return this.topology.selfMetrics;
@@ -133,7 +138,7 @@ export class Relay {
     const needsRestart: string[] = RESTART_ONLY.filter((k) => JSON.stringify(live.config[k]) !== JSON.stringify(next[k]));
     if (JSON.stringify(live.config.listen.http) !== JSON.stringify(next.listen.http)) needsRestart.push('listen.http');
     if (needsRestart.length > 0) {
-      t.counters.reloadsRestartRequired++;
+      t.counters.relay.reloadsRestartRequired++;
       return { result: 'restart_required', needsRestart, ...base };
     }
     const rebind = (Object.keys(REBINDABLE) as Rebindable[]).filter((k) => JSON.stringify(REBINDABLE[k](live.config)) !== JSON.stringify(REBINDABLE[k](next)));
@@ -163,7 +168,7 @@ export class Relay {
       this.retiring.add(stopping);
       void stopping.then(() => this.retiring.delete(stopping));
     }
-    t.counters.reloadsApplied++;
+    t.counters.relay.reloadsApplied++;
     this.log?.info('configuration reloaded', { hash, added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.length });
     return { result: 'applied', needsRestart: [], added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.map((d) => d.name), hash };
   }

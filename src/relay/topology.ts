@@ -21,12 +21,13 @@ import { FailoverGroup } from '../output/groups/failover-group';
 import type { HealthGroup } from '../output/groups/health-group';
 import { buildDestination } from '../output/kinds';
 import type { DatapointTarget } from '../model/datapoint-target';
+import type { MetricBatch } from '../model/metric';
 import { Pipeline } from '../pipeline/pipeline';
 import { buildRouters, type BuiltRouters } from '../routing/build';
 import { CARBON_RELOAD_INTERVAL_MS, Reloader } from '../routing/reloader';
 import { buildSources } from '../sources/build';
 import { realTimers, type Source, type SourceTimers } from '../sources/source';
-import { IngestCounters, ingestCounterReporter, type CounterReporter } from '../telemetry/counters';
+import { IngestCounterSet, ingestCounterReporter, type CounterReporter, type IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import { prometheusMetrics } from '../telemetry/prometheus';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
@@ -99,7 +100,8 @@ export interface Topology {
     readonly ingestReporter: CounterReporter;
   };
   readonly routingDeps: RoutingDeps;
-  readonly counters: IngestCounters;
+  /** Per listener, plus the relay's own (sources, reloads). */
+  readonly counters: IngestCounterSet;
   readonly pipeline: Pipeline;
   /** Pull sources (Catchpoint pollers) by name. */
   readonly sources: ReadonlyMap<string, Source>;
@@ -145,23 +147,26 @@ export function buildRouting(config: RelayConfig, deps: RoutingDeps, keep?: { co
 export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology {
   const log = deps.log;
   const now = deps.now ?? Date.now;
-  const counters = new IngestCounters();
+  const counters = new IngestCounterSet();
   // the pipeline exists only once the routers do, which need the destinations: pressure is forwarded late
   let pipeline: Pipeline | undefined;
   const pressure = { onPressure: (d: Destination, high: boolean) => pipeline?.onPressure(d, high) };
   const routingDeps: RoutingDeps = { log, now, pressure, dataDir: config.dataDir };
   const routing = buildRouting(config, routingDeps);
-  pipeline = new Pipeline(routing.routers, counters, log, config.minTimestampResolution);
+  pipeline = new Pipeline(routing.routers, counters.relay, log, config.minTimestampResolution);
   pipeline.flow.watch([...routing.destinations.values()]);
   // live lists: a reload replaces their contents in place, between two events, so every reader follows
   const destinationList = [...routing.destinations.values()];
   const healthGroups = [...routing.healthGroups];
 
-  const sources = buildSources(config.sources, { sink: pipeline, log, now, timers: deps.timers ?? realTimers, maxNameLength: config.listen.maxNameLength }, config.dataDir);
+  const sourceCounters = counters.listener('sources', 'pull');
+  const p0 = pipeline;
+  const sourceSink = { accept: (b: MetricBatch, origin: string) => p0.accept(b, origin, sourceCounters) };
+  const sources = buildSources(config.sources, { sink: sourceSink, log, now, timers: deps.timers ?? realTimers, maxNameLength: config.listen.maxNameLength }, config.dataDir);
   for (const s of sources.values()) pipeline.addSource(s);
   const listeners = buildListeners(config, pipeline, counters, log, now);
 
-  const ingestReporter = ingestCounterReporter(counters, config.listen.http !== undefined);
+  const ingestReporter = ingestCounterReporter(() => counters.total(), config.listen.http !== undefined);
   const reporters: CounterReporter[] = [ingestReporter, ...destinationList, ...healthGroups, ...sources.values()];
   const p = pipeline;
   const selfMetrics = new SelfMetrics(
@@ -177,7 +182,9 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
       return live.hash;
     },
     readiness,
-    counters,
+    get counters() {
+      return counters.total();
+    },
     // read from the record each time, so listeners a reload rebinds show at once
     get listeners() {
       const { line, lineTls, udp, pickle, http } = listeners;
@@ -196,7 +203,8 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
           readiness,
           log,
           metrics: prometheusMetrics({
-            reporters,
+            ingest: counters,
+            http: config.listen.http !== undefined,
             destinations: destinationList,
             groups: healthGroups,
             sources: [...sources.values()],
@@ -223,33 +231,38 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
 }
 
 /** The receivers a config asks for (none started); a reload builds a set for the new config and takes the slots that changed. */
-export function buildListeners(config: RelayConfig, pipeline: Pipeline, counters: IngestCounters, log: Logger, now: () => number): Listeners {
+export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterSet: IngestCounterSet, log: Logger, now: () => number): Listeners {
   const limited = new RateLimitedLog(log);
-  const protocolDeps = { sink: pipeline, counters, limited, now };
-  const listenerDeps = { pipeline, counters, log };
+  const protocolDeps = (counters: IngestCounters) => ({ sink: pipeline, counters, limited, now });
+  const listenerDeps = (counters: IngestCounters) => ({ pipeline, counters, log });
   const { maxConnections, maxConnectionsPerClient, idleTimeout, line, pickle, http } = config.listen;
   const limits = { maxConnections, maxConnectionsPerClient, idleTimeout };
   const out: { -readonly [K in keyof Listeners]: Listeners[K] } = {};
   if (line !== undefined) {
-    const lineProtocol = (peer: string): LineProtocol => new LineProtocol(peer, line.maxLineLength, protocolDeps);
-    if (line.tcp) out.line = new StreamListener({ name: 'line', ...line.tcp, ...limits }, { ...listenerDeps, protocol: lineProtocol });
+    const lineProtocol = (counters: IngestCounters) => (peer: string): LineProtocol => new LineProtocol(peer, line.maxLineLength, protocolDeps(counters));
+    if (line.tcp) {
+      const c = counterSet.listener('line', 'line');
+      out.line = new StreamListener({ name: 'line', ...line.tcp, ...limits }, { ...listenerDeps(c), protocol: lineProtocol(c) });
+    }
     if (line.tls) {
       const t = line.tls;
+      const c = counterSet.listener('line-tls', 'line');
       out.lineTls = new StreamListener(
         { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, ...limits },
-        { ...listenerDeps, protocol: lineProtocol },
+        { ...listenerDeps(c), protocol: lineProtocol(c) },
       );
     }
-    if (line.udp) out.udp = new UdpListener(line.udp, { log, protocol: lineProtocol });
+    if (line.udp) out.udp = new UdpListener(line.udp, { log, protocol: lineProtocol(counterSet.listener('line-udp', 'line')) });
   }
   if (pickle?.tcp) {
-    const pickleDeps = { ...protocolDeps, decoder: new PickleDecoder() };
+    const c = counterSet.listener('pickle', 'pickle');
+    const pickleDeps = { ...protocolDeps(c), decoder: new PickleDecoder() };
     out.pickle = new StreamListener(
       { name: 'pickle', ...pickle.tcp, ...limits },
-      { ...listenerDeps, protocol: (peer) => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps) },
+      { ...listenerDeps(c), protocol: (peer) => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps) },
     );
   }
-  if (http !== undefined) out.http = buildHttpListener(http, config.http, { pipeline, counters, log, limited, now });
+  if (http !== undefined) out.http = buildHttpListener(http, config.http, { pipeline, counters: counterSet.listener('http', 'http'), log, limited, now });
   return out;
 }
 

@@ -176,14 +176,59 @@ const HTTP_COUNTERS = {
 ({ ...INGEST_COUNTERS, ...HTTP_COUNTERS }) satisfies CounterTable<IngestCounters>;
 
 /** The relay-wide counters as a reporter (HTTP counters only when the front door is on). */
-export function ingestCounterReporter(counters: IngestCounters, http: boolean): CounterReporter {
+export function ingestCounterReporter(counters: IngestCounters | (() => IngestCounters), http: boolean): CounterReporter {
+  const read = typeof counters === 'function' ? counters : () => counters;
   return {
     counterPath: '',
     reportCounters(visit) {
-      visitCounters(counters, INGEST_COUNTERS, visit);
-      if (http) visitCounters(counters, HTTP_COUNTERS, visit);
+      const c = read();
+      visitCounters(c, INGEST_COUNTERS, visit);
+      if (http) visitCounters(c, HTTP_COUNTERS, visit);
     },
   };
+}
+
+/** What a receiver speaks: the `protocol` label of its counters. */
+export type ListenerProtocol = 'line' | 'pickle' | 'http' | 'pull';
+
+/** One receiver's share of the ingest counters. */
+export interface ListenerCounterEntry {
+  /** The listener's name (`line`, `line-tls`, `line-udp`, `pickle`, `http`; `sources` for the pull sources together): the `listener` label. */
+  readonly name: string;
+  readonly protocol: ListenerProtocol;
+  readonly counters: IngestCounters;
+}
+
+/**
+ * The ingest counters split by who counted them: one IngestCounters per
+ * receiver (what it received, rejected and refused), and the relay's own for
+ * everything else (pull sources, reloads). Relay-wide figures, carbon's
+ * self-metrics among them, are the sum. An entry belongs to the listener's
+ * name, not to the listener object, so a listener a reload rebinds keeps
+ * counting where the old one stopped (counters never go backwards).
+ */
+export class IngestCounterSet {
+  readonly relay = new IngestCounters();
+  private readonly byListener = new Map<string, ListenerCounterEntry>();
+
+  /** The counters of the listener called `name` (created on first use). */
+  listener(name: string, protocol: ListenerProtocol): IngestCounters {
+    let e = this.byListener.get(name);
+    if (e === undefined) this.byListener.set(name, (e = { name, protocol, counters: new IngestCounters() }));
+    return e.counters;
+  }
+
+  get listeners(): readonly ListenerCounterEntry[] {
+    return [...this.byListener.values()];
+  }
+
+  /** A snapshot of the relay-wide sums. */
+  total(): IngestCounters {
+    const sum = new IngestCounters();
+    const fields = Object.keys(sum) as (keyof IngestCounters)[];
+    for (const c of [this.relay, ...[...this.byListener.values()].map((e) => e.counters)]) for (const f of fields) sum[f] += c[f];
+    return sum;
+  }
 }
 
 /** carbon's per-destination names, plus ours. */

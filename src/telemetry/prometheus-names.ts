@@ -15,7 +15,7 @@ import type { CounterTable, DestinationCounters, IngestCounters } from './counte
 export const PROMETHEUS_PREFIX = 'carbon_fanout_';
 
 /** The only label names our own families use (the scope label is added by the exporter). */
-export type LabelName = 'destination' | 'group' | 'source' | 'reason' | 'kind' | 'version' | 'hash';
+export type LabelName = 'listener' | 'protocol' | 'destination' | 'group' | 'source' | 'reason' | 'kind' | 'version' | 'hash';
 
 export interface Family {
   readonly type: 'counter' | 'gauge';
@@ -31,15 +31,15 @@ export const FAMILIES = {
   build_info: gauge('Always 1; the version label is the relay package version.', 'version'),
   config_info: gauge('Always 1; the hash label is the loaded configuration hash (as printed by carbon-fanout check).', 'hash'),
 
-  datapoints_received_total: counter('Datapoints accepted from receivers (carbon metricsReceived).'),
-  invalid_input_total: counter('Input rejected before routing, by reason.', 'reason'),
+  datapoints_received_total: counter('Datapoints accepted from receivers (carbon metricsReceived), by listener (sources: the pull sources) and protocol.', 'listener', 'protocol'),
+  invalid_input_total: counter('Input rejected before routing, by listener, protocol and reason.', 'listener', 'protocol', 'reason'),
   blackholed_total: counter('Datapoints matched by a rule with no destinations.'),
   config_reloads_total: counter('Configuration reloads (SIGHUP), by result: applied, failed (invalid config: nothing changed), restart_required (a change reload cannot apply).', 'reason'),
   filtered_total: counter('Datapoints dropped by the block list or not in a non-empty allow list.', 'reason'),
   invalid_tags_total: counter('Tagged names whose tags did not parse with normalizeTags on (routed as received).'),
-  active_connections: gauge('Current TCP receiver connections.'),
-  connections_refused_total: counter('TCP/TLS receiver connections refused, by reason: max_connections (listener full), per_client_limit (maxConnectionsPerClient).', 'reason'),
-  idle_timeouts_total: counter('TCP/TLS receiver connections closed after idleTimeout without a complete line or frame.'),
+  active_connections: gauge('Current TCP receiver connections, by listener.', 'listener', 'protocol'),
+  connections_refused_total: counter('TCP/TLS receiver connections refused, by listener and reason: max_connections (listener full), per_client_limit (maxConnectionsPerClient).', 'listener', 'protocol', 'reason'),
+  idle_timeouts_total: counter('TCP/TLS receiver connections closed after idleTimeout without a complete line or frame, by listener.', 'listener', 'protocol'),
   http_requests_total: counter('HTTP front door requests answered, any status.'),
   http_refused_requests_total: counter('HTTP front door requests refused whole, by reason (a subset of http_requests_total).', 'reason'),
   http_invalid_datapoints_total: counter('Datapoints named in an HTTP 400 answer (bad name, value or timestamp).'),

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { CounterReporter } from './counters';
+import { ingestCounterReporter, type CounterReporter, type IngestCounters, type ListenerCounterEntry } from './counters';
 import { FAMILIES, PROMETHEUS_PREFIX, targetOf, type FamilyName, type LabelName, type Scope } from './prometheus-names';
 
 /**
@@ -24,9 +24,18 @@ export interface ExportedSource extends CounterReporter {
   readonly name: string;
 }
 
+/** The ingest counters by who counted them (IngestCounterSet satisfies it). */
+export interface ExportedIngest {
+  /** The relay's own (the self-metrics path; reloads). */
+  readonly relay: IngestCounters;
+  readonly listeners: readonly ListenerCounterEntry[];
+}
+
 export interface PrometheusInputs {
-  /** The same reporters self-metrics reads; the relay-wide ones (counterPath '') are exported from here. */
-  readonly reporters: readonly CounterReporter[];
+  /** The counters whose sum self-metrics reports at the top level; families with a listener label get one series per listener. */
+  readonly ingest: ExportedIngest;
+  /** Whether the HTTP front door is on (its families exist only then). */
+  readonly http: boolean;
   readonly destinations: readonly ExportedDestination[];
   readonly groups: readonly ExportedGroup[];
   readonly sources: readonly ExportedSource[];
@@ -104,7 +113,7 @@ export class PrometheusExporter {
         const t = targetOf(scope, key);
         // undefined: a counter added after this mapping was written; it stays out until it is named deliberately
         if (t === undefined || t === null) return;
-        const labels: Labels = { ...scopeLabels };
+        const labels: Labels = scope === 'relay' ? perListener(t.family, scopeLabels) : { ...scopeLabels };
         if (t.reason !== undefined) labels.reason = t.reason;
         if (t.kind !== undefined) labels.kind = t.kind;
         add(t.family, labels, Number.isFinite(value) ? value : 0);
@@ -113,7 +122,12 @@ export class PrometheusExporter {
     const i = this.inputs;
     add('build_info', { version: i.version }, 1);
     add('config_info', { hash: i.configHash }, 1);
-    for (const r of i.reporters) if (r.counterPath === '') visitAll('relay', r, {});
+    // the relay's own counters carry listener="relay" where a family is per listener (self-metrics' own path)
+    const owners: { labels: Labels; counters: IngestCounters }[] = [
+      { labels: { listener: 'relay', protocol: 'internal' }, counters: i.ingest.relay },
+      ...i.ingest.listeners.map((l) => ({ labels: { listener: l.name, protocol: l.protocol }, counters: l.counters })),
+    ];
+    for (const o of owners) visitAll('relay', ingestCounterReporter(o.counters, i.http), o.labels);
     for (const d of i.destinations) {
       const labels = { destination: d.name };
       visitAll('destination', d, labels);
@@ -127,6 +141,15 @@ export class PrometheusExporter {
     for (const s of i.sources) visitAll('source', s, { source: s.name });
     return out;
   }
+}
+
+/**
+ * A relay-scope family carries the owner's listener labels only if it is per
+ * listener; the others (blackholed, filtered, reloads) sum over owners, which
+ * Counter.inc does when the same (empty) label set is added twice.
+ */
+function perListener(family: FamilyName, owner: Labels): Labels {
+  return (FAMILIES[family].labels as readonly LabelName[]).includes('listener') ? { ...owner } : {};
 }
 
 /** The admin listener's `metrics` dependency for one relay. */

@@ -45,7 +45,7 @@ export async function startHttpGroup(
   const ingest = new HttpIngest(
     {
       pipeline: relay.pipeline,
-      counters: relay.counters,
+      counters: relay.topology.counters.listener('http', 'http'),
       log,
       limited: new RateLimitedLog(log),
       now: now ?? Date.now,

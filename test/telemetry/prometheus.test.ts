@@ -3,7 +3,7 @@ import { packageVersion } from '../../src/admin/status';
 import { CatchpointCounters } from '../../src/sources/catchpoint/counters';
 import { FAMILIES, PROMETHEUS_PREFIX, targetOf, type Scope } from '../../src/telemetry/prometheus-names';
 import { PrometheusExporter } from '../../src/telemetry/prometheus';
-import type { CounterReporter } from '../../src/telemetry/counters';
+import { IngestCounters, type CounterReporter } from '../../src/telemetry/counters';
 import { stopRelay } from '../helpers/cleanup';
 import { EPHEMERAL_LISTEN, startRelay, tempDirsRemovedAfterAll } from '../helpers/relay';
 import { CaptureServer, sendTcp, waitFor } from '../helpers/sink';
@@ -55,7 +55,7 @@ async function scrape(relay: Relay): Promise<{ type: string; body: string; e: Ex
 
 const P = PROMETHEUS_PREFIX;
 const OWN_FAMILIES = new Set(Object.keys(FAMILIES).map((f) => P + f));
-const BOUNDED_LABELS = new Set(['destination', 'group', 'source', 'reason', 'kind', 'version', 'hash']);
+const BOUNDED_LABELS = new Set(['listener', 'protocol', 'destination', 'group', 'source', 'reason', 'kind', 'version', 'hash']);
 
 describe('Prometheus /metrics on the admin listener', () => {
   const relays: Relay[] = [];
@@ -95,12 +95,28 @@ describe('Prometheus /metrics on the admin listener', () => {
     await waitFor(() => relay.destinations.get('cache')!.healthy, 'cache connected');
     await sendTcp(relay.listeners.line!.port, `${names(5)}not a valid line at all\n`);
     await waitFor(() => cache.datapoints.length === 5, 'cache has all 5');
+    // a frame that is not a pickle, to the pickle listener: counted there, not on the line listener
+    const junk = Buffer.from('not a pickle');
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(junk.length);
+    await sendTcp(relay.listeners.pickle!.port, Buffer.concat([head, junk]));
+    await waitFor(() => relay.counters.invalidPickles === 1, 'junk frame counted');
 
     const { type, body, e } = await scrape(relay);
     expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
-    expect(value(e, `${P}datapoints_received_total`)).toBe(5);
-    expect(value(e, `${P}invalid_input_total`, { reason: 'invalid_line' })).toBe(1);
-    expect(value(e, `${P}invalid_input_total`, { reason: 'nan_value' })).toBe(0);
+    const line = { listener: 'line', protocol: 'line' };
+    const pickle = { listener: 'pickle', protocol: 'pickle' };
+    expect(value(e, `${P}datapoints_received_total`, line)).toBe(5);
+    expect(value(e, `${P}datapoints_received_total`, pickle)).toBe(0);
+    expect(value(e, `${P}datapoints_received_total`, { listener: 'line-udp', protocol: 'line' })).toBe(0);
+    expect(value(e, `${P}invalid_input_total`, { ...line, reason: 'invalid_line' })).toBe(1);
+    expect(value(e, `${P}invalid_input_total`, { ...line, reason: 'nan_value' })).toBe(0);
+    expect(value(e, `${P}invalid_input_total`, { ...line, reason: 'invalid_pickle' })).toBe(0);
+    expect(value(e, `${P}invalid_input_total`, { ...pickle, reason: 'invalid_pickle' })).toBe(1);
+    expect(value(e, `${P}invalid_input_total`, { ...pickle, reason: 'invalid_line' })).toBe(0);
+    expect(value(e, `${P}active_connections`, line)).toBe(0);
+    // relay-wide families sum over listeners: one series, no listener label
+    expect(value(e, `${P}blackholed_total`)).toBe(0);
     expect(value(e, `${P}destination_routed_total`, { destination: 'cache' })).toBe(5);
     expect(value(e, `${P}destination_sent_total`, { destination: 'cache' })).toBe(5);
     expect(value(e, `${P}destination_dropped_total`, { destination: 'cache', reason: 'queue_full' })).toBe(0);
@@ -153,6 +169,7 @@ describe('Prometheus /metrics on the admin listener', () => {
       if (!OWN_FAMILIES.has(s.name)) continue;
       for (const l of Object.keys(s.labels)) expect(BOUNDED_LABELS.has(l)).toBe(true);
       if (s.labels.destination !== undefined) expect(['cache', 'down']).toContain(s.labels.destination);
+      if (s.labels.listener !== undefined) expect(['line', 'line-udp', 'pickle', 'sources', 'relay']).toContain(s.labels.listener);
     }
   });
 
@@ -164,8 +181,8 @@ describe('Prometheus /metrics on the admin listener', () => {
     await sendTcp(r2.listeners.line!.port, names(7, 100));
     await waitFor(() => c1.datapoints.length === 3 && c2.datapoints.length === 7, 'both delivered');
     const [a, b] = [(await scrape(r1)).e, (await scrape(r2)).e];
-    expect(value(a, `${P}datapoints_received_total`)).toBe(3);
-    expect(value(b, `${P}datapoints_received_total`)).toBe(7);
+    expect(value(a, `${P}datapoints_received_total`, { listener: 'line' })).toBe(3);
+    expect(value(b, `${P}datapoints_received_total`, { listener: 'line' })).toBe(7);
     expect(value(a, `${P}destination_sent_total`, { destination: 'cache' })).toBe(3);
     expect(value(b, `${P}destination_sent_total`, { destination: 'cache' })).toBe(7);
     // a second scrape re-reads, it does not add: counters copied into prom-client are reset each time
@@ -214,7 +231,8 @@ describe('Prometheus /metrics on the admin listener', () => {
     counters.apiErrors.timeout = 2;
     counters.lastSuccessTime = 1_700_000_000;
     const exporter = new PrometheusExporter({
-      reporters: [],
+      ingest: { relay: new IngestCounters(), listeners: [] },
+      http: false,
       destinations: [],
       groups: [],
       sources: [{ name: 'cp', counterPath: 'sources.cp', reportCounters: (v) => counters.visit(v) }],

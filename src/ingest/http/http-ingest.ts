@@ -90,6 +90,6 @@ export class HttpIngest implements Pausable {
       this.deps.counters.httpOverloaded++;
       throw new HttpError(503, HttpErrorCode.OVERLOADED, 'destination queues cannot take this request whole now; retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
     }
-    if (m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin);
+    if (m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin, this.deps.counters);
   }
 }

@@ -85,7 +85,7 @@ export class ImpulseCounters {
       if (c.idle <= this.config.idleFlushes) batch.push(name, 0, ts);
       if (c.idle >= this.config.idleFlushes) this.counters.delete(name);
     }
-    if (batch.length > 0) this.ingest.deps.pipeline.accept(batch, 'http:imp');
+    if (batch.length > 0) this.ingest.deps.pipeline.accept(batch, 'http:imp', this.ingest.deps.counters);
     return batch;
   }
 
