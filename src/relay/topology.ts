@@ -9,7 +9,7 @@ import { Readiness } from '../model/readiness';
 import type { Component } from '../model/component';
 import { createHttpApp } from '../ingest/http/app';
 import { buildEndpointGroups } from '../ingest/http/groups';
-import { HttpIngest } from '../ingest/http/http-ingest';
+import { HttpIngest, type HttpIngestDeps } from '../ingest/http/http-ingest';
 import { HttpListener } from '../ingest/http/server';
 import { LineProtocol } from '../ingest/line-protocol';
 import { PickleProtocol } from '../ingest/pickle-protocol';
@@ -166,7 +166,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   for (const s of sources.values()) pipeline.addSource(s);
   const listeners = buildListeners(config, pipeline, counters, log, now);
 
-  const ingestReporter = ingestCounterReporter(() => counters.total(), config.listen.http !== undefined);
+  const ingestReporter = ingestCounterReporter(() => counters.total(), config.listen.http !== undefined, counters.httpResponses);
   const reporters: CounterReporter[] = [ingestReporter, ...destinationList, ...healthGroups, ...sources.values()];
   const p = pipeline;
   const selfMetrics = new SelfMetrics(
@@ -205,6 +205,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
           metrics: prometheusMetrics({
             ingest: counters,
             http: config.listen.http !== undefined,
+            httpResponses: counters.httpResponses,
             destinations: destinationList,
             groups: healthGroups,
             sources: [...sources.values()],
@@ -262,14 +263,14 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
       { ...listenerDeps(c), protocol: (peer) => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps) },
     );
   }
-  if (http !== undefined) out.http = buildHttpListener(http, config.http, { pipeline, counters: counterSet.listener('http', 'http'), log, limited, now });
+  if (http !== undefined) out.http = buildHttpListener(http, config.http, { pipeline, counters: counterSet.listener('http', 'http'), responses: counterSet.httpResponses, log, limited, now });
   return out;
 }
 
 function buildHttpListener(
   listen: NonNullable<RelayConfig['listen']['http']>,
   http: HttpConfig,
-  deps: { pipeline: Pipeline; counters: IngestCounters; log: Logger; limited: RateLimitedLog; now: () => number },
+  deps: Omit<HttpIngestDeps, 'room'>,
 ): HttpListener {
   const flow = deps.pipeline.flow;
   const ingest = new HttpIngest({ ...deps, room: () => flow.admissionRoom() }, Math.min(http.maxItems, flow.maxAdmission()));

@@ -175,15 +175,37 @@ const HTTP_COUNTERS = {
 // The compiler checks that the two tables together list every field.
 ({ ...INGEST_COUNTERS, ...HTTP_COUNTERS }) satisfies CounterTable<IngestCounters>;
 
-/** The relay-wide counters as a reporter (HTTP counters only when the front door is on). */
-export function ingestCounterReporter(counters: IngestCounters | (() => IngestCounters), http: boolean): CounterReporter {
+/**
+ * HTTP front door answers by endpoint group and status code: both bounded
+ * sets (the configured groups plus `health` and `none` for requests no group
+ * took; the status codes the app answers with). Reported as
+ * `httpResponses.<group>.<status>`.
+ */
+export class HttpResponseCounts {
+  static readonly PREFIX = 'httpResponses.';
+  private readonly counts = new Map<string, number>();
+
+  count(group: string, status: number): void {
+    const key = `${group}.${status}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  report(visit: CounterVisitor): void {
+    for (const [key, n] of this.counts) visit(HttpResponseCounts.PREFIX + key, n, 'counter');
+  }
+}
+
+/** The relay-wide counters as a reporter (HTTP counters, and answers by group and status, only when the front door is on). */
+export function ingestCounterReporter(counters: IngestCounters | (() => IngestCounters), http: boolean, responses?: HttpResponseCounts): CounterReporter {
   const read = typeof counters === 'function' ? counters : () => counters;
   return {
     counterPath: '',
     reportCounters(visit) {
       const c = read();
       visitCounters(c, INGEST_COUNTERS, visit);
-      if (http) visitCounters(c, HTTP_COUNTERS, visit);
+      if (!http) return;
+      visitCounters(c, HTTP_COUNTERS, visit);
+      responses?.report(visit);
     },
   };
 }
@@ -209,6 +231,8 @@ export interface ListenerCounterEntry {
  */
 export class IngestCounterSet {
   readonly relay = new IngestCounters();
+  /** The HTTP front door's answers; kept here so a rebuilt HTTP listener counts on. */
+  readonly httpResponses = new HttpResponseCounts();
   private readonly byListener = new Map<string, ListenerCounterEntry>();
 
   /** The counters of the listener called `name` (created on first use). */

@@ -1,4 +1,4 @@
-import type { CounterTable, DestinationCounters, IngestCounters } from './counters';
+import { HttpResponseCounts, type CounterTable, type DestinationCounters, type IngestCounters } from './counters';
 
 /**
  * How our counters are named for Prometheus. Graphite names are paths whose
@@ -15,7 +15,7 @@ import type { CounterTable, DestinationCounters, IngestCounters } from './counte
 export const PROMETHEUS_PREFIX = 'carbon_fanout_';
 
 /** The only label names our own families use (the scope label is added by the exporter). */
-export type LabelName = 'listener' | 'protocol' | 'destination' | 'group' | 'source' | 'reason' | 'kind' | 'version' | 'hash';
+export type LabelName = 'listener' | 'protocol' | 'endpoint_group' | 'status' | 'destination' | 'group' | 'source' | 'reason' | 'kind' | 'version' | 'hash';
 
 export interface Family {
   readonly type: 'counter' | 'gauge';
@@ -40,7 +40,7 @@ export const FAMILIES = {
   active_connections: gauge('Current TCP receiver connections, by listener.', 'listener', 'protocol'),
   connections_refused_total: counter('TCP/TLS receiver connections refused, by listener and reason: max_connections (listener full), per_client_limit (maxConnectionsPerClient).', 'listener', 'protocol', 'reason'),
   idle_timeouts_total: counter('TCP/TLS receiver connections closed after idleTimeout without a complete line or frame, by listener.', 'listener', 'protocol'),
-  http_requests_total: counter('HTTP front door requests answered, any status.'),
+  http_requests_total: counter('HTTP front door requests answered, by endpoint group (health; none: no group took it, e.g. 404 or rate-limited before routing) and status code.', 'endpoint_group', 'status'),
   http_refused_requests_total: counter('HTTP front door requests refused whole, by reason (a subset of http_requests_total).', 'reason'),
   http_invalid_datapoints_total: counter('Datapoints named in an HTTP 400 answer (bad name, value or timestamp).'),
   http_skipped_items_total: counter('collectd null values and notifications skipped.'),
@@ -100,6 +100,8 @@ export interface Target {
   readonly family: FamilyName;
   readonly reason?: string;
   readonly kind?: string;
+  readonly endpointGroup?: string;
+  readonly status?: string;
 }
 
 const to = (family: FamilyName, reason?: string): Target => (reason === undefined ? { family } : { family, reason });
@@ -126,7 +128,8 @@ export const INGEST_TARGETS = {
   connectionsRefused: to('connections_refused_total', 'max_connections'),
   connectionsRefusedPerClient: to('connections_refused_total', 'per_client_limit'),
   idleTimeouts: to('idle_timeouts_total'),
-  httpRequests: to('http_requests_total'),
+  // the sum of http_requests_total's series, which say more
+  httpRequests: null,
   httpInvalidItems: to('http_invalid_datapoints_total'),
   httpUnauthorized: to('http_refused_requests_total', 'unauthorized'),
   httpRateLimited: to('http_refused_requests_total', 'rate_limited'),
@@ -137,7 +140,7 @@ export const INGEST_TARGETS = {
   reloadsApplied: to('config_reloads_total', 'applied'),
   reloadsFailed: to('config_reloads_total', 'failed'),
   reloadsRestartRequired: to('config_reloads_total', 'restart_required'),
-} as const satisfies Record<keyof CounterTable<IngestCounters>, Target>;
+} as const satisfies Record<keyof CounterTable<IngestCounters>, Target | null>;
 
 /**
  * Destination keys, spool keys included (`spool.` prefix, reported by a
@@ -220,6 +223,11 @@ export type Scope = 'relay' | 'destination' | 'group' | 'source';
 export function targetOf(scope: Scope, key: string): Target | null | undefined {
   switch (scope) {
     case 'relay':
+      if (key.startsWith(HttpResponseCounts.PREFIX)) {
+        const rest = key.slice(HttpResponseCounts.PREFIX.length);
+        const dot = rest.lastIndexOf('.');
+        return { family: 'http_requests_total', endpointGroup: rest.slice(0, dot), status: rest.slice(dot + 1) };
+      }
       return lookup(INGEST_TARGETS, key);
     case 'destination':
       return lookup(DESTINATION_TARGETS, key);

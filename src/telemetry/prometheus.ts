@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { ingestCounterReporter, type CounterReporter, type IngestCounters, type ListenerCounterEntry } from './counters';
+import { ingestCounterReporter, type CounterReporter, type HttpResponseCounts, type IngestCounters, type ListenerCounterEntry } from './counters';
 import { FAMILIES, PROMETHEUS_PREFIX, targetOf, type FamilyName, type LabelName, type Scope } from './prometheus-names';
 
 /**
@@ -36,6 +36,8 @@ export interface PrometheusInputs {
   readonly ingest: ExportedIngest;
   /** Whether the HTTP front door is on (its families exist only then). */
   readonly http: boolean;
+  /** The HTTP front door's answers by endpoint group and status (IngestCounterSet has them). */
+  readonly httpResponses?: HttpResponseCounts;
   readonly destinations: readonly ExportedDestination[];
   readonly groups: readonly ExportedGroup[];
   readonly sources: readonly ExportedSource[];
@@ -116,6 +118,8 @@ export class PrometheusExporter {
         const labels: Labels = scope === 'relay' ? perListener(t.family, scopeLabels) : { ...scopeLabels };
         if (t.reason !== undefined) labels.reason = t.reason;
         if (t.kind !== undefined) labels.kind = t.kind;
+        if (t.endpointGroup !== undefined) labels.endpoint_group = t.endpointGroup;
+        if (t.status !== undefined) labels.status = t.status;
         add(t.family, labels, Number.isFinite(value) ? value : 0);
       });
     };
@@ -128,6 +132,11 @@ export class PrometheusExporter {
       ...i.ingest.listeners.map((l) => ({ labels: { listener: l.name, protocol: l.protocol }, counters: l.counters })),
     ];
     for (const o of owners) visitAll('relay', ingestCounterReporter(o.counters, i.http), o.labels);
+    if (i.http && i.httpResponses !== undefined) {
+      // the family exists from the start, before the first answer gives it a series
+      out.set('http_requests_total', []);
+      visitAll('relay', { counterPath: '', reportCounters: (v) => i.httpResponses?.report(v) }, {});
+    }
     for (const d of i.destinations) {
       const labels = { destination: d.name };
       visitAll('destination', d, labels);

@@ -46,6 +46,7 @@ export async function startHttpGroup(
     {
       pipeline: relay.pipeline,
       counters: relay.topology.counters.listener('http', 'http'),
+      responses: relay.topology.counters.httpResponses,
       log,
       limited: new RateLimitedLog(log),
       now: now ?? Date.now,

@@ -55,7 +55,7 @@ async function scrape(relay: Relay): Promise<{ type: string; body: string; e: Ex
 
 const P = PROMETHEUS_PREFIX;
 const OWN_FAMILIES = new Set(Object.keys(FAMILIES).map((f) => P + f));
-const BOUNDED_LABELS = new Set(['listener', 'protocol', 'destination', 'group', 'source', 'reason', 'kind', 'version', 'hash']);
+const BOUNDED_LABELS = new Set(['listener', 'protocol', 'endpoint_group', 'status', 'destination', 'group', 'source', 'reason', 'kind', 'version', 'hash']);
 
 describe('Prometheus /metrics on the admin listener', () => {
   const relays: Relay[] = [];
@@ -215,13 +215,22 @@ describe('Prometheus /metrics on the admin listener', () => {
     await waitFor(() => relay.destinations.get('a')!.healthy, 'a connected');
     await sendTcp(relay.listeners.line!.port, names(2));
     await waitFor(() => cache.datapoints.length === 2, 'delivered through the group');
+    const empty = await scrape(relay);
+    // the family is there before the first answer, without series
+    expect(empty.e.types.get(`${P}http_requests_total`)).toBe('counter');
+    expect(value(empty.e, `${P}http_requests_total`)).toBeUndefined();
+    const base = `http://127.0.0.1:${relay.listeners.http!.port}`;
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect((await fetch(`${base}/no/such/endpoint`)).status).toBe(404);
+    expect((await fetch(`${base}/no/such/endpoint`)).status).toBe(404);
     const { e } = await scrape(relay);
+    expect(value(e, `${P}http_requests_total`, { endpoint_group: 'health', status: '200' })).toBe(1);
+    expect(value(e, `${P}http_requests_total`, { endpoint_group: 'none', status: '404' })).toBe(2);
     expect(value(e, `${P}group_members`, { group: 'ha' })).toBe(2);
     expect(value(e, `${P}group_healthy_members`, { group: 'ha' })).toBe(1);
     expect(value(e, `${P}spool_bytes`, { destination: 'b' })).toBeGreaterThanOrEqual(0);
     expect(value(e, `${P}spool_pending_datapoints`, { destination: 'a' })).toBe(0);
     expect(value(e, `${P}spool_dropped_total`, { destination: 'a', reason: 'full' })).toBe(0);
-    expect(value(e, `${P}http_requests_total`)).toBe(0);
     expect(value(e, `${P}http_refused_requests_total`, { reason: 'overloaded' })).toBe(0);
   });
 

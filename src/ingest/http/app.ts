@@ -1,13 +1,18 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { HttpConfig } from '../../config/schema';
 import { RateLimitedLog } from '../../telemetry/rate-limited-log';
 import { Authenticator } from './auth';
 import { proxyTrust } from './client-address';
-import type { EndpointGroup } from './endpoint-group';
+import type { EndpointGroup, HttpMethod } from './endpoint-group';
 import { ERROR_CODE_HEADER, HttpError, HttpErrorCode, rejectionText } from './http-error';
 import type { HttpIngest } from './http-ingest';
 import { UrlEncoding } from './url-encoding';
 import { ClientRateLimit } from './rate-limit';
+
+/** res.locals key: the endpoint group a request was routed to (HttpResponseCounts' group). */
+const GROUP = 'endpointGroup';
+/** The group of a request no group took (404, or refused before routing). */
+const NO_GROUP = 'none';
 
 /** Realm in WWW-Authenticate challenges (collectd/libcurl sends credentials only after one). */
 const REALM = 'carbon-fanout';
@@ -21,7 +26,7 @@ const REALM = 'carbon-fanout';
  * separately from the listener so tests can drive it with supertest.
  */
 export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: readonly EndpointGroup[]): Express {
-  const { counters, limited, log, now } = ingest.deps;
+  const { counters, responses, limited, log, now } = ingest.deps;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -29,25 +34,35 @@ export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: read
   const failures = new RateLimitedLog(log, undefined, now);
   const paths = new UrlEncoding(limited);
   app.use((_req, res, next) => {
-    res.on('finish', () => counters.httpRequests++);
+    res.on('finish', () => {
+      counters.httpRequests++;
+      responses.count(typeof res.locals[GROUP] === 'string' ? res.locals[GROUP] : NO_GROUP, res.statusCode);
+    });
     next();
   });
   app.get('/health', (_req, res) => {
+    res.locals[GROUP] = 'health';
     res.json({ health: 'ok' });
   });
-  if (http.rateLimit !== undefined) app.use(new ClientRateLimit(http.rateLimit.requestsPerSecond, http.rateLimit.burst, { counters, now }).middleware());
   app.use(paths.escape());
 
+  // Each route is registered twice: first to say which group a request is for, before the rate limit
+  // may refuse it (so a 429 is counted against the group it was meant for), then behind the group's auth.
+  const routes: { methods: readonly HttpMethod[]; path: string; handler: RequestHandler; group: EndpointGroup }[] = [];
+  for (const group of groups) group.mount({ on: (methods, path, handler) => routes.push({ methods, path, handler, group }) });
+  for (const r of routes) {
+    const name = r.group.name;
+    for (const m of r.methods)
+      app[m](r.path, (_req: Request, res: Response, next: NextFunction) => {
+        res.locals[GROUP] = name;
+        next();
+      });
+  }
+  if (http.rateLimit !== undefined) app.use(new ClientRateLimit(http.rateLimit.requestsPerSecond, http.rateLimit.burst, { counters, now }).middleware());
   const restore = paths.restore();
   const refuse = paths.refuse();
-  for (const group of groups) {
-    const guard = new Authenticator(groupAuth(http, group.name), REALM, { counters, limited }).middleware();
-    group.mount({
-      on: (methods, path, handler) => {
-        for (const m of methods) app[m](path, restore, guard, refuse, handler);
-      },
-    });
-  }
+  const guards = new Map(groups.map((g) => [g, new Authenticator(groupAuth(http, g.name), REALM, { counters, limited }).middleware()]));
+  for (const r of routes) for (const m of r.methods) app[m](r.path, restore, guards.get(r.group) as RequestHandler, refuse, r.handler);
 
   app.use((req: Request) => {
     throw new HttpError(404, HttpErrorCode.NOT_FOUND, `no endpoint ${req.method} ${paths.originalPath(req)}`);

@@ -1,6 +1,6 @@
 import type { Pausable } from '../../model/pausable';
 import type { Pipeline } from '../../pipeline/pipeline';
-import type { IngestCounters } from '../../telemetry/counters';
+import type { HttpResponseCounts, IngestCounters } from '../../telemetry/counters';
 import type { Logger } from '../../telemetry/logger';
 import type { RateLimitedLog } from '../../telemetry/rate-limited-log';
 import { HttpError, HttpErrorCode, rejectionText } from './http-error';
@@ -9,6 +9,8 @@ import { RequestMetrics } from './request-metrics';
 export interface HttpIngestDeps {
   pipeline: Pipeline;
   counters: IngestCounters;
+  /** Answers by endpoint group and status. */
+  responses: HttpResponseCounts;
   log: Logger;
   limited: RateLimitedLog;
   /** Epoch milliseconds. */

@@ -74,6 +74,35 @@ describe('HTTP front door: shared behaviour', () => {
     expect(h.relay.counters.httpRateLimited).toBe(3);
   });
 
+  it('counts every answer by endpoint group and status, a rate-limited request against the group it was for', async () => {
+    nowMs = 1_700_000_000_000;
+    h = await startHttpGroup(createFeedEndpoints, { rateLimit: { requestsPerSecond: 1, burst: 2 }, feed: { auth: { apiKeys: ['k'] } } }, () => nowMs);
+    const statuses = [
+      (await request(h.app).get('/health')).status, // not rate-limited, no group's auth
+      (await request(h.app).get('/feed/a/1').set('Authorization', basic('k:'))).status,
+      (await request(h.app).get('/feed/a/1')).status, // no credentials
+      (await request(h.app).get('/feed/a/1').set('Authorization', basic('k:'))).status, // bucket empty
+      (await request(h.app).get('/nothing')).status, // no group, and rate-limited as well
+    ];
+    expect(statuses).toEqual([200, 200, 401, 429, 429]);
+    nowMs += 1000;
+    expect((await request(h.app).get('/nothing')).status).toBe(404);
+    const seen: Record<string, number> = {};
+    h.relay.topology.counters.httpResponses.report((key, value, kind) => {
+      expect(kind).toBe('counter');
+      seen[key] = value;
+    });
+    expect(seen).toEqual({
+      'httpResponses.health.200': 1,
+      'httpResponses.feed.200': 1,
+      'httpResponses.feed.401': 1,
+      'httpResponses.feed.429': 1,
+      'httpResponses.none.429': 1,
+      'httpResponses.none.404': 1,
+    });
+    expect(h.relay.counters.httpRequests).toBe(6);
+  });
+
   it('validates the http config: a bad CIDR is a config error', async () => {
     const { httpSchema } = await import('../../../src/config/schema');
     expect(httpSchema.safeParse({ auth: { allow: ['10.0.0.0/33'] } }).success).toBe(false);

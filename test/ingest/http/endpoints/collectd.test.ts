@@ -253,7 +253,7 @@ describe('POST /collectd (collectd write_http)', () => {
       try {
         const config = httpSchema.parse({ collectd: { naming: 'backstop' } });
         const log = silentLogger();
-        const ingest = new HttpIngest({ pipeline: relay.pipeline, counters: relay.topology.counters.listener('http', 'http'), log, limited: new RateLimitedLog(log), now: Date.now }, config.maxItems);
+        const ingest = new HttpIngest({ pipeline: relay.pipeline, counters: relay.topology.counters.listener('http', 'http'), responses: relay.topology.counters.httpResponses, log, limited: new RateLimitedLog(log), now: Date.now }, config.maxItems);
         const app = createHttpApp(config, ingest, [createCollectdEndpoints({ ingest, http: config })]);
         expect((await request(app).post('/collectd').send(GENERIC.concat(GENERIC_NO_TI))).status).toBe(200);
         await waitFor(() => capture.datapoints.length === 2, '2 pickled datapoints');
