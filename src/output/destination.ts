@@ -7,6 +7,7 @@ import type { Component, StopReport } from '../model/component';
 import type { DatapointTarget } from '../model/datapoint-target';
 import type { Logger } from '../telemetry/logger';
 import { DESTINATION_COUNTERS, DestinationCounters, visitCounters, type CounterReporter, type CounterVisitor } from '../telemetry/counters';
+import { DurationHistogram, FLUSH_BUCKETS } from '../telemetry/histogram';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
 
 /**
@@ -113,6 +114,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
   readonly metricName: string;
   readonly counterPath: string;
   readonly counters = new DestinationCounters();
+  /** From write() to the chunk leaving the process (the write callback): how long the peer makes us wait. */
+  readonly flushSeconds = new DurationHistogram(FLUSH_BUCKETS);
   readonly queue: DestinationQueue;
   private state: DestinationState = 'idle';
   private pressure: PressureState = 'normal';
@@ -279,6 +282,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
   reportCounters(visit: CounterVisitor): void {
     visitCounters(this.counters, DESTINATION_COUNTERS, visit);
     visit('queueLength', this.queue.length, 'gauge');
+    visit('flushes', this.flushSeconds.count, 'counter');
+    visit('flushSeconds', this.flushSeconds.sum, 'counter');
     this.queue.reportCounters(visit);
   }
 
@@ -443,7 +448,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
       if (w.pos === 0) break;
       flight.written += datapoints;
       const chunk = w.take();
-      if (!conn.write(chunk, () => this.flushed(flight, datapoints))) {
+      const writtenAt = performance.now();
+      if (!conn.write(chunk, () => this.flushed(flight, datapoints, writtenAt))) {
         this.to('blocked');
         break;
       }
@@ -454,8 +460,9 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.checkDrained();
   };
 
-  private flushed(flight: Flight, datapoints: number): void {
+  private flushed(flight: Flight, datapoints: number, writtenAt: number): void {
     if (!flight.open) return;
+    this.flushSeconds.observe((performance.now() - writtenAt) / 1000);
     flight.flushed += datapoints;
     this.counters.sent += datapoints;
   }

@@ -95,6 +95,14 @@ export const FAMILIES = {
 
 export type FamilyName = keyof typeof FAMILIES;
 
+/** Histograms, read from DurationHistograms at scrape time (not through the counter visitors). */
+export const HISTOGRAMS = {
+  destination_flush_duration_seconds: {
+    help: 'Seconds from writing a chunk (up to 64 KiB of frames or lines) to the destination connection until it left the process; long when the peer does not read.',
+    labels: ['destination'] as const,
+  },
+} as const;
+
 /** Where one reported key goes: a family, plus its reason/kind label when the family has one. */
 export interface Target {
   readonly family: FamilyName;
@@ -168,6 +176,9 @@ const DESTINATION_COUNTER_TARGETS = {
 export const DESTINATION_TARGETS: Readonly<Record<string, Target | null>> = {
   ...DESTINATION_COUNTER_TARGETS,
   queueLength: to('destination_queue_length'),
+  // destination_flush_duration_seconds (a histogram) has these and its buckets
+  flushes: null,
+  flushSeconds: null,
   'spool.written': to('spool_written_total'),
   'spool.replayed': to('spool_replayed_total'),
   'spool.acked': to('spool_acked_total'),

@@ -1,6 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { ingestCounterReporter, type CounterReporter, type HttpResponseCounts, type IngestCounters, type ListenerCounterEntry } from './counters';
-import { FAMILIES, PROMETHEUS_PREFIX, targetOf, type FamilyName, type LabelName, type Scope } from './prometheus-names';
+import type { DurationHistogram } from './histogram';
+import { FAMILIES, HISTOGRAMS, PROMETHEUS_PREFIX, targetOf, type FamilyName, type LabelName, type Scope } from './prometheus-names';
 
 /**
  * What the exporter needs of a destination. Destination satisfies it
@@ -11,6 +12,7 @@ export interface ExportedDestination extends CounterReporter {
   readonly name: string;
   readonly healthy: boolean;
   readonly queue: { readonly length: number; readonly limit: number };
+  readonly flushSeconds: DurationHistogram;
 }
 
 /** A failover or any_of group (HealthGroup satisfies it). */
@@ -83,6 +85,9 @@ export class PrometheusExporter {
         const g: Gauge<LabelName> = new Gauge<LabelName>({ ...config, collect: () => this.fill(family, (s) => g.set(s.labels, s.value), () => g.reset()) });
       }
     }
+    const name = PROMETHEUS_PREFIX + 'destination_flush_duration_seconds';
+    const help = HISTOGRAMS.destination_flush_duration_seconds.help;
+    this.registry.registerMetric(histogramOf(name, help, () => inputs.destinations.map((d) => ({ labels: { destination: d.name }, histogram: d.flushSeconds }))));
   }
 
   /** GET /metrics: [content type, body]. */
@@ -159,6 +164,38 @@ export class PrometheusExporter {
  */
 function perListener(family: FamilyName, owner: Labels): Labels {
   return (FAMILIES[family].labels as readonly LabelName[]).includes('listener') ? { ...owner } : {};
+}
+
+/**
+ * A histogram family read from DurationHistograms at scrape time. prom-client's
+ * Histogram can only observe(), so it could not show counts kept elsewhere;
+ * the registry takes any object with a name and a get() that returns the
+ * family as prom-client's own metrics do (documented by getMetricsAsJSON()).
+ */
+function histogramOf(name: string, help: string, read: () => { labels: Labels; histogram: DurationHistogram }[]): Metric<string> {
+  const family = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    collect: () => undefined,
+    reset: () => undefined,
+    get: async () => ({
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      values: read().flatMap(({ labels, histogram: h }) => {
+        const cumulative = h.cumulative();
+        return [
+          ...cumulative.map((value, i) => ({ metricName: `${name}_bucket`, labels: { ...labels, le: i < h.bounds.length ? h.bounds[i] : '+Inf' }, value })),
+          { metricName: `${name}_sum`, labels, value: h.sum },
+          { metricName: `${name}_count`, labels, value: h.count },
+        ];
+      }),
+    }),
+  };
+  return family as unknown as Metric<string>;
 }
 
 /** The admin listener's `metrics` dependency for one relay. */

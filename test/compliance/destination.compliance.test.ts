@@ -268,7 +268,7 @@ describe.each(KINDS)('destination kind $id', (kind) => {
     const peer = await peerFor(kind);
     const d = build(kind, peer);
     const c = reported(d);
-    expect([...c.keys()]).toEqual([...Object.keys(DESTINATION_COUNTERS), 'queueLength']);
+    expect([...c.keys()]).toEqual([...Object.keys(DESTINATION_COUNTERS), 'queueLength', 'flushes', 'flushSeconds']);
     expect([...c.keys()].sort()).toEqual(documentedCounters().sort());
     for (const [key, kindOf] of Object.entries(DESTINATION_COUNTERS)) expect([key, c.get(key)?.kind]).toEqual([key, kindOf]);
     expect(c.get('queueLength')?.kind).toBe('gauge');

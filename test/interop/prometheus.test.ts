@@ -2,11 +2,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Relay } from '../../src/relay/relay';
-import { FAMILIES, PROMETHEUS_PREFIX } from '../../src/telemetry/prometheus-names';
+import { FAMILIES, HISTOGRAMS, PROMETHEUS_PREFIX } from '../../src/telemetry/prometheus-names';
 import { freePorts } from '../helpers/carbon';
 import { stopRelay } from '../helpers/cleanup';
 import { eventually } from '../helpers/poll';
-import { startRelay, tempDirsRemovedAfterAll } from '../helpers/relay';
+import { EPHEMERAL_LISTEN, startRelay, tempDirsRemovedAfterAll } from '../helpers/relay';
 import { CaptureServer, sendTcp } from '../helpers/sink';
 
 const PROMTOOL = '/usr/bin/promtool';
@@ -28,6 +28,7 @@ describe('Prometheus reads /metrics', () => {
   beforeAll(async () => {
     await cache.listen();
     relay = await startRelay({
+      listen: { ...EPHEMERAL_LISTEN, http: { host: '127.0.0.1', port: 0 } },
       destinations: [
         { name: 'cache', host: '127.0.0.1', port: cache.port },
         { name: 'down', host: '127.0.0.1', port: 1, maxQueueSize: 10, reconnect: { initialDelay: '10s', maxDelay: '10s' } },
@@ -49,12 +50,22 @@ describe('Prometheus reads /metrics', () => {
   const metricsUrl = (): string => `http://127.0.0.1:${relay!.topology.admin!.port}/metrics`;
 
   it('promtool check metrics finds no problem in our families', async () => {
+    // series in every labelled family: HTTP answers, a destination write (the flush histogram), per-listener input
+    expect((await fetch(`http://127.0.0.1:${relay!.listeners.http!.port}/health`)).status).toBe(200);
+    await sendTcp(relay!.listeners.line!.port, 'prom.interop.first 1 1700000000\nnot valid\n');
+    await eventually(
+      async () => relay!.destinations.get('cache')!.flushSeconds.count,
+      (n) => n > 0,
+      'a write to the cache left the process',
+    );
     const body = await (await fetch(metricsUrl())).text();
+    expect(body).toContain(`# TYPE ${PROMETHEUS_PREFIX}destination_flush_duration_seconds histogram`);
+    expect(body).toContain('endpoint_group="health",status="200"');
     const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: body, encoding: 'utf8' });
     const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '');
     // prom-client names three process gauges *_total (nodejs_active_{handles,requests,resources}_total): the linter
     // flags those and nothing else. Any other line, above all one naming a family of ours, fails the test.
-    const ours = new Set(Object.keys(FAMILIES).map((f) => PROMETHEUS_PREFIX + f));
+    const ours = new Set([...Object.keys(FAMILIES), ...Object.keys(HISTOGRAMS)].map((f) => PROMETHEUS_PREFIX + f));
     const known = /^carbon_fanout_nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
     expect(problems.filter((l) => [...ours].some((f) => l.startsWith(`${f} `) || l.startsWith(`${f}:`)))).toEqual([]);
     expect(problems.filter((l) => !known.test(l))).toEqual([]);
@@ -82,7 +93,7 @@ describe('Prometheus reads /metrics', () => {
     const diagnostics = (): string => promLog.slice(-4000);
 
     let lines = '';
-    for (let i = 0; i < N; i++) lines += `prom.interop.m${i} ${i} 1700000000\n`;
+    for (let i = 1; i < N; i++) lines += `prom.interop.m${i} ${i} 1700000000\n`;
     await sendTcp(relay!.listeners.line!.port, lines);
 
     type Result = { metric: Record<string, string>; value: [number, string] }[];
@@ -111,7 +122,14 @@ describe('Prometheus reads /metrics', () => {
 
     const dropped = await query(`${PROMETHEUS_PREFIX}destination_dropped_total{reason="queue_full"}`);
     expect(valueOf(dropped, { destination: 'down' })).toBe(N - 10);
-    expect(valueOf(await query(`${PROMETHEUS_PREFIX}datapoints_received_total`), {})).toBe(N);
+    // the first test sent one datapoint and one invalid line; this one the other N - 1
+    expect(valueOf(await query(`${PROMETHEUS_PREFIX}datapoints_received_total`), { listener: 'line', protocol: 'line' })).toBe(N);
+    expect(valueOf(await query(`sum(${PROMETHEUS_PREFIX}datapoints_received_total)`), {})).toBe(N);
+    expect(valueOf(await query(`${PROMETHEUS_PREFIX}invalid_input_total{listener="line",reason="invalid_line"}`), {})).toBe(1);
+    const writes = valueOf(await query(`${PROMETHEUS_PREFIX}destination_flush_duration_seconds_count`), { destination: 'cache' }) ?? 0;
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(valueOf(await query(`${PROMETHEUS_PREFIX}destination_flush_duration_seconds_bucket{le="+Inf"}`), { destination: 'cache' })).toBe(writes);
+    expect(valueOf(await query(`${PROMETHEUS_PREFIX}http_requests_total`), { endpoint_group: 'health', status: '200' })).toBe(1);
     expect(valueOf(await query(`${PROMETHEUS_PREFIX}destination_up`), { destination: 'cache' })).toBe(1);
     // the scrape itself was healthy
     expect(valueOf(await query('up{job="carbon-fanout"}'), {})).toBe(1);

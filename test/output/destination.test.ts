@@ -557,8 +557,10 @@ describe('Destination: telemetry', () => {
     expect(reported(d)).toEqual([
       ...Object.entries(DESTINATION_COUNTERS).map(([key, kind]): [string, number, CounterKind] => [key, expected[key], kind]),
       ['queueLength', 3, 'gauge'],
+      ['flushes', 0, 'counter'],
+      ['flushSeconds', 0, 'counter'],
     ]);
-    expect(reported(d).map(([key]) => key)).toEqual([...Object.keys(DESTINATION_COUNTERS), 'queueLength']);
+    expect(reported(d).map(([key]) => key)).toEqual([...Object.keys(DESTINATION_COUNTERS), 'queueLength', 'flushes', 'flushSeconds']);
     expect(Object.fromEntries(reported(d).map(([k, , kind]) => [k, kind]))).toMatchObject({ relayMaxQueueLength: 'peak', sent: 'counter', connects: 'counter' });
     expect(d.counterPath).toBe('destinations.d_one');
   });

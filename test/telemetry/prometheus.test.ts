@@ -115,6 +115,17 @@ describe('Prometheus /metrics on the admin listener', () => {
     expect(value(e, `${P}invalid_input_total`, { ...pickle, reason: 'invalid_pickle' })).toBe(1);
     expect(value(e, `${P}invalid_input_total`, { ...pickle, reason: 'invalid_line' })).toBe(0);
     expect(value(e, `${P}active_connections`, line)).toBe(0);
+    // the 5 datapoints left the process in one write or a few (as TCP delivered them to the receiver)
+    const flush = `${P}destination_flush_duration_seconds`;
+    expect(e.types.get(flush)).toBe('histogram');
+    const writes = value(e, `${flush}_count`, { destination: 'cache' }) ?? 0;
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(writes).toBeLessThanOrEqual(value(e, `${P}destination_batches_sent_total`, { destination: 'cache' }) ?? 0);
+    expect(value(e, `${flush}_bucket`, { destination: 'cache', le: '+Inf' })).toBe(writes);
+    expect(value(e, `${flush}_sum`, { destination: 'cache' })).toBeGreaterThanOrEqual(0);
+    const buckets = e.samples.filter((s) => s.name === `${flush}_bucket` && s.labels.destination === 'cache').map((s) => s.value);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b)); // cumulative
+    expect(value(e, `${flush}_count`, { destination: 'down' })).toBe(0);
     // relay-wide families sum over listeners: one series, no listener label
     expect(value(e, `${P}blackholed_total`)).toBe(0);
     expect(value(e, `${P}destination_routed_total`, { destination: 'cache' })).toBe(5);
