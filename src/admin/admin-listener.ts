@@ -35,11 +35,11 @@ export class AdminListener implements Component {
   readonly name = 'admin';
   private server: http.Server | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private readonly users: Buffer[];
+  private users: Buffer[];
   private reloader: (() => Promise<{ result: string }>) | undefined;
 
   constructor(
-    private readonly opts: AdminListenerOptions,
+    private opts: AdminListenerOptions,
     private readonly deps: AdminListenerDeps,
   ) {
     this.users = opts.users.map((u) => secretDigest(`${u.user}\0${u.password}`));
@@ -50,22 +50,29 @@ export class AdminListener implements Component {
     this.reloader = reload;
   }
 
+  /**
+   * Reload: new users apply to the next request. A new address binds a new
+   * server first, then lets the old one finish what it is answering (a POST
+   * /reload that asked for this among them) and close.
+   */
+  async reconfigure(opts: AdminListenerOptions): Promise<void> {
+    const moved = opts.host !== this.opts.host || opts.port !== this.opts.port;
+    this.users = opts.users.map((u) => secretDigest(`${u.user}\0${u.password}`));
+    this.opts = opts;
+    const old = this.server;
+    if (!moved || old === null) return;
+    this.server = await this.listen();
+    old.close();
+    old.closeIdleConnections();
+    this.deps.log.info('listening', { listener: this.name, host: this.opts.host, port: this.port });
+  }
+
   get port(): number {
     return (this.server?.address() as AddressInfo | null)?.port ?? 0;
   }
 
   async start(): Promise<void> {
-    const server = http.createServer(this.app());
-    server.requestTimeout = 10_000;
-    server.headersTimeout = 10_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
+    this.server = await this.listen();
     this.timer = setInterval(() => this.deps.status.tick(), TICK_MS);
     this.timer.unref();
     this.deps.log.info('listening', { listener: this.name, host: this.opts.host, port: this.port });
@@ -82,6 +89,20 @@ export class AdminListener implements Component {
       await closed;
     }
     return { name: this.name, undelivered: 0, abandoned: [] };
+  }
+
+  private async listen(): Promise<http.Server> {
+    const server = http.createServer(this.app());
+    server.requestTimeout = 10_000;
+    server.headersTimeout = 10_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
   }
 
   private app(): Express {

@@ -6,7 +6,17 @@
 export class BoundedLru<K, V> {
   private readonly map = new Map<K, V>();
 
-  constructor(readonly capacity: number) {}
+  constructor(private cap: number) {}
+
+  get capacity(): number {
+    return this.cap;
+  }
+
+  /** A new bound; the least recently used entries beyond it are forgotten. */
+  resize(capacity: number): void {
+    this.cap = capacity;
+    while (this.map.size > capacity) this.map.delete(this.map.keys().next().value as K);
+  }
 
   get size(): number {
     return this.map.size;
@@ -28,7 +38,7 @@ export class BoundedLru<K, V> {
 
   set(key: K, value: V): void {
     this.map.delete(key);
-    if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value as K);
+    if (this.map.size >= this.cap) this.map.delete(this.map.keys().next().value as K);
     this.map.set(key, value);
   }
 }

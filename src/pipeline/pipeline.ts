@@ -33,7 +33,7 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters> {
     private readonly counters: IngestCounters,
     log: Logger,
     /** carbon's MIN_TIMESTAMP_RESOLUTION for received datapoints: int(ts) // res * res. 0 = off. */
-    private readonly timestampResolution = 0,
+    private timestampResolution = 0,
   ) {
     this.limited = new RateLimitedLog(log);
   }
@@ -68,6 +68,11 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters> {
   /** The routing decision for a name (for `carbon-fanout route` and tests). */
   route(name: string): Route<DatapointTarget> {
     return this.routers.received.route(name);
+  }
+
+  /** Reload: a new minTimestampResolution for the next batch. */
+  setTimestampResolution(seconds: number): void {
+    this.timestampResolution = seconds;
   }
 
   /** Swap in new rules, filters and rings at once: every batch is routed wholly by the old or wholly by the new. */

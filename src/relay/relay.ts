@@ -8,7 +8,10 @@ import type { Source, SourceStopReport } from '../sources/source';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import type { SelfMetrics } from '../telemetry/self-metrics';
-import { buildListeners, buildRouting, buildTopology, type Listeners, type RoutingPart, type Topology, type TopologyDeps } from './topology';
+import { HttpListener } from '../ingest/http/server';
+import { buildSource, sourceStateDir } from '../sources/build';
+import { defaultSelfMetricsPrefix } from '../telemetry/self-metrics';
+import { buildHttpFrontDoor, buildListeners, buildRouting, buildTopology, httpDeps, type Listeners, type RoutingPart, type Topology, type TopologyDeps } from './topology';
 
 export type RelayDeps = TopologyDeps;
 
@@ -32,14 +35,30 @@ export interface ReloadReport {
   removed: string[];
   /** Destinations kept as they were (connections, queues and spools untouched). */
   kept: string[];
+  /** Other parts the reload changed: rebound receivers, `http`, `admin`, `selfMetrics`, `minTimestampResolution`, `sources.<name>`. */
+  reconfigured: string[];
   hash: string;
 }
 
 /** What a reload request led to: a report, or why the config could not be read. */
 export type ReloadOutcome = ReloadReport | { result: 'failed'; error: string };
 
-/** Settings a reload cannot apply yet: a change in any of them is reported and nothing is applied. */
-const RESTART_ONLY = ['http', 'admin', 'sources', 'selfMetrics', 'dataDir', 'minTimestampResolution'] as const;
+/**
+ * What a reload cannot apply: a change is reported and nothing is applied.
+ * The data directory holds the spools' locked segments and the sources'
+ * positions, which a running relay cannot move; the admin listener carries
+ * the status page and the exporter, built once with the relay.
+ */
+function restartOnly(prev: RelayConfig, next: RelayConfig): string[] {
+  const out: string[] = [];
+  if (!same(prev.dataDir, next.dataDir)) out.push('dataDir');
+  if ((prev.admin === false) !== (next.admin === false)) out.push('admin (turning the admin listener on or off)');
+  return out;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
 
 /** The TCP/UDP receivers a reload can rebind, each with the part of the config it is built from. */
 function connectionLimits(c: RelayConfig): unknown[] {
@@ -133,10 +152,10 @@ export class Relay {
     const t = this.topology;
     const live = t.live;
     const hash = configHash(next);
-    const base = { added: [] as string[], removed: [] as string[], kept: [] as string[], hash };
+    const base = { added: [] as string[], removed: [] as string[], kept: [] as string[], reconfigured: [] as string[], hash };
     if (hash === live.hash) return { result: 'unchanged', needsRestart: [], ...base };
-    const needsRestart: string[] = RESTART_ONLY.filter((k) => JSON.stringify(live.config[k]) !== JSON.stringify(next[k]));
-    if (JSON.stringify(live.config.listen.http) !== JSON.stringify(next.listen.http)) needsRestart.push('listen.http');
+    const prev = live.config;
+    const needsRestart = restartOnly(prev, next);
     if (needsRestart.length > 0) {
       t.counters.relay.reloadsRestartRequired++;
       return { result: 'restart_required', needsRestart, ...base };
@@ -161,7 +180,12 @@ export class Relay {
     live.routing = routing;
     await routing.reloader.start();
     for (const g of routing.healthGroups) await g.start();
-    if (rebind.length > 0) await this.rebindListeners(next, rebind);
+    const reconfigured: string[] = [];
+    if (rebind.length > 0) {
+      await this.rebindListeners(next, rebind);
+      reconfigured.push(...rebind.map((k) => this.topology.listeners[k]?.name ?? k));
+    }
+    reconfigured.push(...(await this.reconfigure(prev, next)));
     for (const d of removed) {
       // no longer routed to: deliver or spool what it holds, then close; its counters leave self-metrics now
       const stopping = d.stop(Date.now() + next.shutdownTimeoutMs);
@@ -169,8 +193,104 @@ export class Relay {
       void stopping.then(() => this.retiring.delete(stopping));
     }
     t.counters.relay.reloadsApplied++;
-    this.log?.info('configuration reloaded', { hash, added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.length });
-    return { result: 'applied', needsRestart: [], added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.map((d) => d.name), hash };
+    this.log?.info('configuration reloaded', { hash, added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.length, reconfigured });
+    return { result: 'applied', needsRestart: [], added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.map((d) => d.name), reconfigured, hash };
+  }
+
+  /** The parts outside the routing unit and the TCP/UDP receivers; returns what changed. */
+  private async reconfigure(prev: RelayConfig, next: RelayConfig): Promise<string[]> {
+    const t = this.topology;
+    const done: string[] = [];
+    if (prev.minTimestampResolution !== next.minTimestampResolution) {
+      t.pipeline.setTimestampResolution(next.minTimestampResolution);
+      done.push('minTimestampResolution');
+    }
+    if (!same(prev.selfMetrics, next.selfMetrics)) {
+      t.selfMetrics.reconfigure({ intervalMs: next.selfMetrics.intervalMs, prefix: next.selfMetrics.prefix ?? defaultSelfMetricsPrefix() });
+      done.push('selfMetrics');
+    }
+    if (next.admin !== false && t.admin !== undefined && !same(prev.admin, next.admin)) {
+      await t.admin.reconfigure(next.admin);
+      done.push('admin');
+    }
+    if (!same(prev.http, next.http) || !same(prev.listen.http, next.listen.http)) {
+      await this.reloadHttp(prev, next);
+      done.push('http');
+    }
+    done.push(...(await this.reloadSources(prev, next)));
+    return done;
+  }
+
+  /**
+   * The HTTP front door: new endpoints, auth and limits on the same address
+   * swap on the running server (clients keep their connections); a new
+   * address closes the old server and binds the new one. Impulse counters
+   * carry over either way.
+   */
+  private async reloadHttp(prev: RelayConfig, next: RelayConfig): Promise<void> {
+    const t = this.topology;
+    const listeners = t.listeners as { -readonly [K in keyof Listeners]: Listeners[K] };
+    const old = listeners.http;
+    const deadline = Date.now() + next.shutdownTimeoutMs / 2;
+    if (next.listen.http === undefined) {
+      if (old !== undefined) {
+        await old.stop(deadline);
+        removeFrom(t.producers, old);
+      }
+      listeners.http = undefined;
+      return;
+    }
+    const door = buildHttpFrontDoor(next.http, httpDeps(t));
+    if (old !== undefined && same(prev.listen.http, next.listen.http)) {
+      old.replace(door.app, door.groups, door.release);
+      return;
+    }
+    const fresh = new HttpListener(next.listen.http, door.app, door.groups, t.routingDeps.log, door.release);
+    if (old !== undefined) {
+      old.handOverTo(door.groups);
+      await old.stop(deadline);
+      removeFrom(t.producers, old);
+    }
+    await fresh.start();
+    t.producers.unshift(fresh);
+    listeners.http = fresh;
+  }
+
+  /**
+   * Sources whose settings changed stop (saving their position) and start
+   * again from it with the new ones; removed ones stop; new ones start.
+   */
+  private async reloadSources(prev: RelayConfig, next: RelayConfig): Promise<string[]> {
+    const t = this.topology;
+    const settings = (c: RelayConfig, name: string): string | undefined => {
+      const s = c.sources.find((x) => x.name === name);
+      return s === undefined ? undefined : JSON.stringify([s, c.listen.maxNameLength]);
+    };
+    const changed: string[] = [];
+    const deadline = Date.now() + next.shutdownTimeoutMs / 2;
+    for (const [name, source] of [...t.sources]) {
+      if (settings(prev, name) === settings(next, name)) continue;
+      await source.stop(deadline);
+      t.sourceRelease.get(source)?.();
+      t.sourceRelease.delete(source);
+      removeFrom(t.producers, source);
+      t.sources.delete(name);
+      changed.push(`sources.${name}`);
+    }
+    for (const cfg of next.sources) {
+      if (t.sources.has(cfg.name)) continue;
+      const source = buildSource(cfg, { ...t.sourceDeps, maxNameLength: next.listen.maxNameLength, stateDir: sourceStateDir(next.dataDir, cfg.name) });
+      t.sourceRelease.set(source, t.pipeline.addSource(source));
+      t.sources.set(cfg.name, source);
+      await source.start();
+      t.producers.push(source);
+      if (!changed.includes(`sources.${cfg.name}`)) changed.push(`sources.${cfg.name}`);
+    }
+    if (changed.length > 0) {
+      replaceContents(t.lists.sources, [...t.sources.values()]);
+      replaceContents(t.lists.reporters, [t.lists.ingestReporter, ...t.lists.destinations, ...t.lists.healthGroups, ...t.sources.values()]);
+    }
+    return changed;
   }
 
   /**

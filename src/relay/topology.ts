@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { Express } from 'express';
 import type { RelayConfig } from '../config/load';
 import type { HttpConfig } from '../config/schema';
 import { AdminListener } from '../admin/admin-listener';
@@ -8,6 +9,7 @@ import { PickleDecoder } from '../codec/pickle-decoder';
 import { Readiness } from '../model/readiness';
 import type { Component } from '../model/component';
 import { createHttpApp } from '../ingest/http/app';
+import type { EndpointGroup } from '../ingest/http/endpoint-group';
 import { buildEndpointGroups } from '../ingest/http/groups';
 import { HttpIngest, type HttpIngestDeps } from '../ingest/http/http-ingest';
 import { HttpListener } from '../ingest/http/server';
@@ -26,7 +28,7 @@ import { Pipeline } from '../pipeline/pipeline';
 import { buildRouters, type BuiltRouters } from '../routing/build';
 import { CARBON_RELOAD_INTERVAL_MS, Reloader } from '../routing/reloader';
 import { buildSources } from '../sources/build';
-import { realTimers, type Source, type SourceTimers } from '../sources/source';
+import { realTimers, type Source, type SourceDeps, type SourceTimers } from '../sources/source';
 import { IngestCounterSet, ingestCounterReporter, type CounterReporter, type IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import { prometheusMetrics } from '../telemetry/prometheus';
@@ -98,13 +100,17 @@ export interface Topology {
     readonly healthGroups: HealthGroup[];
     readonly reporters: CounterReporter[];
     readonly ingestReporter: CounterReporter;
+    readonly sources: Source[];
   };
   readonly routingDeps: RoutingDeps;
   /** Per listener, plus the relay's own (sources, reloads). */
   readonly counters: IngestCounterSet;
   readonly pipeline: Pipeline;
-  /** Pull sources (Catchpoint pollers) by name. */
-  readonly sources: ReadonlyMap<string, Source>;
+  /** Pull sources (Catchpoint pollers) by name; a reload replaces the ones whose settings changed. */
+  readonly sources: Map<string, Source>;
+  /** What sources are built with, and each running source's flow-control registration (to undo when replaced). */
+  readonly sourceDeps: Omit<SourceDeps, 'stateDir' | 'maxNameLength'>;
+  readonly sourceRelease: Map<Source, () => void>;
   readonly listeners: Listeners;
   readonly selfMetrics: SelfMetrics;
   /** /ready: set by the relay as it starts and as it begins to stop. */
@@ -162,11 +168,14 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   const sourceCounters = counters.listener('sources', 'pull');
   const p0 = pipeline;
   const sourceSink = { accept: (b: MetricBatch, origin: string) => p0.accept(b, origin, sourceCounters) };
-  const sources = buildSources(config.sources, { sink: sourceSink, log, now, timers: deps.timers ?? realTimers, maxNameLength: config.listen.maxNameLength }, config.dataDir);
-  for (const s of sources.values()) pipeline.addSource(s);
+  const sourceDeps = { sink: sourceSink, log, now, timers: deps.timers ?? realTimers };
+  const sources = buildSources(config.sources, { ...sourceDeps, maxNameLength: config.listen.maxNameLength }, config.dataDir);
+  const sourceRelease = new Map<Source, () => void>();
+  for (const s of sources.values()) sourceRelease.set(s, pipeline.addSource(s));
+  const sourceList = [...sources.values()];
   const listeners = buildListeners(config, pipeline, counters, log, now);
 
-  const ingestReporter = ingestCounterReporter(() => counters.total(), config.listen.http !== undefined, counters.httpResponses);
+  const ingestReporter = ingestCounterReporter(() => counters.total(), () => live.config.listen.http !== undefined, counters.httpResponses);
   const reporters: CounterReporter[] = [ingestReporter, ...destinationList, ...healthGroups, ...sources.values()];
   const p = pipeline;
   const selfMetrics = new SelfMetrics(
@@ -192,7 +201,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     },
     destinations: destinationList,
     groups: healthGroups,
-    sources: [...sources.values()],
+    sources: sourceList,
     now,
   });
   const admin =
@@ -204,11 +213,11 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
           log,
           metrics: prometheusMetrics({
             ingest: counters,
-            http: config.listen.http !== undefined,
+            http: () => live.config.listen.http !== undefined,
             httpResponses: counters.httpResponses,
             destinations: destinationList,
             groups: healthGroups,
-            sources: [...sources.values()],
+            sources: sourceList,
             version: status.version,
             get configHash() {
               return live.hash;
@@ -217,13 +226,15 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
         });
   return {
     live,
-    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter },
+    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter, sources: sourceList },
     routingDeps,
     readiness,
     admin,
     counters,
     pipeline,
     sources,
+    sourceDeps,
+    sourceRelease,
     listeners,
     selfMetrics,
     producers: [...[line, lineTls, udp, pickle, http].filter((l) => l !== undefined), ...sources.values()],
@@ -267,14 +278,28 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
   return out;
 }
 
-function buildHttpListener(
-  listen: NonNullable<RelayConfig['listen']['http']>,
-  http: HttpConfig,
-  deps: Omit<HttpIngestDeps, 'room'>,
-): HttpListener {
+/** The HTTP front door's app and endpoint groups for one config; `release` unregisters its ingest from flow control. */
+export interface HttpFrontDoor {
+  app: Express;
+  groups: EndpointGroup[];
+  release: () => void;
+}
+
+export function buildHttpFrontDoor(http: HttpConfig, deps: Omit<HttpIngestDeps, 'room'>): HttpFrontDoor {
   const flow = deps.pipeline.flow;
   const ingest = new HttpIngest({ ...deps, room: () => flow.admissionRoom() }, Math.min(http.maxItems, flow.maxAdmission()));
-  deps.pipeline.addSource(ingest);
+  const release = deps.pipeline.addSource(ingest);
   const groups = buildEndpointGroups({ ingest, http });
-  return new HttpListener(listen, createHttpApp(http, ingest, groups), groups, deps.log);
+  return { app: createHttpApp(http, ingest, groups), groups, release };
+}
+
+/** What the HTTP front door of a relay is built with (the same across reloads). */
+export function httpDeps(t: Pick<Topology, 'pipeline' | 'counters' | 'routingDeps'>): Omit<HttpIngestDeps, 'room'> {
+  const { log, now } = t.routingDeps;
+  return { pipeline: t.pipeline, counters: t.counters.listener('http', 'http'), responses: t.counters.httpResponses, log, limited: new RateLimitedLog(log), now };
+}
+
+function buildHttpListener(listen: NonNullable<RelayConfig['listen']['http']>, http: HttpConfig, deps: Omit<HttpIngestDeps, 'room'>): HttpListener {
+  const door = buildHttpFrontDoor(http, deps);
+  return new HttpListener(listen, door.app, door.groups, deps.log, door.release);
 }

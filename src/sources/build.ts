@@ -16,5 +16,10 @@ export function buildSource(cfg: SourceConfig, deps: SourceDeps): Source {
  * With a data directory each keeps its position in `<dataDir>/sources/<name>`.
  */
 export function buildSources(configs: readonly SourceConfig[], deps: Omit<SourceDeps, 'stateDir'>, dataDir?: string): Map<string, Source> {
-  return new Map(configs.map((c) => [c.name, buildSource(c, { ...deps, stateDir: dataDir === undefined ? undefined : path.join(dataDir, 'sources', c.name) })]));
+  return new Map(configs.map((c) => [c.name, buildSource(c, { ...deps, stateDir: sourceStateDir(dataDir, c.name) })]));
+}
+
+/** Where a source keeps its position: `<dataDir>/sources/<name>` (none without a data directory). */
+export function sourceStateDir(dataDir: string | undefined, name: string): string | undefined {
+  return dataDir === undefined ? undefined : path.join(dataDir, 'sources', name);
 }

@@ -98,7 +98,7 @@ export class IngestCounters {
   reloadsApplied = 0;
   /** Reloads refused because the new configuration is invalid (the relay kept the old one). */
   reloadsFailed = 0;
-  /** Reloads not applied because they change something only a restart can (listeners, HTTP, sources, ...). */
+  /** Reloads not applied because they change something only a restart can (dataDir, turning the admin listener on or off). */
   reloadsRestartRequired = 0;
 }
 
@@ -196,14 +196,14 @@ export class HttpResponseCounts {
 }
 
 /** The relay-wide counters as a reporter (HTTP counters, and answers by group and status, only when the front door is on). */
-export function ingestCounterReporter(counters: IngestCounters | (() => IngestCounters), http: boolean, responses?: HttpResponseCounts): CounterReporter {
+export function ingestCounterReporter(counters: IngestCounters | (() => IngestCounters), http: boolean | (() => boolean), responses?: HttpResponseCounts): CounterReporter {
   const read = typeof counters === 'function' ? counters : () => counters;
   return {
     counterPath: '',
     reportCounters(visit) {
       const c = read();
       visitCounters(c, INGEST_COUNTERS, visit);
-      if (!http) return;
+      if (!(typeof http === 'function' ? http() : http)) return;
       visitCounters(c, HTTP_COUNTERS, visit);
       responses?.report(visit);
     },

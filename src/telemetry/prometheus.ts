@@ -36,8 +36,8 @@ export interface ExportedIngest {
 export interface PrometheusInputs {
   /** The counters whose sum self-metrics reports at the top level; families with a listener label get one series per listener. */
   readonly ingest: ExportedIngest;
-  /** Whether the HTTP front door is on (its families exist only then). */
-  readonly http: boolean;
+  /** Whether the HTTP front door is on (its families exist only then); a reload may turn it on or off. */
+  readonly http: () => boolean;
   /** The HTTP front door's answers by endpoint group and status (IngestCounterSet has them). */
   readonly httpResponses?: HttpResponseCounts;
   readonly destinations: readonly ExportedDestination[];
@@ -70,13 +70,27 @@ export class PrometheusExporter {
   /** The reading of the scrape in progress; collect() falls back to a fresh one when called outside scrape(). */
   private reading: Reading | undefined;
 
+  /** Families registered so far. */
+  private readonly registered = new Set<FamilyName>();
+
   constructor(private readonly inputs: PrometheusInputs) {
     collectDefaultMetrics({ register: this.registry, prefix: PROMETHEUS_PREFIX });
-    // The families present depend only on the config (HTTP front door on, spools, groups, sources),
-    // so one reading at build time says which to register: no always-zero series for features that are off.
-    const present = this.read();
+    this.register(this.read());
+    const name = PROMETHEUS_PREFIX + 'destination_flush_duration_seconds';
+    const help = HISTOGRAMS.destination_flush_duration_seconds.help;
+    this.registry.registerMetric(histogramOf(name, help, () => inputs.destinations.map((d) => ({ labels: { destination: d.name }, histogram: d.flushSeconds }))));
+  }
+
+  /**
+   * Registers the families a reading has that are not registered yet. Which
+   * are present depends only on the config (HTTP front door on, spools,
+   * groups, sources): no always-zero series for features that are off, and a
+   * reload that turns one on adds its families at the next scrape.
+   */
+  private register(present: Reading): void {
     for (const [family, spec] of Object.entries(FAMILIES) as [FamilyName, (typeof FAMILIES)[FamilyName]][]) {
-      if (!present.has(family)) continue;
+      if (!present.has(family) || this.registered.has(family)) continue;
+      this.registered.add(family);
       const config = { name: PROMETHEUS_PREFIX + family, help: spec.help, labelNames: spec.labels, registers: [this.registry] };
       if (spec.type === 'counter') {
         // Counters only have inc(): start from zero each scrape and add the current total.
@@ -85,14 +99,12 @@ export class PrometheusExporter {
         const g: Gauge<LabelName> = new Gauge<LabelName>({ ...config, collect: () => this.fill(family, (s) => g.set(s.labels, s.value), () => g.reset()) });
       }
     }
-    const name = PROMETHEUS_PREFIX + 'destination_flush_duration_seconds';
-    const help = HISTOGRAMS.destination_flush_duration_seconds.help;
-    this.registry.registerMetric(histogramOf(name, help, () => inputs.destinations.map((d) => ({ labels: { destination: d.name }, histogram: d.flushSeconds }))));
   }
 
   /** GET /metrics: [content type, body]. */
   async scrape(): Promise<[string, string]> {
     this.reading = this.read();
+    this.register(this.reading);
     try {
       return [this.registry.contentType, await this.registry.metrics()];
     } finally {
@@ -136,8 +148,8 @@ export class PrometheusExporter {
       { labels: { listener: 'relay', protocol: 'internal' }, counters: i.ingest.relay },
       ...i.ingest.listeners.map((l) => ({ labels: { listener: l.name, protocol: l.protocol }, counters: l.counters })),
     ];
-    for (const o of owners) visitAll('relay', ingestCounterReporter(o.counters, i.http), o.labels);
-    if (i.http && i.httpResponses !== undefined) {
+    for (const o of owners) visitAll('relay', ingestCounterReporter(o.counters, i.http()), o.labels);
+    if (i.http() && i.httpResponses !== undefined) {
       // the family exists from the start, before the first answer gives it a series
       out.set('http_requests_total', []);
       visitAll('relay', { counterPath: '', reportCounters: (v) => i.httpResponses?.report(v) }, {});

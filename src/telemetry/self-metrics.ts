@@ -32,24 +32,49 @@ export function defaultSelfMetricsPrefix(): string {
 export class SelfMetrics implements Component {
   readonly name = 'self-metrics';
   private timer: NodeJS.Timeout | null = null;
+  /** Between start() and stop(): a reload that turns the interval on starts the timer. */
+  private started = false;
   private readonly last = new Map<string, number>();
   private lastCpu = process.cpuUsage();
   private lastCpuAt = Date.now();
   private readonly batch = new MetricBatch(64);
 
   constructor(
-    private readonly opts: SelfMetricsOptions,
+    private opts: SelfMetricsOptions,
     private readonly deps: SelfMetricsDeps,
   ) {}
 
+  /**
+   * Reload: a new interval or prefix from the next emission on. The deltas
+   * carry on from the last interval (they are kept by counter, not by the
+   * prefixed name), so a new prefix does not send whole totals as one delta.
+   */
+  reconfigure(opts: SelfMetricsOptions): void {
+    const intervalChanged = opts.intervalMs !== this.opts.intervalMs;
+    this.opts = opts;
+    if (!intervalChanged || this.timer === null) {
+      if (this.timer === null && this.started && opts.intervalMs > 0) this.schedule();
+      return;
+    }
+    clearInterval(this.timer);
+    this.timer = null;
+    if (opts.intervalMs > 0) this.schedule();
+  }
+
   async start(): Promise<void> {
+    this.started = true;
     if (this.opts.intervalMs <= 0 || this.timer !== null) return;
+    this.schedule();
+  }
+
+  private schedule(): void {
     this.timer = setInterval(() => this.emit(), this.opts.intervalMs);
     this.timer.unref();
   }
 
   /** Stops the timer and emits a last interval, so drops just before shutdown are not lost from view. */
   async stop(_deadline: number): Promise<StopReport> {
+    this.started = false;
     const wasRunning = this.timer !== null;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
@@ -66,9 +91,9 @@ export class SelfMetrics implements Component {
     const p = this.opts.prefix;
     for (const r of this.deps.reporters()) {
       const base = r.counterPath === '' ? p : `${p}.${r.counterPath}`;
+      const path = r.counterPath === '' ? '' : `${r.counterPath}.`;
       r.reportCounters((key, value, kind) => {
-        const name = `${base}.${key}`;
-        b.push(name, kind === 'counter' ? this.delta(name, value) : value, ts);
+        b.push(`${base}.${key}`, kind === 'counter' ? this.delta(path + key, value) : value, ts);
       });
       r.resetPeaks?.();
     }

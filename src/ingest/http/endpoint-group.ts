@@ -28,4 +28,11 @@ export interface EndpointGroup {
   start?(): void;
   /** Flush what the group holds (impulse counters) and stop its timers. */
   stop?(): void;
+  /**
+   * Reload: give what the group holds to its successor of the same name,
+   * which keeps it running; this group's stop() then flushes nothing.
+   */
+  handOver?(): unknown;
+  /** Reload: continue with what the predecessor of the same name handed over (ignored if not its kind). */
+  takeOver?(state: unknown): void;
 }

@@ -26,10 +26,12 @@ export class HttpListener implements Component {
   private server: http.Server | null = null;
 
   constructor(
-    private readonly opts: HttpListenOptions,
-    private readonly app: Express,
-    private readonly groups: readonly EndpointGroup[],
+    readonly opts: HttpListenOptions,
+    private app: Express,
+    private groups: readonly EndpointGroup[],
     private readonly log: Logger,
+    /** Called once the listener is done with its app (stopped, or replaced): unregisters its ingest from flow control. */
+    private release: () => void = () => undefined,
   ) {
     this.name = opts.cert !== undefined && opts.key !== undefined ? 'https' : 'http';
   }
@@ -57,6 +59,38 @@ export class HttpListener implements Component {
   }
 
   /**
+   * Reload: the successor's groups take over what this listener's hold (the
+   * impulse counters keep counting, no early flush); a group with no
+   * successor of its name flushes when this listener stops or is replaced.
+   */
+  handOverTo(successors: readonly EndpointGroup[]): void {
+    for (const next of successors) {
+      const previous = this.groups.find((g) => g.name === next.name);
+      if (previous?.handOver !== undefined && next.takeOver !== undefined) next.takeOver(previous.handOver());
+    }
+  }
+
+  /**
+   * Reload on the same address: new endpoints, auth and limits for the next
+   * request, on the same server, so clients keep their connections. Requests
+   * the old app is handling finish there.
+   */
+  replace(app: Express, groups: readonly EndpointGroup[], release: () => void): void {
+    this.handOverTo(groups);
+    const server = this.server;
+    if (server !== null) {
+      server.removeListener('request', this.app);
+      server.on('request', app);
+      for (const g of groups) g.start?.();
+    }
+    for (const g of this.groups) g.stop?.();
+    this.release();
+    this.app = app;
+    this.groups = groups;
+    this.release = release;
+  }
+
+  /**
    * Stops accepting, lets requests in flight finish until `deadline`, cuts the
    * connections of those still running, then flushes the groups' state
    * (impulse counters) into the pipeline.
@@ -77,6 +111,7 @@ export class HttpListener implements Component {
       this.server = null;
     }
     for (const g of this.groups) g.stop?.();
+    this.release();
     return { name: this.name, undelivered: 0, abandoned: cut ? ['requests still running at the deadline were cut off'] : [] };
   }
 }

@@ -38,9 +38,25 @@ export class ImpulseCounters {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly config: Pick<FeedConfig, 'flushInterval' | 'idleFlushes' | 'maxCounters'>,
-    private readonly ingest: HttpIngest,
+    private config: Pick<FeedConfig, 'flushInterval' | 'idleFlushes' | 'maxCounters'>,
+    private ingest: HttpIngest,
   ) {}
+
+  /**
+   * Reload: keep counting with new settings. Counters already held stay even
+   * beyond a smaller maxCounters (they are forgotten as they go idle); the
+   * interval restarts only if it changed.
+   */
+  reconfigure(config: Pick<FeedConfig, 'flushInterval' | 'idleFlushes' | 'maxCounters'>, ingest: HttpIngest): void {
+    const restart = this.timer !== null && config.flushInterval !== this.config.flushInterval;
+    this.config = config;
+    this.ingest = ingest;
+    if (restart) {
+      if (this.timer !== null) clearInterval(this.timer);
+      this.timer = null;
+      this.start();
+    }
+  }
 
   get size(): number {
     return this.counters.size;
@@ -107,8 +123,14 @@ export class ImpulseCounters {
 export class EventTimes {
   private readonly last: BoundedLru<string, number>;
 
-  constructor(private readonly config: Pick<FeedConfig, 'maxEvents' | 'eventTtl'>) {
+  constructor(private config: Pick<FeedConfig, 'maxEvents' | 'eventTtl'>) {
     this.last = new BoundedLru(config.maxEvents);
+  }
+
+  /** Reload: new bounds; the least recently seen events beyond maxEvents are forgotten. */
+  reconfigure(config: Pick<FeedConfig, 'maxEvents' | 'eventTtl'>): void {
+    this.config = config;
+    this.last.resize(config.maxEvents);
   }
 
   get size(): number {
@@ -146,11 +168,20 @@ function param(req: Request, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/** What a feed group hands its successor on reload: the live impulse counters and event times, still counting. */
+class FeedState {
+  constructor(
+    readonly impulses: ImpulseCounters,
+    readonly events: EventTimes,
+  ) {}
+}
+
 export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
   const { ingest, http } = ctx;
   const config = http.feed;
-  const impulses = new ImpulseCounters(config, ingest);
-  const events = new EventTimes(config);
+  let impulses = new ImpulseCounters(config, ingest);
+  let events = new EventTimes(config);
+  let handedOver = false;
   const cors = http.cors;
 
   const answer = (req: Request, res: Response): void => {
@@ -220,6 +251,21 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
       routes.on(all, '/tdiff/:metric', tdiff);
     },
     start: () => impulses.start(),
-    stop: () => impulses.stop(),
+    stop: () => {
+      // once handed over, the counters are the successor's to flush
+      if (!handedOver) impulses.stop();
+    },
+    handOver: () => {
+      handedOver = true;
+      return new FeedState(impulses, events);
+    },
+    takeOver: (state) => {
+      if (!(state instanceof FeedState)) return;
+      // the same objects, so a request the old app is still handling counts into them too
+      impulses = state.impulses;
+      events = state.events;
+      impulses.reconfigure(config, ingest);
+      events.reconfigure(config);
+    },
   };
 }
