@@ -252,7 +252,7 @@ describe('Prometheus /metrics on the admin listener', () => {
     counters.lastSuccessTime = 1_700_000_000;
     const exporter = new PrometheusExporter({
       ingest: { relay: new IngestCounters(), listeners: [] },
-      http: false,
+      http: () => false,
       destinations: [],
       groups: [],
       sources: [{ name: 'cp', counterPath: 'sources.cp', reportCounters: (v) => counters.visit(v) }],
