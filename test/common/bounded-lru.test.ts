@@ -11,4 +11,15 @@ describe('BoundedLru', () => {
     lru.set('a', 10); // updating does not evict
     expect([lru.get('a'), lru.get('c'), lru.size]).toEqual([10, 3, 2]);
   });
+
+  it('resize to a smaller bound forgets the least recently used beyond it; a larger one keeps everything', () => {
+    const lru = new BoundedLru<string, number>(4);
+    for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) lru.set(k, i);
+    lru.get('a'); // a is now the most recent
+    lru.resize(2);
+    expect([lru.capacity, lru.size, lru.has('a'), lru.has('d'), lru.has('b'), lru.has('c')]).toEqual([2, 2, true, true, false, false]);
+    lru.resize(3);
+    lru.set('e', 5);
+    expect([lru.size, lru.has('a'), lru.has('d'), lru.has('e')]).toEqual([3, true, true, true]);
+  });
 });
