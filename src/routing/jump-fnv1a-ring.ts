@@ -1,3 +1,4 @@
+import { fnv1a64, jumpBucket, mul64, r64, XORSHIFT_MUL_HI, XORSHIFT_MUL_LO } from '../common/jump-fnv1a';
 import type { HashRing, HashRingNode } from './ring';
 
 /**
@@ -51,8 +52,8 @@ export class JumpFnv1aRing<T> implements HashRing<T> {
     let n = this.order.length;
     if (n === 0) return;
     fnv1a64(key, this.signedChar);
-    let hi = r64hi;
-    let lo = r64lo;
+    let hi = r64.hi;
+    let lo = r64.lo;
     let j = jumpBucket(hi, lo, n);
     if (!visit(this.order[j]!) || n === 1) return;
     const left = this.order.slice(); // the first pick needs no copy; later ones swap-remove
@@ -65,8 +66,8 @@ export class JumpFnv1aRing<T> implements HashRing<T> {
       lo = (lo ^ ((lo >>> 27) | (hi << 5))) >>> 0;
       hi = (hi ^ (hi >>> 27)) >>> 0;
       mul64(hi, lo, XORSHIFT_MUL_HI, XORSHIFT_MUL_LO);
-      hi = r64hi;
-      lo = r64lo;
+      hi = r64.hi;
+      lo = r64.lo;
       left[j] = left[--n]!;
       j = jumpBucket(hi, lo, n);
       if (!visit(left[j]!) || n === 1) return;
@@ -121,103 +122,4 @@ function mergeSort<E>(a: E[], cmp: (l: E, r: E) => number): E[] {
   while (i < left.length) out.push(left[i++]!);
   while (k < right.length) out.push(right[k++]!);
   return out;
-}
-
-// --- 64-bit arithmetic on (hi, lo) uint32 pairs -----------------------------
-// BigInt would allocate on every step; these write to r64hi/r64lo instead.
-
-let r64hi = 0;
-let r64lo = 0;
-
-/** r64 = (aHi:aLo * bHi:bLo) mod 2^64 */
-function mul64(aHi: number, aLo: number, bHi: number, bLo: number): void {
-  const a0 = aLo & 0xffff;
-  const a1 = aLo >>> 16;
-  const b0 = bLo & 0xffff;
-  const b1 = bLo >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  r64lo = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
-  const carry = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16); // high word of aLo*bLo, < 2^32
-  r64hi = (carry + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) >>> 0;
-}
-
-const FNV64_OFFSET_HI = 0xcbf29ce4;
-const FNV64_OFFSET_LO = 0x84222325;
-const FNV64_PRIME_HI = 0x00000100;
-const FNV64_PRIME_LO = 0x000001b3;
-const JUMP_LCG_HI = 0x27bb2ee6; // 2862933555777941757
-const JUMP_LCG_LO = 0x87b0b0fd;
-const XORSHIFT_MUL_HI = 0x2545f491; // 2685821657736338717
-const XORSHIFT_MUL_LO = 0x4f6cdd1d;
-
-/**
- * 64-bit FNV-1a of key's UTF-8 bytes into r64 (carbon-c-relay's fnv1a_64, see
- * JumpFnv1aOptions.signedChar). The multiply by the prime 2^40 + 0x1b3 is
- * done as h * 0x1b3 + (h << 40), which stays exact in doubles.
- */
-function fnv1a64(key: string, signedChar: boolean): void {
-  let hi = FNV64_OFFSET_HI;
-  let lo = FNV64_OFFSET_LO;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    if (c > 0x7f) return fnv1a64Bytes(Buffer.from(key, 'utf8'), signedChar);
-    lo = (lo ^ c) >>> 0;
-    const x = lo * 0x1b3;
-    const xLo = x >>> 0;
-    hi = (hi * 0x1b3 + (x - xLo) / 4294967296 + (lo << 8)) >>> 0;
-    lo = xLo;
-  }
-  r64hi = hi;
-  r64lo = lo;
-}
-
-function fnv1a64Bytes(bytes: Uint8Array, signedChar: boolean): void {
-  let hi = FNV64_OFFSET_HI;
-  let lo = FNV64_OFFSET_LO;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (signedChar && b >= 0x80) {
-      // the char -> 64-bit conversion sign-extends: xor with 0xffffffffffffffxx
-      hi = ~hi >>> 0;
-      lo = (lo ^ (0xffffff00 | b)) >>> 0;
-    } else lo = (lo ^ b) >>> 0;
-    mul64(hi, lo, FNV64_PRIME_HI, FNV64_PRIME_LO);
-    hi = r64hi;
-    lo = r64lo;
-  }
-  r64hi = hi;
-  r64lo = lo;
-}
-
-/** carbon-c-relay's 64-bit FNV-1a of key's UTF-8 bytes (see JumpFnv1aOptions.signedChar), as a bigint: for tests and tools. */
-export function fnv1a64BigInt(key: string, signedChar = true): bigint {
-  fnv1a64(key, signedChar);
-  return (BigInt(r64hi) << 32n) | BigInt(r64lo);
-}
-
-/** Jump consistent hash of a 64-bit key into [0, buckets), as a bigint: for tests and tools. */
-export function jumpConsistentHash(key: bigint, buckets: number): number {
-  return jumpBucket(Number(BigInt.asUintN(64, key) >> 32n), Number(BigInt.asUintN(32, key)), buckets);
-}
-
-/**
- * Lamping & Veach's jump consistent hash of the 64-bit key hi:lo into
- * [0, buckets). The doubles are computed in the same order as the C, so the
- * rounding is the same.
- */
-function jumpBucket(hi: number, lo: number, buckets: number): number {
-  let b = -1;
-  let j = 0;
-  while (j < buckets) {
-    b = j;
-    mul64(hi, lo, JUMP_LCG_HI, JUMP_LCG_LO);
-    hi = r64hi;
-    lo = (r64lo + 1) >>> 0;
-    if (lo === 0) hi = (hi + 1) >>> 0;
-    j = Math.floor((b + 1) * (2147483648 / ((hi >>> 1) + 1)));
-  }
-  return b;
 }

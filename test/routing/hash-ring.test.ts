@@ -1,6 +1,7 @@
 import type { CarbonHashType } from '../../src/routing/hash';
 import { ConsistentHashRing, FastHashRing } from '../../src/routing/hash-ring';
-import { fnv1a64BigInt, jumpConsistentHash, JumpFnv1aRing } from '../../src/routing/jump-fnv1a-ring';
+import { fnv1a64BigInt, jumpConsistentHash } from '../../src/common/jump-fnv1a';
+import { JumpFnv1aRing } from '../../src/routing/jump-fnv1a-ring';
 import { getDestinations, ringNodes, type HashRingNode } from '../../src/routing/ring';
 
 /**
