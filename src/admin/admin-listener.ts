@@ -57,11 +57,13 @@ export class AdminListener implements Component {
    */
   async reconfigure(opts: AdminListenerOptions): Promise<void> {
     const moved = opts.host !== this.opts.host || opts.port !== this.opts.port;
+    const old = this.server;
+    // bind first: if the new address is taken, nothing here has changed
+    const fresh = moved && old !== null ? await this.listen(opts) : null;
     this.users = opts.users.map((u) => secretDigest(`${u.user}\0${u.password}`));
     this.opts = opts;
-    const old = this.server;
-    if (!moved || old === null) return;
-    this.server = await this.listen();
+    if (fresh === null || old === null) return;
+    this.server = fresh;
     old.close();
     old.closeIdleConnections();
     this.deps.log.info('listening', { listener: this.name, host: this.opts.host, port: this.port });
@@ -72,7 +74,7 @@ export class AdminListener implements Component {
   }
 
   async start(): Promise<void> {
-    this.server = await this.listen();
+    this.server = await this.listen(this.opts);
     this.timer = setInterval(() => this.deps.status.tick(), TICK_MS);
     this.timer.unref();
     this.deps.log.info('listening', { listener: this.name, host: this.opts.host, port: this.port });
@@ -91,13 +93,13 @@ export class AdminListener implements Component {
     return { name: this.name, undelivered: 0, abandoned: [] };
   }
 
-  private async listen(): Promise<http.Server> {
+  private async listen(opts: AdminListenerOptions): Promise<http.Server> {
     const server = http.createServer(this.app());
     server.requestTimeout = 10_000;
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
+      server.listen(opts.port, opts.host, () => {
         server.off('error', reject);
         resolve();
       });

@@ -37,6 +37,8 @@ export interface ReloadReport {
   kept: string[];
   /** Other parts the reload changed: rebound receivers, `http`, `admin`, `selfMetrics`, `minTimestampResolution`, `sources.<name>`. */
   reconfigured: string[];
+  /** Parts that could not be applied (`admin: listen EADDRINUSE ...`); they keep their previous settings. */
+  notApplied?: string[];
   hash: string;
 }
 
@@ -185,7 +187,14 @@ export class Relay {
       await this.rebindListeners(next, rebind);
       reconfigured.push(...rebind.map((k) => this.topology.listeners[k]?.name ?? k));
     }
-    reconfigured.push(...(await this.reconfigure(prev, next)));
+    const parts = await this.reconfigure(prev, next);
+    reconfigured.push(...parts.done);
+    if (parts.notApplied.length > 0) {
+      // what is running is the new config but for the parts that failed: say so in the hash, so the same reload can be retried
+      live.config = parts.running;
+      live.hash = configHash(parts.running);
+      this.log?.error('reload applied except for some parts, which keep their previous settings', { notApplied: parts.notApplied });
+    }
     for (const d of removed) {
       // no longer routed to: deliver or spool what it holds, then close; its counters leave self-metrics now
       const stopping = d.stop(Date.now() + next.shutdownTimeoutMs);
@@ -194,13 +203,37 @@ export class Relay {
     }
     t.counters.relay.reloadsApplied++;
     this.log?.info('configuration reloaded', { hash, added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.length, reconfigured });
-    return { result: 'applied', needsRestart: [], added: added.map((d) => d.name), removed: removed.map((d) => d.name), kept: kept.map((d) => d.name), reconfigured, hash };
+    return {
+      result: 'applied',
+      needsRestart: [],
+      added: added.map((d) => d.name),
+      removed: removed.map((d) => d.name),
+      kept: kept.map((d) => d.name),
+      reconfigured,
+      notApplied: parts.notApplied,
+      hash: live.hash,
+    };
   }
 
-  /** The parts outside the routing unit and the TCP/UDP receivers; returns what changed. */
-  private async reconfigure(prev: RelayConfig, next: RelayConfig): Promise<string[]> {
+  /**
+   * The parts outside the routing unit and the TCP/UDP receivers. A part that
+   * fails (its new address is taken) keeps its previous settings; `running`
+   * is the config actually in force afterwards.
+   */
+  private async reconfigure(prev: RelayConfig, next: RelayConfig): Promise<{ done: string[]; notApplied: string[]; running: RelayConfig }> {
     const t = this.topology;
     const done: string[] = [];
+    const notApplied: string[] = [];
+    let running = next;
+    const attempt = async (part: string, apply: () => Promise<void>, keepPrevious: (c: RelayConfig) => RelayConfig): Promise<void> => {
+      try {
+        await apply();
+        done.push(part);
+      } catch (err) {
+        notApplied.push(`${part}: ${(err as Error).message}`);
+        running = keepPrevious(running);
+      }
+    };
     if (prev.minTimestampResolution !== next.minTimestampResolution) {
       t.pipeline.setTimestampResolution(next.minTimestampResolution);
       done.push('minTimestampResolution');
@@ -209,16 +242,16 @@ export class Relay {
       t.selfMetrics.reconfigure({ intervalMs: next.selfMetrics.intervalMs, prefix: next.selfMetrics.prefix ?? defaultSelfMetricsPrefix() });
       done.push('selfMetrics');
     }
-    if (next.admin !== false && t.admin !== undefined && !same(prev.admin, next.admin)) {
-      await t.admin.reconfigure(next.admin);
-      done.push('admin');
+    const admin = t.admin;
+    if (next.admin !== false && admin !== undefined && !same(prev.admin, next.admin)) {
+      const nextAdmin = next.admin;
+      await attempt('admin', () => admin.reconfigure(nextAdmin), (c) => ({ ...c, admin: prev.admin }));
     }
     if (!same(prev.http, next.http) || !same(prev.listen.http, next.listen.http)) {
-      await this.reloadHttp(prev, next);
-      done.push('http');
+      await attempt('http', () => this.reloadHttp(prev, next), (c) => ({ ...c, http: prev.http, listen: { ...c.listen, http: prev.listen.http } }));
     }
     done.push(...(await this.reloadSources(prev, next)));
-    return done;
+    return { done, notApplied, running };
   }
 
   /**
@@ -246,12 +279,15 @@ export class Relay {
       return;
     }
     const fresh = new HttpListener(next.listen.http, door.app, door.groups, t.routingDeps.log, door.release);
+    const sameAddress = old !== undefined && old.opts.host === next.listen.http.host && old.opts.port === next.listen.http.port;
+    // a new address binds first, so a taken port leaves the old front door as it was; the same one (a new certificate) must be freed first
+    if (!sameAddress) await startOrRelease(fresh, door.release);
     if (old !== undefined) {
       old.handOverTo(door.groups);
       await old.stop(deadline);
       removeFrom(t.producers, old);
     }
-    await fresh.start();
+    if (sameAddress) await fresh.start();
     t.producers.unshift(fresh);
     listeners.http = fresh;
   }
@@ -349,6 +385,15 @@ async function startRouting(routing: RoutingPart): Promise<void> {
   for (const d of routing.destinations.values()) await d.start();
   await routing.reloader.start();
   for (const g of routing.healthGroups) await g.start();
+}
+
+async function startOrRelease(listener: HttpListener, release: () => void): Promise<void> {
+  try {
+    await listener.start();
+  } catch (err) {
+    release();
+    throw err;
+  }
 }
 
 function removeFrom<T>(list: T[], item: T): void {

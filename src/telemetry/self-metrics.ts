@@ -34,7 +34,13 @@ export class SelfMetrics implements Component {
   private timer: NodeJS.Timeout | null = null;
   /** Between start() and stop(): a reload that turns the interval on starts the timer. */
   private started = false;
-  private readonly last = new Map<string, number>();
+  /**
+   * Each reporter's counters at the last emission. Kept per reporter object:
+   * a component a reload replaced under the same path starts from zero, so
+   * its first interval is all its own counts, not the difference to its
+   * predecessor's totals.
+   */
+  private readonly last = new WeakMap<CounterReporter, Map<string, number>>();
   private lastCpu = process.cpuUsage();
   private lastCpuAt = Date.now();
   private readonly batch = new MetricBatch(64);
@@ -91,9 +97,11 @@ export class SelfMetrics implements Component {
     const p = this.opts.prefix;
     for (const r of this.deps.reporters()) {
       const base = r.counterPath === '' ? p : `${p}.${r.counterPath}`;
-      const path = r.counterPath === '' ? '' : `${r.counterPath}.`;
+      let last = this.last.get(r);
+      if (last === undefined) this.last.set(r, (last = new Map()));
+      const seen = last;
       r.reportCounters((key, value, kind) => {
-        b.push(`${base}.${key}`, kind === 'counter' ? this.delta(path + key, value) : value, ts);
+        b.push(`${base}.${key}`, kind === 'counter' ? delta(seen, key, value) : value, ts);
       });
       r.resetPeaks?.();
     }
@@ -107,9 +115,11 @@ export class SelfMetrics implements Component {
     return b;
   }
 
-  private delta(key: string, value: number): number {
-    const d = value - (this.last.get(key) ?? 0);
-    this.last.set(key, value);
-    return d;
-  }
+}
+
+/** This interval's part of a counter; a reading below the last one means the counter started over (all of it is new). */
+function delta(last: Map<string, number>, key: string, value: number): number {
+  const previous = last.get(key) ?? 0;
+  last.set(key, value);
+  return value >= previous ? value - previous : value;
 }

@@ -261,6 +261,8 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
     },
     takeOver: (state) => {
       if (!(state instanceof FeedState)) return;
+      // its own counters are empty (a successor takes over before its first request); only their timer goes
+      impulses.stop();
       // the same objects, so a request the old app is still handling counts into them too
       impulses = state.impulses;
       events = state.events;
