@@ -319,7 +319,7 @@ describe('carbon-fanout spool: errors', () => {
 
   it.each([
     ['nope', 'unknown destination "nope"'],
-    ['archive', 'destination "archive" is a file destination; only network (carbon) destinations have a spool'],
+    ['archive', 'destination "archive" is a file destination; only network (carbon, kafka) destinations have a spool'],
     ['ring', '"ring" is a group; name one of its members'],
   ])('%s: not a network destination, exit 2', async (dest, message) => {
     const f = fixture({ records: 0 });

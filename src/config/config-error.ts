@@ -32,6 +32,8 @@ export const ConfigErrorCode = Object.freeze({
   CARBON_CONF: 'CF_ERR_CONFIG_CARBON_CONF',
   /** A line of carbon's aggregation-rules.conf is invalid. */
   AGGREGATION_RULES: 'CF_ERR_CONFIG_AGGREGATION_RULES',
+  /** The config uses Kafka, and the optional Kafka client (@confluentinc/kafka-javascript) is not installed. */
+  KAFKA_CLIENT_MISSING: 'CF_ERR_CONFIG_KAFKA_CLIENT_MISSING',
 } as const);
 
 export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];

@@ -95,6 +95,58 @@ export const carbonDestinationSchema = z.strictObject({
   whenSlow: z.enum(['spool', 'pause']).optional(),
 });
 
+/** librdkafka properties the relay sets itself: they carry its delivery guarantees (see KafkaTransport). */
+const KAFKA_FIXED = new Set(['bootstrap.servers', 'acks', 'request.required.acks', 'enable.idempotence', 'message.timeout.ms', 'delivery.timeout.ms', 'dr_cb', 'dr_msg_cb', 'partitioner']);
+
+/** A Kafka topic: go-carbon's Kafka receiver, or a store tier of relays with a Kafka source, reads it. */
+export const kafkaDestinationSchema = z.strictObject({
+  type: z.literal('kafka'),
+  name,
+  ...naming,
+  /** Bootstrap brokers, `host:port`. */
+  brokers: z.array(z.string().regex(/^\S+:\d+$/, 'host:port')).min(1),
+  topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "Kafka topic names are 1 to 249 of A-Z a-z 0-9 . _ -"),
+  /** `line`: newline-terminated plaintext lines per record (go-carbon's Kafka receiver); `pickle`: one carbon pickle payload per record. */
+  format: z.enum(['line', 'pickle']).default('line'),
+  /**
+   * `murmur2_random`: Java's default partitioner on the key (the same partition as from Java producers, kafkajs and librdkafka);
+   * `jump_fnv1a_ch`: the same hash as the relay's jump_fnv1a_ch groups, with the partitions as members.
+   */
+  partitioner: z.enum(['murmur2_random', 'jump_fnv1a_ch']).default('murmur2_random'),
+  /** Largest record value (lines, or a pickle payload); keep it within the topic's max.message.bytes. */
+  maxMessageBytes: byteSize.pipe(z.number().min(1024, 'must be at least 1KiB').max(100 * 1024 ** 2, 'at most 100MiB')).default(1_000_000),
+  maxLineBytes: z.number().int().min(64).default(16_384),
+  compression: z.enum(['lz4', 'snappy', 'zstd', 'gzip', 'none']).default('lz4'),
+  /** How long the producer gathers records into a batch per partition. */
+  linger: duration.default(5),
+  clientId: z.string().min(1).default('carbon-fanout'),
+  tls: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        ca: z.string().min(1).optional(),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        rejectUnauthorized: z.boolean().default(true),
+      }),
+    ])
+    .default(false),
+  sasl: z.strictObject({ mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), username: z.string().min(1), password: z.string().min(1) }).optional(),
+  connectTimeout: duration.default(10_000),
+  /** Bytes produced and not yet acknowledged before the destination waits (its queue and spool hold the rest). */
+  maxInFlightBytes: byteSize.pipe(z.number().min(64 * 1024, 'must be at least 64KiB')).default(16 * 1024 ** 2),
+  /** Other librdkafka producer properties, for what the relay does not set (socket options, SASL OAUTHBEARER, ...). */
+  librdkafka: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .superRefine((props, ctx) => {
+      for (const k of Object.keys(props)) if (KAFKA_FIXED.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'set by the relay (delivery guarantees, partitioning); not configurable' });
+    })
+    .default({}),
+  ...delivery,
+  spool: spoolSchema.default({ maxBytes: 1024 ** 3, maxAge: 0, segmentBytes: 64 * 1024 ** 2, syncInterval: 1000, whenFull: 'drop_oldest', replayRate: 50_000, minFreeBytes: 512 * 1024 ** 2 }),
+  whenSlow: z.enum(['spool', 'pause']).optional(),
+});
+
 /** Plaintext lines appended to a file, or written to stdout for `-`. */
 export const fileDestinationSchema = z.strictObject({
   type: z.literal('file'),
@@ -105,7 +157,7 @@ export const fileDestinationSchema = z.strictObject({
   ...delivery,
 });
 
-const kinds = z.discriminatedUnion('type', [carbonDestinationSchema, fileDestinationSchema]);
+const kinds = z.discriminatedUnion('type', [carbonDestinationSchema, fileDestinationSchema, kafkaDestinationSchema]);
 
 /** The kind a destination written without `type` had before kinds existed. */
 function withKind(d: unknown): unknown {
@@ -116,7 +168,8 @@ function withKind(d: unknown): unknown {
 /** What may be written: either kind, `type` optional. */
 export type DestinationInput =
   | (Omit<z.input<typeof carbonDestinationSchema>, 'type'> & { type?: 'carbon' })
-  | (Omit<z.input<typeof fileDestinationSchema>, 'type'> & { type?: 'file' });
+  | (Omit<z.input<typeof fileDestinationSchema>, 'type'> & { type?: 'file' })
+  | z.input<typeof kafkaDestinationSchema>;
 
 // preprocess types its input as unknown; the cast restores what may be written
 export const destinationSchema = z
@@ -131,10 +184,13 @@ export const destinationName = name;
 export type DestinationConfig = z.infer<typeof destinationSchema>;
 export type CarbonDestinationConfig = z.infer<typeof carbonDestinationSchema>;
 export type FileDestinationConfig = z.infer<typeof fileDestinationSchema>;
+export type KafkaDestinationConfig = z.infer<typeof kafkaDestinationSchema>;
+/** The kinds that reach a peer over the network: they have a spool. */
+export type NetworkDestinationConfig = CarbonDestinationConfig | KafkaDestinationConfig;
 export type DestinationKind = DestinationConfig['type'];
 
 /** The spool mode in force: as configured, else overflow when the relay has a data directory. */
-export function spoolMode(d: CarbonDestinationConfig, dataDir: string | undefined): 'off' | 'overflow' | 'always' {
+export function spoolMode(d: NetworkDestinationConfig, dataDir: string | undefined): 'off' | 'overflow' | 'always' {
   return d.spool.mode ?? (dataDir === undefined ? 'off' : 'overflow');
 }
 export type SpoolConfig = z.infer<typeof spoolSchema>;

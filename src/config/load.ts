@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { KAFKA_MISSING, loadKafkaClient } from '../common/kafka-client';
 import { deepFreeze } from '../common/deep-freeze';
 import { ConfigError, ConfigErrorCode } from './config-error';
 import { configSchema, httpSchema, isHashGroup, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
@@ -102,7 +103,8 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     names.add(d.value.name);
   }
   if (destinations.length === 0) throw new ConfigError('no destinations configured', { file: main.file }, ConfigErrorCode.NO_DESTINATIONS);
-  const network = new Set(destinations.filter((d) => d.value.type === 'carbon').map((d) => d.value.name));
+  const network = new Set(destinations.filter((d) => d.value.type !== 'file').map((d) => d.value.name));
+  const carbon = new Set(destinations.filter((d) => d.value.type === 'carbon').map((d) => d.value.name));
   for (const g of groups) {
     if (names.has(g.value.name)) throw at(g, ['name'], `"${g.value.name}" is already the name of a destination or group`, ConfigErrorCode.DUPLICATE_NAME);
     g.value.members.forEach((m, j) => {
@@ -113,6 +115,12 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
       }
     });
     if (new Set(g.value.members).size !== g.value.members.length) throw at(g, ['members'], 'a destination is listed twice', ConfigErrorCode.GROUP);
+    if (isHashGroup(g.value)) {
+      g.value.members.forEach((m, j) => {
+        // a Kafka topic partitions by itself (its partitioner); a ring's nodes are carbon hosts
+        if (!carbon.has(m)) throw at(g, ['members', j], `"${m}" is not a carbon destination; ${g.value.type} members must be carbon destinations`, ConfigErrorCode.GROUP);
+      });
+    }
     // a ring node is (host, instance): two members that differ only by port would be one node (carbon refuses them too)
     if (!isHashGroup(g.value)) continue;
     const ringKeys = new Map<string, string>();
@@ -156,9 +164,11 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   });
 
   const dataDir = cfg.dataDir === undefined ? undefined : path.resolve(dir, cfg.dataDir);
+  const kafka = destinations.find((d) => d.value.type === 'kafka');
+  if (kafka !== undefined && loadKafkaClient() === undefined) throw at(kafka, ['type'], KAFKA_MISSING, ConfigErrorCode.KAFKA_CLIENT_MISSING);
   for (const d of destinations) {
     const { value } = d;
-    if (value.type === 'carbon' && value.spool.mode !== undefined && value.spool.mode !== 'off' && dataDir === undefined) {
+    if (value.type !== 'file' && value.spool.mode !== undefined && value.spool.mode !== 'off' && dataDir === undefined) {
       throw at(d, ['spool', 'mode'], `spool mode ${value.spool.mode} needs dataDir (where spool files are kept)`, ConfigErrorCode.SCHEMA);
     }
     const queueAtHigh = Math.floor(value.maxQueueSize * value.highWaterMark);

@@ -3,7 +3,16 @@ import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
 import { duration, listenAddress, port, tlsListen } from './schema-types';
 
-export { destinationSchema, type DestinationConfig, type DestinationKind, type CarbonDestinationConfig, spoolMode, type FileDestinationConfig } from './destinations';
+export {
+  destinationSchema,
+  type DestinationConfig,
+  type DestinationKind,
+  type CarbonDestinationConfig,
+  spoolMode,
+  type FileDestinationConfig,
+  type KafkaDestinationConfig,
+  type NetworkDestinationConfig,
+} from './destinations';
 export { duration } from './schema-types';
 
 export const hashTypes = ['carbon_ch', 'fnv1a_ch', 'mmh3_ch', 'jump_fnv1a_ch'] as const;

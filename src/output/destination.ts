@@ -284,6 +284,7 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     visit('queueLength', this.queue.length, 'gauge');
     visit('flushes', this.flushSeconds.count, 'counter');
     visit('flushSeconds', this.flushSeconds.sum, 'counter');
+    this.deps.transport.reportCounters?.(visit);
     this.queue.reportCounters(visit);
   }
 
@@ -449,7 +450,7 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
       flight.written += datapoints;
       const chunk = w.take();
       const writtenAt = performance.now();
-      if (!conn.write(chunk, () => this.flushed(flight, datapoints, writtenAt))) {
+      if (!conn.write(chunk, (rejected) => this.flushed(flight, datapoints, writtenAt, rejected ?? 0))) {
         this.to('blocked');
         break;
       }
@@ -460,11 +461,12 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.checkDrained();
   };
 
-  private flushed(flight: Flight, datapoints: number, writtenAt: number): void {
+  private flushed(flight: Flight, datapoints: number, writtenAt: number, rejected: number): void {
     if (!flight.open) return;
     this.flushSeconds.observe((performance.now() - writtenAt) / 1000);
     flight.flushed += datapoints;
-    this.counters.sent += datapoints;
+    this.counters.sent += datapoints - rejected;
+    this.counters.rejected += rejected;
   }
 
   /** Ends the current connection's accounting; returns the datapoints written to it that never left the process. */

@@ -131,6 +131,8 @@ export class DestinationCounters {
   closedByPeer = 0;
   /** Times the destination stopped holding receivers because it held them stallTimeout in all. */
   stalls = 0;
+  /** Refused for good by the peer after they were written (a Kafka broker's permanent error, such as a record too large for the topic). */
+  rejected = 0;
 }
 
 /** Reported by every relay (carbon's names where carbon has the counter). */
@@ -271,4 +273,5 @@ export const DESTINATION_COUNTERS = {
   lostInFlight: 'counter',
   closedByPeer: 'counter',
   stalls: 'counter',
+  rejected: 'counter',
 } as const satisfies CounterTable<DestinationCounters>;

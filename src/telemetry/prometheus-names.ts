@@ -171,6 +171,7 @@ const DESTINATION_COUNTER_TARGETS = {
   lostInFlight: to('destination_dropped_total', 'lost_in_flight'),
   closedByPeer: to('destination_closed_by_peer_total'),
   stalls: to('destination_stalls_total'),
+  rejected: to('destination_dropped_total', 'rejected'),
 } as const satisfies Record<keyof CounterTable<DestinationCounters>, Target | null>;
 
 export const DESTINATION_TARGETS: Readonly<Record<string, Target | null>> = {

@@ -366,7 +366,26 @@ describe('destination types and the spool', () => {
   it('each type takes only its own keys', () => {
     expect(() => load({ destinations: [{ name: 'f', type: 'file', file: 'x', host: 'h' }], rules: [DEFAULT_RULE] })).toThrow(/host/);
     expect(() => load({ destinations: [{ name: 'c', type: 'carbon', host: 'h', port: 1, file: 'x' }], rules: [DEFAULT_RULE] })).toThrow(/file/);
-    expect(() => load({ destinations: [{ name: 'k', type: 'kafka' }], rules: [DEFAULT_RULE] })).toThrow(/type/);
+    expect(() => load({ destinations: [{ name: 'k', type: 'kafka' }], rules: [DEFAULT_RULE] })).toThrow(/brokers: .*\n.*topic: /);
+    expect(() => load({ destinations: [{ name: 'k', type: 'kafka', brokers: ['b:9092'], topic: 't', host: 'h' }], rules: [DEFAULT_RULE] })).toThrow(/host/);
+    expect(() => load({ destinations: [{ name: 'x', type: 'nats' }], rules: [DEFAULT_RULE] })).toThrow(/type/);
+  });
+
+  it('kafka: defaults, a topic name Kafka accepts, and no librdkafka property the relay sets for its guarantees', () => {
+    const k = { name: 'k', type: 'kafka', brokers: ['b1:9092', 'b2:9092'], topic: 'carbon.metrics' };
+    const cfg = load({ destinations: [k], rules: [{ default: true, destinations: ['k'] }] });
+    expect(cfg.destinations[0]).toMatchObject({ format: 'line', partitioner: 'murmur2_random', compression: 'lz4', linger: 5, maxMessageBytes: 1_000_000, tls: false });
+    expect(() => load({ destinations: [{ ...k, topic: 'has space' }], rules: [{ default: true, destinations: ['k'] }] })).toThrow(/topic: Kafka topic names/);
+    expect(() => load({ destinations: [{ ...k, brokers: ['nohost'] }], rules: [{ default: true, destinations: ['k'] }] })).toThrow(/brokers\.0: host:port/);
+    for (const fixed of ['acks', 'enable.idempotence', 'message.timeout.ms', 'partitioner'])
+      expect(() => load({ destinations: [{ ...k, librdkafka: { [fixed]: 1 } }], rules: [{ default: true, destinations: ['k'] }] })).toThrow(/set by the relay/);
+    expect(load({ destinations: [{ ...k, librdkafka: { 'socket.keepalive.enable': true } }], rules: [{ default: true, destinations: ['k'] }] }).destinations[0]).toMatchObject({
+      librdkafka: { 'socket.keepalive.enable': true },
+    });
+    // a hash group's members are carbon hosts; a failover group may hold a Kafka destination
+    const c = { name: 'c', host: 'h', port: 2004 };
+    expect(() => load({ destinations: [k, c], groups: [{ name: 'g', members: ['k', 'c'] }], rules: [{ default: true, destinations: ['g'] }] })).toThrow(/"k" is not a carbon destination/);
+    expect(load({ destinations: [k, c], groups: [{ name: 'g', type: 'failover', members: ['k', 'c'] }], rules: [{ default: true, destinations: ['g'] }] }).groups[0]).toMatchObject({ type: 'failover' });
   });
 
   it('dataDir is resolved against the config file; sizes and durations take units', () => {

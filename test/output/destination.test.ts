@@ -553,6 +553,7 @@ describe('Destination: telemetry', () => {
       lostInFlight: 0,
       closedByPeer: 0,
       stalls: 0,
+      rejected: 0,
     };
     expect(reported(d)).toEqual([
       ...Object.entries(DESTINATION_COUNTERS).map(([key, kind]): [string, number, CounterKind] => [key, expected[key], kind]),

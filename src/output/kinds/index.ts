@@ -2,6 +2,7 @@ import type { DestinationConfig, DestinationKind } from '../../config/schema';
 import type { Destination } from '../destination';
 import { buildCarbonDestination } from './carbon';
 import { buildFileDestination } from './file';
+import { buildKafkaDestination } from './kafka';
 import type { DestinationKindDeps } from './options';
 
 export type { DestinationKindDeps } from './options';
@@ -12,6 +13,7 @@ type Factory<K extends DestinationKind> = (cfg: Extract<DestinationConfig, { typ
 const KINDS: { readonly [K in DestinationKind]: Factory<K> } = {
   carbon: buildCarbonDestination,
   file: buildFileDestination,
+  kafka: buildKafkaDestination,
 };
 
 /** One destination from its validated config; the kind is chosen by `type`. */

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { spoolMode, type CarbonDestinationConfig } from '../../config/schema';
+import { spoolMode, type NetworkDestinationConfig } from '../../config/schema';
 import type { DestinationQueue } from '../queue';
 import { Spool } from '../spool/spool';
 import { SpooledQueue } from '../spool/spooled-queue';
@@ -20,7 +20,7 @@ export function spoolDirectory(dataDir: string, name: string): string {
 }
 
 /** The queue a network destination gets: memory only, or memory in front of a disk spool. */
-export function destinationQueue(d: CarbonDestinationConfig, deps: DestinationKindDeps): DestinationQueue | undefined {
+export function destinationQueue(d: NetworkDestinationConfig, deps: DestinationKindDeps): DestinationQueue | undefined {
   const mode = spoolMode(d, deps.dataDir);
   if (mode === 'off' || deps.dataDir === undefined) return undefined;
   const s = d.spool;

@@ -38,12 +38,12 @@ export interface CommandDeps {
 /** The spool directory and options a relay would use for this destination, or why there is none. */
 export function locateSpool(config: RelayConfig, name: string): SpoolLookup {
   const d = config.destinations.find((x) => x.name === name);
-  if (d === undefined || d.type !== 'carbon') {
-    const spooled = config.destinations.filter((x) => x.type === 'carbon' && spoolMode(x, config.dataDir) !== 'off').map((x) => x.name);
+  if (d === undefined || d.type === 'file') {
+    const spooled = config.destinations.flatMap((x) => (x.type !== 'file' && spoolMode(x, config.dataDir) !== 'off' ? [x.name] : []));
     const known = spooled.length > 0 ? ` (destinations with a spool: ${spooled.join(', ')})` : ' (no destination in this config has a spool)';
     const what =
       d !== undefined
-        ? `destination "${name}" is a ${d.type} destination; only network (carbon) destinations have a spool`
+        ? `destination "${name}" is a ${d.type} destination; only network (carbon, kafka) destinations have a spool`
         : config.groups.some((g) => g.name === name)
           ? `"${name}" is a group; name one of its members`
           : `unknown destination "${name}"`;

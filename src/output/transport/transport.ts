@@ -1,3 +1,5 @@
+import type { CounterVisitor } from '../../telemetry/counters';
+
 /** What a transport tells its destination about one connection. */
 export interface TransportEvents {
   onConnect(): void;
@@ -12,10 +14,12 @@ export interface Connection {
    * False means: stop writing until onDrain (Node's backpressure contract).
    * On a `message` transport each call carries exactly one whole encoded message.
    * `flushed` is called once the chunk has left the process (handed to the
-   * kernel, the file, the broker), without an error; never for a chunk that
-   * was still buffered when the connection closed.
+   * kernel, the file; acknowledged by a broker), without an error; never for
+   * a chunk that was still buffered when the connection closed. `rejected`:
+   * datapoints of the chunk the peer refused for good (a broker's permanent
+   * error), which the destination counts as dropped instead of sent.
    */
-  write(chunk: Buffer, flushed?: () => void): boolean;
+  write(chunk: Buffer, flushed?: (rejected?: number) => void): boolean;
   /** Flush what was written, then close; onClose follows. */
   end(): void;
   destroy(): void;
@@ -34,4 +38,6 @@ export interface Transport {
    */
   readonly framing: 'stream' | 'message';
   connect(events: TransportEvents): Connection;
+  /** The transport's own counters (Kafka: messages, errors by kind), under the destination's path. */
+  reportCounters?(visit: CounterVisitor): void;
 }
