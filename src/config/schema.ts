@@ -243,8 +243,47 @@ export const catchpointSourceSchema = z
     if (s.maxWindow < s.interval) ctx.addIssue({ code: 'custom', path: ['maxWindow'], message: 'must not be below interval' });
   });
 
-/** A pull source: fetches datapoints on a schedule and feeds them to the rules like a receiver. `type` picks the kind. */
-export const sourceSchema = z.discriminatedUnion('type', [catchpointSourceSchema]);
+/**
+ * A Kafka consumer group reading Graphite lines or pickle payloads (what a
+ * Kafka destination or go-carbon's producers write), fed to the rules like a
+ * receiver. Offsets are committed once a message's datapoints are queued (or
+ * spooled) for every destination.
+ */
+export const kafkaSourceSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -'),
+  type: z.literal('kafka'),
+  brokers: z.array(z.string().regex(/^\S+:\d+$/, 'host:port')).min(1),
+  topics: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'Kafka topic names are 1 to 249 of A-Z a-z 0-9 . _ -')).min(1),
+  /** The consumer group: relays with the same group share the partitions; each message is read by one of them. */
+  groupId: z.string().min(1),
+  /** `line`: newline-separated plaintext lines; `pickle`: one carbon pickle payload per message (no length header). */
+  format: z.enum(['line', 'pickle']).default('line'),
+  /** Where a group with no committed offset starts: `earliest` reads what the topic still holds (nothing lost), `latest` only what comes next. */
+  startFrom: z.enum(['earliest', 'latest']).default('earliest'),
+  /** Messages over this are skipped whole and counted. */
+  maxMessageBytes: z.number().int().min(1024).default(1_048_576),
+  maxLineLength: z.number().int().min(64).default(16_384),
+  /** A lines message's line without a timestamp means "now" (Hosted Graphite's format). */
+  timestampOptional: z.boolean().default(false),
+  sessionTimeout: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(30_000),
+  connectTimeout: duration.default(10_000),
+  clientId: z.string().min(1).default('carbon-fanout'),
+  tls: z
+    .union([z.boolean(), z.strictObject({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional(), rejectUnauthorized: z.boolean().default(true) })])
+    .default(false),
+  sasl: z.strictObject({ mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), username: z.string().min(1), password: z.string().min(1) }).optional(),
+  /** Other librdkafka consumer properties; never the ones the relay sets for at-least-once delivery. */
+  librdkafka: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .superRefine((props, ctx) => {
+      const fixed = new Set(['bootstrap.servers', 'group.id', 'enable.auto.commit', 'enable.auto.offset.store', 'auto.offset.reset']);
+      for (const k of Object.keys(props)) if (fixed.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'set by the relay; use the source\'s own keys' });
+    })
+    .default({}),
+});
+
+/** A pull source: fetches datapoints on a schedule (or consumes them) and feeds them to the rules like a receiver. `type` picks the kind. */
+export const sourceSchema = z.discriminatedUnion('type', [catchpointSourceSchema, kafkaSourceSchema]);
 
 export const configSchema = z.strictObject({
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
@@ -359,3 +398,4 @@ export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
 export type ConfigObject = z.input<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type CatchpointSourceConfig = z.infer<typeof catchpointSourceSchema>;
+export type KafkaSourceConfig = z.infer<typeof kafkaSourceSchema>;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { SourceConfig } from '../config/schema';
 import { CatchpointSource } from './catchpoint/catchpoint-source';
+import { KafkaSource } from './kafka/kafka-source';
 import type { Source, SourceDeps } from './source';
 
 /** One source from its validated config; the kind is chosen by `type`. */
@@ -8,6 +9,8 @@ export function buildSource(cfg: SourceConfig, deps: SourceDeps): Source {
   switch (cfg.type) {
     case 'catchpoint':
       return new CatchpointSource(cfg, deps);
+    case 'kafka':
+      return new KafkaSource(cfg, deps);
   }
 }
 

@@ -56,6 +56,8 @@ export const FAMILIES = {
   destination_handed_over_total: counter('Datapoints moved to another failover/any_of member while this one was down.', 'destination'),
   destination_closed_by_peer_total: counter('Connections the peer closed after data was written (carbon rejects input by hanging up).', 'destination'),
   destination_stalls_total: counter('Times the destination stopped holding receivers after holding them stallTimeout in all.', 'destination'),
+  destination_kafka_messages_total: counter('Kafka destinations: records acknowledged by the brokers.', 'destination'),
+  destination_kafka_delivery_errors_total: counter('Kafka destinations: records refused for good, by librdkafka error kind.', 'destination', 'kind'),
   destination_queue_length: gauge('Datapoints in the memory queue.', 'destination'),
   destination_queue_capacity: gauge('The memory queue bound (maxQueueSize).', 'destination'),
   destination_up: gauge('1 while the destination is connected and not stalled, else 0.', 'destination'),
@@ -90,6 +92,13 @@ export const FAMILIES = {
   source_outside_window_total: counter('Items outside the requested window, skipped.', 'source'),
   source_capped_windows_total: counter('Calls whose window was cut to maxWindow.', 'source'),
   source_state_write_errors_total: counter('Failed saves of the position file.', 'source'),
+  source_messages_total: counter('Kafka sources: messages read.', 'source'),
+  source_invalid_messages_total: counter('Kafka sources: messages skipped whole (over maxMessageBytes, or a pickle that does not decode).', 'source'),
+  source_invalid_lines_total: counter('Kafka sources: lines (or pickle items) skipped inside messages.', 'source'),
+  source_commits_total: counter('Kafka sources: offset commits sent.', 'source'),
+  source_commit_errors_total: counter('Kafka sources: offset commits that failed (those messages may be read again).', 'source'),
+  source_rebalances_total: counter('Kafka sources: partition assignments received.', 'source'),
+  source_pauses_total: counter('Kafka sources: times consumption paused because destinations were pressured.', 'source'),
   source_last_success_timestamp_seconds: gauge('Unix time the last fully successful poll finished (0: none yet).', 'source'),
 } as const satisfies Record<string, Family>;
 
@@ -197,7 +206,10 @@ export const DESTINATION_TARGETS: Readonly<Record<string, Target | null>> = {
   'spool.segments': to('spool_segments'),
   'spool.pending': to('spool_pending_datapoints'),
   'spool.oldestAgeSeconds': to('spool_oldest_age_seconds'),
+  'kafka.messages': to('destination_kafka_messages_total'),
 };
+
+const KAFKA_DELIVERY_ERRORS = 'kafka.deliveryErrors.';
 
 /** Failover / any_of group keys. */
 export const GROUP_TARGETS: Readonly<Record<string, Target | null>> = {
@@ -220,6 +232,13 @@ export const SOURCE_TARGETS: Readonly<Record<string, Target | null>> = {
   cappedWindows: to('source_capped_windows_total'),
   stateWriteErrors: to('source_state_write_errors_total'),
   lastSuccessTime: to('source_last_success_timestamp_seconds'),
+  messages: to('source_messages_total'),
+  invalidMessages: to('source_invalid_messages_total'),
+  invalidLines: to('source_invalid_lines_total'),
+  commits: to('source_commits_total'),
+  commitErrors: to('source_commit_errors_total'),
+  rebalances: to('source_rebalances_total'),
+  pauses: to('source_pauses_total'),
 };
 
 const API_ERRORS = 'apiErrors.';
@@ -242,6 +261,7 @@ export function targetOf(scope: Scope, key: string): Target | null | undefined {
       }
       return lookup(INGEST_TARGETS, key);
     case 'destination':
+      if (key.startsWith(KAFKA_DELIVERY_ERRORS)) return { family: 'destination_kafka_delivery_errors_total', kind: key.slice(KAFKA_DELIVERY_ERRORS.length) };
       return lookup(DESTINATION_TARGETS, key);
     case 'group':
       return lookup(GROUP_TARGETS, key);

@@ -1,3 +1,4 @@
+import type { CatchpointSourceConfig } from '../../src/config/schema';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RelayConfig } from '../../src/config/load';
@@ -174,7 +175,7 @@ describe('reload: pull sources', () => {
     expect(clock.pending).toEqual([5 * MIN]);
     expect(api.rawRequests).toHaveLength(1);
 
-    const report = await r.reload({ ...r.config, sources: [{ ...r.config.sources[0], interval: 10 * MIN }] });
+    const report = await r.reload({ ...r.config, sources: [{ ...(r.config.sources[0] as CatchpointSourceConfig), interval: 10 * MIN }] });
     expect(report).toMatchObject({ result: 'applied', needsRestart: [], added: [], removed: [], kept: ['cap'], reconfigured: ['sources.cp'] });
     const fresh = source(r, 'cp');
     expect(fresh).not.toBe(old);
@@ -232,7 +233,7 @@ describe('reload: pull sources', () => {
     await waitFor(() => api.rawRequests.length === 2, 'the hanging call made');
     const old = source(r, 'cp');
 
-    const report = await r.reload({ ...r.config, sources: [{ ...r.config.sources[0], interval: 10 * MIN }] });
+    const report = await r.reload({ ...r.config, sources: [{ ...(r.config.sources[0] as CatchpointSourceConfig), interval: 10 * MIN }] });
     expect(report).toMatchObject({ result: 'applied', reconfigured: ['sources.cp'] });
     await old.whenIdle(); // already over: stop() waited for it
     expect(old.counters.datapoints).toBe(5);
@@ -284,7 +285,7 @@ describe('reload: pull sources', () => {
     expect(before.get(`${PREFIX}.sources.cp.polls`)).toBe(1);
     expect(before.get(`${PREFIX}.sources.cp.datapoints`)).toBe(5);
     clock.advance(2 * MIN);
-    await r.reload({ ...r.config, sources: [{ ...r.config.sources[0]!, interval: 10 * MIN }] });
+    await r.reload({ ...r.config, sources: [{ ...(r.config.sources[0] as CatchpointSourceConfig), interval: 10 * MIN }] });
     await pollAfter(r, 'cp', 0); // new source: 1 poll, 2 API calls, 2 datapoints
     await waitFor(() => delivered().length === 7, 'the resumed window delivered');
     const after = selfMetrics(r);
@@ -317,7 +318,7 @@ describe('reload: pull sources', () => {
     const report = await r.reload({ ...r.config, dataDir: otherDir });
     expect(report).toMatchObject({ result: 'restart_required', needsRestart: ['dataDir'], added: [], removed: [], kept: [], reconfigured: [] });
     // with other changes too, only dataDir is named, and they are not applied either
-    const both = await r.reload({ ...r.config, dataDir: otherDir, sources: [{ ...r.config.sources[0], interval: 10 * MIN }] });
+    const both = await r.reload({ ...r.config, dataDir: otherDir, sources: [{ ...(r.config.sources[0] as CatchpointSourceConfig), interval: 10 * MIN }] });
     expect(both).toMatchObject({ result: 'restart_required', needsRestart: ['dataDir'] });
     expect(r.config.dataDir).toBe(dataDir);
     expect(r.configHash).toBe(hash);

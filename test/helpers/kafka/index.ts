@@ -174,3 +174,27 @@ export class TopicReader {
 
 /** A topic name no other test uses. */
 export const uniqueTopic = (prefix: string): string => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+
+/** Produces the records (to their partition, else by key, else partition 0) and resolves once every one is acknowledged. */
+export async function produce(bootstrap: string, topic: string, records: readonly { value: string | Buffer; key?: string; partition?: number }[]): Promise<void> {
+  const kafka = requireKafkaClient();
+  const producer = new kafka.Producer({ 'bootstrap.servers': bootstrap, dr_cb: true, 'linger.ms': 1, 'enable.idempotence': true });
+  await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  producer.setPollInterval(10);
+  let pending = records.length;
+  let failure: Error | undefined;
+  const done = new Promise<void>((resolve) => {
+    producer.on('delivery-report', (err) => {
+      if (err) failure = err;
+      if (--pending === 0) resolve();
+    });
+    if (pending === 0) resolve();
+  });
+  for (const r of records) {
+    const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    producer.produce(topic, r.partition ?? (r.key === undefined ? 0 : null), value, r.key ?? null, null);
+  }
+  await done;
+  await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+  if (failure !== undefined) throw failure;
+}
