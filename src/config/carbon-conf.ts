@@ -453,6 +453,8 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
         replication: whole(rf),
         diverse: bool(diverse),
         members: destinations.map((d) => d.name),
+        // carbon adds ring nodes in DESTINATIONS order: the first added keeps a contested position
+        memberOrder: 'listed',
         ...(method.includes('aggregated')
           ? { aggregationRules: cli(opts.aggregationRules) ?? path.resolve(confDir, text(settings.get('AGGREGATION_RULES'))) }
           : {}),

@@ -119,6 +119,11 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
       g.value.members.forEach((m, j) => {
         // a Kafka topic partitions by itself (its partitioner); a ring's nodes are carbon hosts
         if (!carbon.has(m)) throw at(g, ['members', j], `"${m}" is not a carbon destination; ${g.value.type} members must be carbon destinations`, ConfigErrorCode.GROUP);
+        // jump hash picks a member by position: without an explicit index, reordering the list would move series
+        const instance = (destinations.find((x) => x.value.name === m)?.value as CarbonDestinationConfig).instance;
+        if (g.value.type === 'jump_fnv1a_ch' && instance === undefined) {
+          throw at(g, ['members', j], `"${m}" needs an instance: jump_fnv1a_ch orders members by it (set instance: "0", "1", ... on each), so the ring does not depend on the order destinations are listed`, ConfigErrorCode.GROUP);
+        }
       });
     }
     // a ring node is (host, instance): two members that differ only by port would be one node (carbon refuses them too)

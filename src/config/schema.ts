@@ -34,8 +34,15 @@ export const groupSchema = z
     replication: z.number().int().min(1).default(1),
     /** Replicas on distinct hosts (carbon's DIVERSE_REPLICAS). */
     diverse: z.boolean().default(true),
-    /** Destination names, in carbon's DESTINATIONS order (it matters for ring collisions). */
+    /** Destination names. */
     members: z.array(z.string().min(1)).min(1),
+    /**
+     * The order members join a carbon_ch/fnv1a_ch/mmh3_ch ring, which decides who owns a position two replicas
+     * hash to (a few series per thousand). `sorted` (by host, then instance): the same ring however the config
+     * lists them, so relays behind a balancer agree. `listed`: carbon's DESTINATIONS order (carbon.conf mode
+     * uses it, to place every series as the carbon-relay it replaces does). jump_fnv1a_ch orders by instance.
+     */
+    memberOrder: z.enum(['sorted', 'listed']).default('sorted'),
     /** carbon's aggregated-consistent-hashing: hash on the aggregate names of this aggregation-rules.conf. */
     aggregationRules: z.string().min(1).optional(),
   })

@@ -27,6 +27,15 @@ export type HealthGroupFactory<D> = (group: HealthGroupConfig, members: D[]) => 
  * Destinations for the relay, names for `carbon-fanout route`. The same rules,
  * groups and filters either way, so the dry run cannot disagree with the relay.
  */
+/** A ring node's identity, carbon's (server, instance): unique within a group (the loader checks). */
+function byServerAndInstance<D>(a: HashRingNode<D>, b: HashRingNode<D>): number {
+  if (a.server !== b.server) return a.server < b.server ? -1 : 1;
+  if (a.instance === b.instance) return 0;
+  if (a.instance === null) return -1;
+  if (b.instance === null) return 1;
+  return a.instance < b.instance ? -1 : 1;
+}
+
 export function buildRouters<D>(config: RelayConfig, destinationFor: (d: DestinationConfig) => D, log: Logger, healthGroupFor?: HealthGroupFactory<D>): BuiltRouters<D> {
   const targets = new Map<string, Target<D>>();
   const nodes = new Map<string, HashRingNode<D>>();
@@ -45,7 +54,8 @@ export function buildRouters<D>(config: RelayConfig, destinationFor: (d: Destina
       targets.set(g.name, new DirectTarget(healthGroupFor(g as HealthGroupConfig, g.members.map((m) => values.get(m) as D))));
       continue;
     }
-    const group = new HashGroup(g, g.members.map((m) => nodes.get(m) as HashRingNode<D>), log);
+    const listed = g.members.map((m) => nodes.get(m) as HashRingNode<D>);
+    const group = new HashGroup(g, g.memberOrder === 'sorted' ? [...listed].sort(byServerAndInstance) : listed, log);
     if (g.aggregationRules !== undefined) reloadables.push(group);
     targets.set(g.name, group);
   }

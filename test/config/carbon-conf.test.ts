@@ -170,6 +170,7 @@ describe('readCarbonConf: the fixtures', () => {
           replication: 2,
           diverse: false,
           members: ['cache-1.example.com:2004:a', 'cache-2.example.com:2004:b', ipv6Name],
+          memberOrder: 'listed',
         },
       ],
       rules: [{ default: true, destinations: ['carbon-ring'] }],
@@ -303,7 +304,7 @@ describe('readCarbonConf: hashing methods', () => {
   it('fast-aggregated-hashing: fast ring, mmh3_ch by default, CONF_DIR/aggregation-rules.conf', () => {
     const { config, file } = readText('[relay]\nRELAY_METHOD = fast-aggregated-hashing\nDESTINATIONS = a:2004:1, b:2004:2\n', undefined);
     expect(config.groups).toStrictEqual([
-      { name: 'carbon-ring', type: 'mmh3_ch', ring: 'fast', replication: 1, diverse: true, members: ['a:2004:1', 'b:2004:2'], aggregationRules: path.join(path.dirname(file), 'aggregation-rules.conf') },
+      { name: 'carbon-ring', type: 'mmh3_ch', ring: 'fast', replication: 1, diverse: true, members: ['a:2004:1', 'b:2004:2'], memberOrder: 'listed', aggregationRules: path.join(path.dirname(file), 'aggregation-rules.conf') },
     ]);
     expect(config.rules).toStrictEqual([{ default: true, destinations: ['carbon-ring'] }]);
     configSchema.parse(config);
