@@ -84,6 +84,39 @@ export interface KafkaModule {
 
 export const KAFKA_PACKAGE = '@confluentinc/kafka-javascript';
 
+/** TLS to the brokers: PEM files (read when the config is built, so a missing file fails at start, naming it). */
+export interface KafkaTls {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
+export interface KafkaSasl {
+  readonly mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  readonly username: string;
+  readonly password: string;
+}
+
+/** librdkafka's security properties for a producer or a consumer. */
+export function kafkaSecurity(tls: KafkaTls | undefined, sasl: KafkaSasl | undefined, readFile: (path: string) => string): KafkaConfig {
+  const c: KafkaConfig = {};
+  if (tls === undefined && sasl === undefined) return c;
+  c['security.protocol'] = tls !== undefined ? (sasl !== undefined ? 'sasl_ssl' : 'ssl') : 'sasl_plaintext';
+  if (tls !== undefined) {
+    c['enable.ssl.certificate.verification'] = tls.rejectUnauthorized;
+    if (tls.ca !== undefined) c['ssl.ca.pem'] = readFile(tls.ca);
+    if (tls.cert !== undefined) c['ssl.certificate.pem'] = readFile(tls.cert);
+    if (tls.key !== undefined) c['ssl.key.pem'] = readFile(tls.key);
+  }
+  if (sasl !== undefined) {
+    c['sasl.mechanisms'] = sasl.mechanism;
+    c['sasl.username'] = sasl.username;
+    c['sasl.password'] = sasl.password;
+  }
+  return c;
+}
+
 /** What to do when the client is not installed (it is optional: see the README, "Kafka"). */
 export const KAFKA_MISSING =
   `${KAFKA_PACKAGE} is not installed (it is optional and builds librdkafka from source): ` +

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSize, duration, port, tlsClient } from './schema-types';
+import { byteSize, duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, port, tlsClient } from './schema-types';
 
 /**
  * Destination kinds, chosen by `type`. Each kind is a schema slice here and a
@@ -96,7 +96,7 @@ export const carbonDestinationSchema = z.strictObject({
 });
 
 /** librdkafka properties the relay sets itself: they carry its delivery guarantees (see KafkaTransport). */
-const KAFKA_FIXED = new Set(['bootstrap.servers', 'acks', 'request.required.acks', 'enable.idempotence', 'message.timeout.ms', 'delivery.timeout.ms', 'dr_cb', 'dr_msg_cb', 'partitioner']);
+const KAFKA_FIXED = ['bootstrap.servers', 'acks', 'request.required.acks', 'enable.idempotence', 'message.timeout.ms', 'delivery.timeout.ms', 'dr_cb', 'dr_msg_cb', 'partitioner'];
 
 /** A Kafka topic: go-carbon's Kafka receiver, or a store tier of relays with a Kafka source, reads it. */
 export const kafkaDestinationSchema = z.strictObject({
@@ -104,8 +104,8 @@ export const kafkaDestinationSchema = z.strictObject({
   name,
   ...naming,
   /** Bootstrap brokers, `host:port`. */
-  brokers: z.array(z.string().regex(/^\S+:\d+$/, 'host:port')).min(1),
-  topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "Kafka topic names are 1 to 249 of A-Z a-z 0-9 . _ -"),
+  brokers: kafkaBrokers,
+  topic: kafkaTopic,
   /** `line`: newline-terminated plaintext lines per record (go-carbon's Kafka receiver); `pickle`: one carbon pickle payload per record. */
   format: z.enum(['line', 'pickle']).default('line'),
   /**
@@ -120,28 +120,13 @@ export const kafkaDestinationSchema = z.strictObject({
   /** How long the producer gathers records into a batch per partition. */
   linger: duration.default(5),
   clientId: z.string().min(1).default('carbon-fanout'),
-  tls: z
-    .union([
-      z.boolean(),
-      z.strictObject({
-        ca: z.string().min(1).optional(),
-        cert: z.string().min(1).optional(),
-        key: z.string().min(1).optional(),
-        rejectUnauthorized: z.boolean().default(true),
-      }),
-    ])
-    .default(false),
-  sasl: z.strictObject({ mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), username: z.string().min(1), password: z.string().min(1) }).optional(),
+  tls: kafkaTls,
+  sasl: kafkaSasl,
   connectTimeout: duration.default(10_000),
   /** Bytes produced and not yet acknowledged before the destination waits (its queue and spool hold the rest). */
   maxInFlightBytes: byteSize.pipe(z.number().min(64 * 1024, 'must be at least 64KiB')).default(16 * 1024 ** 2),
   /** Other librdkafka producer properties, for what the relay does not set (socket options, SASL OAUTHBEARER, ...). */
-  librdkafka: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-    .superRefine((props, ctx) => {
-      for (const k of Object.keys(props)) if (KAFKA_FIXED.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'set by the relay (delivery guarantees, partitioning); not configurable' });
-    })
-    .default({}),
+  librdkafka: kafkaProperties(KAFKA_FIXED),
   ...delivery,
   spool: spoolSchema.default({ maxBytes: 1024 ** 3, maxAge: 0, segmentBytes: 64 * 1024 ** 2, syncInterval: 1000, whenFull: 'drop_oldest', replayRate: 50_000, minFreeBytes: 512 * 1024 ** 2 }),
   whenSlow: z.enum(['spool', 'pause']).optional(),

@@ -47,3 +47,34 @@ export const tlsClient = z.union([
     rejectUnauthorized: z.boolean().default(true),
   }),
 ]);
+
+/** Kafka bootstrap brokers, `host:port`. */
+export const kafkaBrokers = z.array(z.string().regex(/^\S+:\d+$/, 'host:port')).min(1);
+
+export const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'Kafka topic names are 1 to 249 of A-Z a-z 0-9 . _ -');
+
+/** TLS to the brokers: true (public roots, verified), or PEM files. */
+export const kafkaTls = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    }),
+  ])
+  .default(false);
+
+export const kafkaSasl = z.strictObject({ mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), username: z.string().min(1), password: z.string().min(1) }).optional();
+
+/** Further librdkafka properties, except `fixed`: the ones the relay sets itself for its guarantees. */
+export function kafkaProperties(fixed: readonly string[]) {
+  const set = new Set(fixed);
+  return z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .superRefine((props, ctx) => {
+      for (const k of Object.keys(props)) if (set.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'set by the relay (delivery guarantees, partitioning); not configurable here' });
+    })
+    .default({});
+}

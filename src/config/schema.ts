@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
-import { duration, listenAddress, port, tlsListen } from './schema-types';
+import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, listenAddress, port, tlsListen } from './schema-types';
 
 export {
   destinationSchema,
@@ -259,8 +259,8 @@ export const catchpointSourceSchema = z
 export const kafkaSourceSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -'),
   type: z.literal('kafka'),
-  brokers: z.array(z.string().regex(/^\S+:\d+$/, 'host:port')).min(1),
-  topics: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'Kafka topic names are 1 to 249 of A-Z a-z 0-9 . _ -')).min(1),
+  brokers: kafkaBrokers,
+  topics: z.array(kafkaTopic).min(1),
   /** The consumer group: relays with the same group share the partitions; each message is read by one of them. */
   groupId: z.string().min(1),
   /** `line`: newline-separated plaintext lines; `pickle`: one carbon pickle payload per message (no length header). */
@@ -275,18 +275,10 @@ export const kafkaSourceSchema = z.strictObject({
   sessionTimeout: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(30_000),
   connectTimeout: duration.default(10_000),
   clientId: z.string().min(1).default('carbon-fanout'),
-  tls: z
-    .union([z.boolean(), z.strictObject({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional(), rejectUnauthorized: z.boolean().default(true) })])
-    .default(false),
-  sasl: z.strictObject({ mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), username: z.string().min(1), password: z.string().min(1) }).optional(),
+  tls: kafkaTls,
+  sasl: kafkaSasl,
   /** Other librdkafka consumer properties; never the ones the relay sets for at-least-once delivery. */
-  librdkafka: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-    .superRefine((props, ctx) => {
-      const fixed = new Set(['bootstrap.servers', 'group.id', 'enable.auto.commit', 'enable.auto.offset.store', 'auto.offset.reset']);
-      for (const k of Object.keys(props)) if (fixed.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'set by the relay; use the source\'s own keys' });
-    })
-    .default({}),
+  librdkafka: kafkaProperties(['bootstrap.servers', 'group.id', 'enable.auto.commit', 'enable.auto.offset.store', 'auto.offset.reset']),
 });
 
 /** A pull source: fetches datapoints on a schedule (or consumes them) and feeds them to the rules like a receiver. `type` picks the kind. */

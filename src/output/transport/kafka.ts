@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { requireKafkaClient, type KafkaConfig, type KafkaDeliveryReport, type KafkaError, type KafkaModule, type KafkaProducer } from '../../common/kafka-client';
+import { kafkaSecurity, requireKafkaClient, type KafkaConfig, type KafkaDeliveryReport, type KafkaError, type KafkaModule, type KafkaProducer, type KafkaSasl, type KafkaTls } from '../../common/kafka-client';
 import { readKafkaRecords, type KafkaRecord } from '../../codec/kafka-records';
 import type { CounterVisitor } from '../../telemetry/counters';
 import type { Logger } from '../../telemetry/logger';
@@ -18,8 +18,8 @@ export interface KafkaTransportOptions {
   maxInFlightBytes: number;
   /** Largest record value the encoder makes (the producer's message.max.bytes is set above it). */
   maxMessageBytes: number;
-  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
-  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  tls?: KafkaTls;
+  sasl?: KafkaSasl;
   /** Further librdkafka properties (validated by the config schema: never the ones set here for delivery guarantees). */
   librdkafka: Readonly<Record<string, string | number | boolean>>;
   /** How often the topic's partition count is read again (partitions added to a topic move keys, as in every Kafka client). */
@@ -71,7 +71,7 @@ export class KafkaTransport implements Transport {
   /** Records refused for good, by librdkafka error name. */
   private readonly errors = new Map<string, number>();
   private readonly limited: RateLimitedLog;
-  private readonly files: { ca?: string; cert?: string; key?: string };
+  private readonly security: KafkaConfig;
 
   constructor(
     private readonly opts: KafkaTransportOptions,
@@ -80,9 +80,7 @@ export class KafkaTransport implements Transport {
     this.description = `kafka://${opts.brokers.join(',')}/${opts.topic}`;
     this.limited = new RateLimitedLog(log);
     // read now, so a missing file is a start-up error naming it rather than a producer that never connects
-    const t = opts.tls;
-    this.files = {};
-    for (const k of ['ca', 'cert', 'key'] as const) if (t?.[k] !== undefined) this.files[k] = fs.readFileSync(t[k]!, 'utf8');
+    this.security = kafkaSecurity(opts.tls, opts.sasl, (f) => fs.readFileSync(f, 'utf8'));
   }
 
   reportCounters(visit: CounterVisitor): void {
@@ -113,19 +111,8 @@ export class KafkaTransport implements Transport {
       'enable.idempotence': true,
       'message.timeout.ms': 0,
       dr_cb: true,
+      ...this.security,
     };
-    if (o.tls !== undefined || o.sasl !== undefined) c['security.protocol'] = o.tls !== undefined ? (o.sasl !== undefined ? 'sasl_ssl' : 'ssl') : 'sasl_plaintext';
-    if (o.tls !== undefined) {
-      c['enable.ssl.certificate.verification'] = o.tls.rejectUnauthorized;
-      if (this.files.ca !== undefined) c['ssl.ca.pem'] = this.files.ca;
-      if (this.files.cert !== undefined) c['ssl.certificate.pem'] = this.files.cert;
-      if (this.files.key !== undefined) c['ssl.key.pem'] = this.files.key;
-    }
-    if (o.sasl !== undefined) {
-      c['sasl.mechanisms'] = o.sasl.mechanism;
-      c['sasl.username'] = o.sasl.username;
-      c['sasl.password'] = o.sasl.password;
-    }
     return c;
   }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Backoff } from '../../common/backoff';
-import { requireKafkaClient, type KafkaConfig, type KafkaConsumer, type KafkaError, type KafkaMessage, type KafkaModule, type KafkaTopicPartition } from '../../common/kafka-client';
+import { kafkaSecurity, requireKafkaClient, type KafkaConfig, type KafkaConsumer, type KafkaError, type KafkaMessage, type KafkaModule, type KafkaTopicPartition } from '../../common/kafka-client';
 import { decodeLine, LineVerdict } from '../../codec/line-decoder';
 import { PickleDecodeError, PickleDecoder } from '../../codec/pickle-decoder';
 import type { KafkaSourceConfig } from '../../config/schema';
@@ -183,19 +183,8 @@ export class KafkaSource implements Source {
           this.limited.warn(`kafka-source:${this.name}:commit`, 'Kafka offset commit failed (those messages may be read again)', () => ({ source: this.name, error: err.message }));
         }
       },
+      ...kafkaSecurity(c.tls === false ? undefined : c.tls === true ? { rejectUnauthorized: true } : c.tls, c.sasl, (f) => fs.readFileSync(f, 'utf8')),
     };
-    if (c.tls !== false || c.sasl !== undefined) conf['security.protocol'] = c.tls !== false ? (c.sasl !== undefined ? 'sasl_ssl' : 'ssl') : 'sasl_plaintext';
-    if (c.tls !== false && c.tls !== true) {
-      conf['enable.ssl.certificate.verification'] = c.tls.rejectUnauthorized;
-      if (c.tls.ca !== undefined) conf['ssl.ca.pem'] = fs.readFileSync(c.tls.ca, 'utf8');
-      if (c.tls.cert !== undefined) conf['ssl.certificate.pem'] = fs.readFileSync(c.tls.cert, 'utf8');
-      if (c.tls.key !== undefined) conf['ssl.key.pem'] = fs.readFileSync(c.tls.key, 'utf8');
-    }
-    if (c.sasl !== undefined) {
-      conf['sasl.mechanisms'] = c.sasl.mechanism;
-      conf['sasl.username'] = c.sasl.username;
-      conf['sasl.password'] = c.sasl.password;
-    }
     return conf;
   }
 
