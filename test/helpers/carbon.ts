@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { runPythonJson } from './python';
 import { tempDir } from './relay';
+import { WatchedProcess } from './watched-process';
 
 /**
  * Real Debian graphite-carbon daemons (carbon-cache, carbon-relay) for interop
@@ -41,10 +42,6 @@ export function canConnect(port: number): Promise<boolean> {
   });
 }
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
 
 export type CarbonProgram = 'cache' | 'relay';
 
@@ -92,38 +89,15 @@ export function carbonConfText(program: CarbonProgram, dir: string, settings: Ca
 const MAX_LOG = 256 * 1024;
 
 export class CarbonDaemon {
-  private logText = '';
-  private exitStatus: string | null = null;
-  private readonly exited: Promise<void>;
+  private readonly proc: WatchedProcess;
 
   private constructor(
     readonly program: CarbonProgram,
     /** CONF_DIR, with everything else the daemon writes below it. */
     readonly dir: string,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
   ) {
-    const keep = (c: Buffer): void => {
-      this.logText += c.toString('utf8');
-      if (this.logText.length > MAX_LOG) this.logText = this.logText.slice(-MAX_LOG);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.exitStatus = `exited with ${code ?? signal}`;
-        live.delete(child);
-        resolve();
-      });
-      // A failed spawn (no such program) may never emit 'exit'.
-      child.once('error', (e) => {
-        this.logText += `\nspawn error: ${e.message}`;
-        if (child.pid === undefined) {
-          this.exitStatus = `failed to start: ${e.message}`;
-          live.delete(child);
-          resolve();
-        }
-      });
-    });
+    this.proc = new WatchedProcess(child, MAX_LOG);
   }
 
   /** Write carbon.conf (and the extra files) into a fresh temp dir, start the daemon and wait until its ports accept connections. */
@@ -142,7 +116,6 @@ export class CarbonDaemon {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PYTHONWARNINGS: 'ignore', PYTHONUNBUFFERED: '1' },
     });
-    live.add(child);
     const daemon = new CarbonDaemon(spec.program, dir, child);
     try {
       await daemon.waitReady(spec.readyPorts, spec.startTimeoutMs ?? 30_000);
@@ -155,28 +128,16 @@ export class CarbonDaemon {
 
   /** Everything the daemon printed so far (it logs to stdout in the foreground). */
   get log(): string {
-    return this.logText;
+    return this.proc.output;
   }
 
   get running(): boolean {
-    return this.exitStatus === null;
+    return this.proc.exitStatus === null;
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; then remove the temp dir. Safe to call twice. */
   async stop(graceMs = 10_000): Promise<void> {
-    if (this.exitStatus === null) {
-      this.child.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        this.exited.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
-        this.child.kill('SIGKILL');
-        await this.exited;
-      }
-    }
+    await this.proc.stop(graceMs);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -184,16 +145,16 @@ export class CarbonDaemon {
     const start = Date.now();
     const pending = new Set(ports);
     while (pending.size > 0) {
-      if (this.exitStatus !== null) {
-        const message = `carbon-${this.program} ${this.exitStatus} before it was ready:\n${this.logText}`;
-        throw /Address already in use|CannotListenError/.test(this.logText) ? new CarbonStartError(message) : new Error(message);
+      if (this.proc.exitStatus !== null) {
+        const message = `carbon-${this.program} ${this.proc.exitStatus} before it was ready:\n${this.proc.output}`;
+        throw /Address already in use|CannotListenError/.test(this.proc.output) ? new CarbonStartError(message) : new Error(message);
       }
       if (Date.now() - start > timeoutMs) {
-        throw new Error(`carbon-${this.program} not accepting connections on ${[...pending].join(', ')} after ${timeoutMs} ms:\n${this.logText}`);
+        throw new Error(`carbon-${this.program} not accepting connections on ${[...pending].join(', ')} after ${timeoutMs} ms:\n${this.proc.output}`);
       }
       for (const p of [...pending]) {
         // The log line proves the port is carbon's, not some other process's that won the race for it.
-        if (new RegExp(`starting on ${p}\\b`).test(this.logText) && (await canConnect(p))) pending.delete(p);
+        if (new RegExp(`starting on ${p}\\b`).test(this.proc.output) && (await canConnect(p))) pending.delete(p);
       }
       if (pending.size > 0) await new Promise((r) => setTimeout(r, 50));
     }
