@@ -1,6 +1,6 @@
 import type { CarbonHashType } from '../../src/routing/hash';
 import { ConsistentHashRing, FastHashRing } from '../../src/routing/hash-ring';
-import { fnv1a64BigInt, jumpConsistentHash } from '../../src/common/jump-fnv1a';
+import { fnv1a64BigInt, jumpConsistentHash, jumpFnv1aBucket } from '../../src/common/jump-fnv1a';
 import { JumpFnv1aRing } from '../../src/routing/jump-fnv1a-ring';
 import { getDestinations, ringNodes, type HashRingNode } from '../../src/routing/ring';
 
@@ -224,6 +224,20 @@ describe('JumpFnv1aRing (carbon-c-relay jump_fnv1a_ch)', () => {
     // signedChar: a byte >= 0x80 enters sign-extended to 64 bits on x86-64 builds
     expect(fnv1a64BigInt('é', false)).toBe(bigFnv1a64([0xc3, 0xa9]));
     expect(fnv1a64BigInt('é', true)).toBe(bigFnv1a64([0xffffffffffffffc3n, 0xffffffffffffffa9n]));
+  });
+
+  it('jumpFnv1aBucket (the Kafka jump_fnv1a_ch partitioner) is the ring\'s first pick over members "0".."n-1"', () => {
+    for (const n of [1, 2, 3, 8, 12, 100]) {
+      const ring = new JumpFnv1aRing(Array.from({ length: n }, (_, i) => ({ server: `p${i}`, instance: String(i), value: i })));
+      for (let k = 0; k < 200; k++) {
+        const key = `kafka.part.host${k * 31}.metric${k % 7}`;
+        expect([key, n, jumpFnv1aBucket(key, n)]).toEqual([key, n, getDestinations(ring, key, 1, false)[0]]);
+      }
+    }
+    // golden: keys whose partition a relay fleet must agree on
+    expect(['a.b.c', 'carbon.agents.host1.cpu', 'servers.web-01.loadavg.1min'].map((k) => jumpFnv1aBucket(k, 8))).toEqual(
+      ['a.b.c', 'carbon.agents.host1.cpu', 'servers.web-01.loadavg.1min'].map((k) => Number(jumpConsistentHash(fnv1a64BigInt(k), 8))),
+    );
   });
 
   it('matches a BigInt transcription of the algorithm on many keys and sizes', () => {
