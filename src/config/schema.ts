@@ -325,6 +325,17 @@ export const configSchema = z.strictObject({
       /** A TCP/TLS connection without a complete line or frame this long is closed (0 = never); a paused one never is. */
       idleTimeout: duration.default(180_000),
       /**
+       * TCP/TLS listeners behind an L4 load balancer (HAProxy `send-proxy`/`send-proxy-v2`): every connection must
+       * start with a PROXY protocol v1 or v2 header (before the TLS handshake), and the client it names is the peer
+       * for logs and maxConnectionsPerClient. Connections without a valid one are closed and counted.
+       */
+      proxyProtocol: z.boolean().default(false),
+      /**
+       * A TCP/TLS connection older than this (plus up to 10% jitter) is half-closed: the relay sends FIN and reads on
+       * until the client closes, so clients reconnect and rebalance without a line or frame being cut (0 = never).
+       */
+      maxConnectionAge: duration.default(0),
+      /**
        * Longest metric name accepted on every path (line, pickle, UDP, HTTP, sources), in UTF-8 bytes as
        * received; longer ones are dropped and counted (nameTooLong). At most 16,000 so that a line
        * (name, value, timestamp) always fits carbon's 16,384-byte line limit. Carbon itself has no such limit.
@@ -355,7 +366,7 @@ export const configSchema = z.strictObject({
         .refine((h) => (h.cert === undefined) === (h.key === undefined), { message: 'set both cert and key for HTTPS, or neither' })
         .optional(),
     })
-    .default({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, maxNameLength: 4096 }),
+    .default({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, proxyProtocol: false, maxConnectionAge: 0, maxNameLength: 4096 }),
   http: httpSchema.optional(),
   destinations: z.array(destinationSchema).default([]),
   rules: z.array(ruleSchema).optional(),

@@ -6,6 +6,7 @@ import type { Pipeline } from '../pipeline/pipeline';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
+import { ProxyHeaderReader } from './proxy-protocol';
 
 /** Per-connection protocol logic (line or pickle). */
 export interface StreamProtocol {
@@ -29,6 +30,17 @@ export interface StreamListenerOptions {
   maxConnectionsPerClient: number;
   /** A connection with no complete line or frame for this long is closed (ms; 0: never). Not while paused. */
   idleTimeout: number;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2, sent by an L4 load balancer; for TLS, before
+   * the handshake), and the client it names stands for the socket's peer: in logs, for the protocol and for
+   * maxConnectionsPerClient. A connection without a valid one is closed and counted. Default false.
+   */
+  proxyProtocol?: boolean;
+  /**
+   * A connection older than this (ms, plus up to 10% jitter; 0 or absent: never) is half-closed: we send FIN and
+   * keep reading until the client closes its side, so nothing it sent is cut or lost.
+   */
+  maxConnectionAge?: number;
 }
 
 export interface StreamListenerDeps {
@@ -39,8 +51,19 @@ export interface StreamListenerDeps {
   protocol: (peer: string) => StreamProtocol;
 }
 
-/** Node's default; a handshake is never allowed longer than this, nor longer than the idle timeout. */
+/** Node's default; a handshake (or a PROXY header) is never allowed longer than this, nor longer than the idle timeout. */
 const TLS_HANDSHAKE_TIMEOUT_MS = 120_000;
+
+/** maxConnectionAge is stretched by up to this fraction, at random, so connections opened together do not all reconnect together. */
+const AGE_JITTER = 0.1;
+
+/** Who is at the other end: the socket's peer, or the client a PROXY header names. */
+interface Peer {
+  /** The address alone: the per-client key. */
+  readonly address: string;
+  /** `address:port` (`[v6]:port`), for logs and the protocol. */
+  readonly text: string;
+}
 
 /** One accepted connection (after the TLS handshake, for TLS). */
 interface Connection {
@@ -52,6 +75,8 @@ interface Connection {
   /** Date.now() of the last complete line or frame, of the accept, or of the last resume. */
   lastProgress: number;
   idleTimer: NodeJS.Timeout | null;
+  /** Fires at maxConnectionAge. */
+  ageTimer: NodeJS.Timeout | null;
   /** protocol.onEnd() has run, or must not (the stream was garbage). */
   finished: boolean;
 }
@@ -95,7 +120,7 @@ export class StreamListener implements Pausable, Component {
   }
 
   async start(): Promise<void> {
-    const server = this.opts.tls ? this.tlsServer(this.opts.tls) : net.createServer((socket) => this.admit(socket) && this.onConnection(socket));
+    const server = this.createServer();
     server.maxConnections = this.opts.maxConnections;
     server.on('drop', (info?: net.DropArgument) => {
       this.deps.counters.connectionsRefused++;
@@ -178,24 +203,139 @@ export class StreamListener implements Pausable, Component {
     this.onAllClosed = null;
   }
 
-  private tlsServer(cert: { cert: Buffer; key: Buffer }): tls.Server {
+  private createServer(): net.Server {
+    const cert = this.opts.tls;
+    if (this.opts.proxyProtocol === true) {
+      // the header comes in clear before any TLS: read it off the raw socket, then hand the rest to TLS ourselves
+      const secureContext = cert === undefined ? undefined : tls.createSecureContext({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2' });
+      return net.createServer((raw) => this.readProxyHeader(raw, secureContext));
+    }
+    if (cert !== undefined) return this.tlsServer(cert);
+    return net.createServer((socket) => {
+      this.track(socket);
+      const peer = peerOf(socket);
+      if (this.admit(socket, peer)) this.onConnection(socket, peer);
+    });
+  }
+
+  /** How long a TLS handshake or a PROXY header may take: the idle timeout, at most Node's handshake default. */
+  private get handshakeTimeout(): number {
     const idle = this.opts.idleTimeout;
-    const handshakeTimeout = idle > 0 ? Math.min(idle, TLS_HANDSHAKE_TIMEOUT_MS) : TLS_HANDSHAKE_TIMEOUT_MS;
-    const server = tls.createServer({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2', handshakeTimeout }, (socket) => this.onConnection(socket));
+    return idle > 0 ? Math.min(idle, TLS_HANDSHAKE_TIMEOUT_MS) : TLS_HANDSHAKE_TIMEOUT_MS;
+  }
+
+  private tlsServer(cert: { cert: Buffer; key: Buffer }): tls.Server {
+    const handshakeTimeout = this.handshakeTimeout;
+    const server = tls.createServer({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2', handshakeTimeout }, (socket) => this.onConnection(socket, peerOf(socket)));
     // the raw socket, before the handshake: a client's slots are taken from the first byte, not after it proves it speaks TLS
-    server.on('connection', (raw: net.Socket) => this.admit(raw));
+    server.on('connection', (raw: net.Socket) => {
+      this.track(raw);
+      this.admit(raw, peerOf(raw));
+    });
     server.on('tlsClientError', (err: Error & { code?: string }, sock: tls.TLSSocket) => {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.deps.counters.idleTimeouts++;
-      this.limited.warn(`tls:${sock.remoteAddress ?? ''}`, 'TLS handshake with client failed', { listener: this.opts.name, peer: peerOf(sock), reason: err.message });
+      this.limited.warn(`tls:${sock.remoteAddress ?? ''}`, 'TLS handshake with client failed', { listener: this.opts.name, peer: peerOf(sock).text, reason: err.message });
       // Node reports a handshake timeout but leaves the socket open, holding its slot
       sock.destroy();
     });
     return server;
   }
 
+  /**
+   * With proxyProtocol: read the PROXY header off the raw socket (bounded in size, and in time like a TLS
+   * handshake), then take the named client's slot and go on as any connection from it, bytes after the header
+   * included. A missing, invalid or unfinished header closes the connection and is counted; a connection closed
+   * before sending anything (a port probe) is not.
+   */
+  private readProxyHeader(raw: net.Socket, secureContext: tls.SecureContext | undefined): void {
+    this.track(raw);
+    // the balancer (or whoever connected), until the header says otherwise; read now, as a closed socket has no address
+    const socketPeer = peerOf(raw);
+    const reader = new ProxyHeaderReader();
+    let decided = false;
+    // later errors are the connection's (onConnection, or the TLS socket, listens for them)
+    raw.on('error', (err) => {
+      if (!decided) this.deps.log.debug('receiver connection error', { listener: this.opts.name, peer: socketPeer.text, error: err.message });
+    });
+    const timeoutMs = this.handshakeTimeout;
+    const timer = setTimeout(() => {
+      decided = true;
+      this.deps.counters.idleTimeouts++;
+      this.limited.warn(`idle:${this.opts.name}`, 'closing connection: no complete PROXY protocol header within idleTimeout', {
+        listener: this.opts.name,
+        peer: socketPeer.text,
+        timeoutMs,
+      });
+      raw.destroy();
+    }, timeoutMs);
+    timer.unref();
+    const onData = (chunk: Buffer): void => {
+      const result = reader.push(chunk);
+      if (result.kind === 'need-more') return;
+      decided = true;
+      clearTimeout(timer);
+      raw.off('data', onData);
+      if (result.kind === 'invalid') return this.proxyProtocolError(raw, socketPeer, result.reason);
+      // what followed the header goes back into the socket, for the protocol (or TLS) to read first
+      raw.pause();
+      const rest = reader.rest(result.consumed);
+      if (rest.length > 0) raw.unshift(rest);
+      // LOCAL (the balancer's own health check) and UNKNOWN name no client: the socket's peer stands
+      const src = result.source;
+      const peer = src === null ? socketPeer : { address: src.address, text: formatPeer(src.address, src.port) };
+      if (!this.admit(raw, peer)) return;
+      if (secureContext === undefined) this.onConnection(raw, peer);
+      else this.startTls(raw, peer, secureContext);
+    };
+    raw.on('data', onData);
+    raw.on('close', () => {
+      clearTimeout(timer);
+      if (!decided && reader.received.length > 0 && !this.stopping) this.proxyProtocolError(raw, socketPeer, 'connection closed before the PROXY protocol header was complete');
+    });
+  }
+
+  private proxyProtocolError(raw: net.Socket, peer: Peer, reason: string): void {
+    this.deps.counters.proxyProtocolErrors++;
+    this.limited.warn(`proxy:${peer.address}`, 'closing connection: no valid PROXY protocol header', { listener: this.opts.name, peer: peer.text, reason });
+    raw.destroy();
+  }
+
+  /** TLS after a PROXY header, on the raw socket (a tls.Server cannot be handed one mid-stream and say who it was). */
+  private startTls(raw: net.Socket, peer: Peer, secureContext: tls.SecureContext): void {
+    // bytes unshifted into `raw` are read by the TLS socket before the ones still in the kernel
+    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext });
+    let secure = false;
+    const failed = (reason: string): void => {
+      this.limited.warn(`tls:${peer.address}`, 'TLS handshake with client failed', { listener: this.opts.name, peer: peer.text, reason });
+      socket.destroy();
+    };
+    const timer = setTimeout(() => {
+      this.deps.counters.idleTimeouts++;
+      failed('TLS handshake timeout');
+    }, this.handshakeTimeout);
+    timer.unref();
+    socket.once('secure', () => {
+      secure = true;
+      clearTimeout(timer);
+      this.onConnection(socket, peer);
+    });
+    socket.on('error', (err) => {
+      if (secure) return; // onConnection's handler has it
+      clearTimeout(timer);
+      failed(err.message);
+    });
+    socket.on('close', () => clearTimeout(timer));
+  }
+
+  /** Every accepted TCP socket until it closes, so stop() can close those still handshaking or sending a header. */
+  private track(raw: net.Socket): void {
+    this.rawSockets.add(raw);
+    raw.on('close', () => this.rawSockets.delete(raw));
+  }
+
   /** Take a slot for the client address; false (and the socket destroyed) when it has none left. */
-  private admit(raw: net.Socket): boolean {
-    const addr = raw.remoteAddress ?? 'unknown';
+  private admit(raw: net.Socket, client: Peer): boolean {
+    const addr = client.address;
     const held = this.perClient.get(addr) ?? 0;
     const limit = this.opts.maxConnectionsPerClient;
     if (limit > 0 && held >= limit) {
@@ -210,9 +350,7 @@ export class StreamListener implements Pausable, Component {
       return false;
     }
     this.perClient.set(addr, held + 1);
-    this.rawSockets.add(raw);
     raw.on('close', () => {
-      this.rawSockets.delete(raw);
       const n = (this.perClient.get(addr) ?? 1) - 1;
       if (n > 0) this.perClient.set(addr, n);
       else this.perClient.delete(addr);
@@ -220,17 +358,21 @@ export class StreamListener implements Pausable, Component {
     return true;
   }
 
-  private onConnection(socket: net.Socket): void {
-    const peer = peerOf(socket);
+  private onConnection(socket: net.Socket, client: Peer): void {
+    const peer = client.text;
     const protocol = this.deps.protocol(peer);
     const counters = this.deps.counters;
-    const c: Connection = { socket, peer, protocol, completed: protocol.completed, lastProgress: Date.now(), idleTimer: null, finished: false };
+    const c: Connection = { socket, peer, protocol, completed: protocol.completed, lastProgress: Date.now(), idleTimer: null, ageTimer: null, finished: false };
     this.connections.add(c);
     counters.activeConnections++;
     socket.setKeepAlive(true, 10_000);
-    if (this.paused) socket.pause();
     if (this.stopping) socket.end();
     if (this.opts.idleTimeout > 0) this.armIdle(c, this.opts.idleTimeout);
+    const maxAge = this.opts.maxConnectionAge ?? 0;
+    if (maxAge > 0) {
+      c.ageTimer = setTimeout(() => this.onAged(c), maxAge * (1 + Math.random() * AGE_JITTER));
+      c.ageTimer.unref();
+    }
     socket.on('data', (chunk: Buffer) => {
       if (!protocol.onData(chunk)) {
         // the half-received unit is part of what the warning reports, not a separate incomplete one
@@ -255,10 +397,29 @@ export class StreamListener implements Pausable, Component {
       // cut (idle timeout, shutdown deadline, reset by the peer): a half-received line or frame is counted too
       this.finish(c);
       if (c.idleTimer !== null) clearTimeout(c.idleTimer);
+      if (c.ageTimer !== null) clearTimeout(c.ageTimer);
       this.connections.delete(c);
       counters.activeConnections--;
       if (this.connections.size === 0) this.onAllClosed?.();
     });
+    // with its handlers in place: a socket a PROXY header was read off is paused, what followed the header unshifted into it
+    if (this.paused) socket.pause();
+    else socket.resume();
+  }
+
+  /**
+   * maxConnectionAge: half-close. The client gets FIN (TLS: close_notify) between two of our reads, so no line
+   * or frame is cut: we go on reading and handing on everything it sends until it closes its side (a client
+   * that reads sees end-of-stream and reconnects, through the balancer, to whichever relay it picks).
+   */
+  private onAged(c: Connection): void {
+    c.ageTimer = null;
+    const s = c.socket;
+    // already closing: the relay is stopping, or the client ended first
+    if (s.destroyed || s.writableEnded) return;
+    this.deps.counters.connectionsAged++;
+    this.deps.log.debug('half-closing connection: older than maxConnectionAge', { listener: this.opts.name, peer: c.peer, maxConnectionAgeMs: this.opts.maxConnectionAge });
+    s.end();
   }
 
   private finish(c: Connection): void {
@@ -300,7 +461,11 @@ export function hostOf(peer: string): string {
   return i < 0 ? peer : peer.slice(0, i);
 }
 
-function peerOf(socket: net.Socket): string {
-  const addr = socket.remoteAddress ?? 'unknown';
-  return addr.includes(':') ? `[${addr}]:${socket.remotePort ?? 0}` : `${addr}:${socket.remotePort ?? 0}`;
+function peerOf(socket: net.Socket): Peer {
+  const address = socket.remoteAddress ?? 'unknown';
+  return { address, text: formatPeer(address, socket.remotePort ?? 0) };
+}
+
+function formatPeer(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }

@@ -64,7 +64,7 @@ function same(a: unknown, b: unknown): boolean {
 
 /** The TCP/UDP receivers a reload can rebind, each with the part of the config it is built from. */
 function connectionLimits(c: RelayConfig): unknown[] {
-  return [c.listen.maxConnections, c.listen.maxConnectionsPerClient, c.listen.idleTimeout];
+  return [c.listen.maxConnections, c.listen.maxConnectionsPerClient, c.listen.idleTimeout, c.listen.proxyProtocol, c.listen.maxConnectionAge];
 }
 
 const REBINDABLE = {

@@ -247,8 +247,8 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
   const limited = new RateLimitedLog(log);
   const protocolDeps = (counters: IngestCounters) => ({ sink: pipeline, counters, limited, now });
   const listenerDeps = (counters: IngestCounters) => ({ pipeline, counters, log });
-  const { maxConnections, maxConnectionsPerClient, idleTimeout, line, pickle, http } = config.listen;
-  const limits = { maxConnections, maxConnectionsPerClient, idleTimeout };
+  const { maxConnections, maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge, line, pickle, http } = config.listen;
+  const limits = { maxConnections, maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge };
   const out: { -readonly [K in keyof Listeners]: Listeners[K] } = {};
   if (line !== undefined) {
     const lineProtocol = (counters: IngestCounters) => (peer: string): LineProtocol => new LineProtocol(peer, line.maxLineLength, protocolDeps(counters));

@@ -94,6 +94,10 @@ export class IngestCounters {
   connectionsRefusedPerClient = 0;
   /** Receiver connections closed after idleTimeout without a complete line or frame (TLS: handshake not done in time). */
   idleTimeouts = 0;
+  /** listen.proxyProtocol: connections closed because they did not start with a valid PROXY protocol header. */
+  proxyProtocolErrors = 0;
+  /** Connections half-closed at listen.maxConnectionAge (the client then closes and reconnects; nothing is cut). */
+  connectionsAged = 0;
   /** Configuration reloads applied. */
   reloadsApplied = 0;
   /** Reloads refused because the new configuration is invalid (the relay kept the old one). */
@@ -157,6 +161,8 @@ const INGEST_COUNTERS = {
   connectionsRefused: 'counter',
   connectionsRefusedPerClient: 'counter',
   idleTimeouts: 'counter',
+  proxyProtocolErrors: 'counter',
+  connectionsAged: 'counter',
   reloadsApplied: 'counter',
   reloadsFailed: 'counter',
   reloadsRestartRequired: 'counter',

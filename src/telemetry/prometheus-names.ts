@@ -40,6 +40,7 @@ export const FAMILIES = {
   active_connections: gauge('Current TCP receiver connections, by listener.', 'listener', 'protocol'),
   connections_refused_total: counter('TCP/TLS receiver connections refused, by listener and reason: max_connections (listener full), per_client_limit (maxConnectionsPerClient).', 'listener', 'protocol', 'reason'),
   idle_timeouts_total: counter('TCP/TLS receiver connections closed after idleTimeout without a complete line or frame, by listener.', 'listener', 'protocol'),
+  connections_aged_total: counter('TCP/TLS receiver connections half-closed at maxConnectionAge (the client closes and reconnects), by listener.', 'listener', 'protocol'),
   http_requests_total: counter('HTTP front door requests answered, by endpoint group (health; none: no group took it, e.g. 404 or rate-limited before routing) and status code.', 'endpoint_group', 'status'),
   http_refused_requests_total: counter('HTTP front door requests refused whole, by reason (a subset of http_requests_total).', 'reason'),
   http_invalid_datapoints_total: counter('Datapoints named in an HTTP 400 answer (bad name, value or timestamp).'),
@@ -137,6 +138,7 @@ export const INGEST_TARGETS = {
   invalidPickleItems: to('invalid_input_total', 'invalid_pickle_item'),
   invalidNames: to('invalid_input_total', 'invalid_name'),
   nameTooLong: to('invalid_input_total', 'name_too_long'),
+  proxyProtocolErrors: to('invalid_input_total', 'proxy_protocol'),
   blackholed: to('blackholed_total'),
   blacklistMatches: to('filtered_total', 'blacklist'),
   whitelistRejects: to('filtered_total', 'not_whitelisted'),
@@ -145,6 +147,7 @@ export const INGEST_TARGETS = {
   connectionsRefused: to('connections_refused_total', 'max_connections'),
   connectionsRefusedPerClient: to('connections_refused_total', 'per_client_limit'),
   idleTimeouts: to('idle_timeouts_total'),
+  connectionsAged: to('connections_aged_total'),
   // the sum of http_requests_total's series, which say more
   httpRequests: null,
   httpInvalidItems: to('http_invalid_datapoints_total'),

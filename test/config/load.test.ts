@@ -41,7 +41,7 @@ describe('defaults', () => {
     expect(cfg.shutdownTimeoutMs).toBe(10_000);
     expect(cfg.routeCacheSize).toBe(100_000);
     expect(cfg.selfMetrics).toEqual({ intervalMs: 60_000, prefix: undefined });
-    expect(cfg.listen).toEqual({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, maxNameLength: 4096 });
+    expect(cfg.listen).toEqual({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, proxyProtocol: false, maxConnectionAge: 0, maxNameLength: 4096 });
     expect(cfg.groups).toEqual([]);
     expect(cfg.filters).toBeUndefined();
     expect(cfg.normalizeTags).toBe(false);
@@ -76,12 +76,20 @@ describe('defaults', () => {
     expect(Object.isFrozen(cfg.rules.rules)).toBe(true);
   });
 
+  it('proxyProtocol and maxConnectionAge take a boolean and a duration', () => {
+    const cfg = load({ listen: { proxyProtocol: true, maxConnectionAge: '10m', line: { tcp: { port: 2003 } } }, destinations: [DEST], rules: [DEFAULT_RULE] });
+    expect([cfg.listen.proxyProtocol, cfg.listen.maxConnectionAge]).toEqual([true, 600_000]);
+    expect(() => load({ listen: { proxyProtocol: 'v2' }, destinations: [DEST], rules: [DEFAULT_RULE] })).toThrow(/listen\.proxyProtocol/);
+  });
+
   it('fills listener defaults', () => {
     const cfg = load({ listen: { line: { tcp: { port: 2003 }, udp: { port: 2003 } }, pickle: { tcp: { port: 2004 } } }, destinations: [DEST], rules: [DEFAULT_RULE] });
     expect(cfg.listen).toEqual({
       maxConnections: 1024,
       maxConnectionsPerClient: 64,
       idleTimeout: 180_000,
+      proxyProtocol: false,
+      maxConnectionAge: 0,
       maxNameLength: 4096,
       line: { tcp: { host: '0.0.0.0', port: 2003 }, udp: { host: '0.0.0.0', port: 2003 }, maxLineLength: 16_384 },
       pickle: { tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 1_048_576 },

@@ -34,6 +34,8 @@ export interface HaproxySpec {
   fall?: number;
   rise?: number;
   startTimeoutMs?: number;
+  /** Send a PROXY protocol v2 header on every connection to a server (`send-proxy-v2`; health checks go without). */
+  sendProxy?: boolean;
 }
 
 const BACKEND = 'relays';
@@ -65,7 +67,7 @@ export function haproxyConfigText(spec: HaproxySpec): string {
     '    balance leastconn',
     `    option httpchk GET ${checkPath}`,
     '    http-check expect status 200',
-    ...spec.servers.map((s) => `    server ${s.name} 127.0.0.1:${s.port} check port ${s.checkPort} inter ${inter} fall ${fall} rise ${rise}`),
+    ...spec.servers.map((s) => `    server ${s.name} 127.0.0.1:${s.port} check port ${s.checkPort} inter ${inter} fall ${fall} rise ${rise}${spec.sendProxy === true ? ' send-proxy-v2' : ''}`),
     '',
     'listen stats',
     '    mode http',

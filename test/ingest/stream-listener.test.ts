@@ -76,6 +76,8 @@ interface Harness {
   listener: StreamListener;
   counters: IngestCounters;
   sink: CopyingSink;
+  /** The peer each connection's protocol instance was made for, in order. */
+  peers: string[];
   /** halfOpen: the client keeps sending after the relay's FIN (Node's default is to close on it). */
   connect(opts?: { halfOpen?: boolean }): Promise<Client>;
 }
@@ -96,13 +98,17 @@ describe('StreamListener on real sockets', () => {
     const sink = new CopyingSink();
     const protocolDeps = { sink, counters, limited: new RateLimitedLog(log), now: Date.now };
     const decoder = new PickleDecoder();
+    const peers: string[] = [];
     const listener = new StreamListener(
       { name: kind, ...DEFAULTS, ...opts },
       {
         pipeline: { addSource: () => () => undefined },
         counters,
         log,
-        protocol: (peer) => (kind === 'line' ? new LineProtocol(peer, 1024, protocolDeps) : new PickleProtocol(peer, 1024, { ...protocolDeps, decoder })),
+        protocol: (peer) => {
+          peers.push(peer);
+          return kind === 'line' ? new LineProtocol(peer, 1024, protocolDeps) : new PickleProtocol(peer, 1024, { ...protocolDeps, decoder });
+        },
       },
     );
     listeners.push(listener);
@@ -119,7 +125,7 @@ describe('StreamListener on real sockets', () => {
       await new Promise((r) => socket.once('connect', r));
       return { socket, closed: closedP, isClosed: () => closed, gotEnd: () => ended };
     };
-    return { listener, counters, sink, connect };
+    return { listener, counters, sink, peers, connect };
   }
 
   const lines = (prefix: string, n: number): string => Array.from({ length: n }, (_, i) => `${prefix}.${i} ${i} ${1700000000 + i}\n`).join('');
@@ -260,6 +266,203 @@ describe('StreamListener on real sockets', () => {
     });
   });
 
+  describe('proxyProtocol', () => {
+    const ca = makeTestCa();
+    const cert = { cert: fs.readFileSync(ca.serverCert), key: fs.readFileSync(ca.serverKey) };
+    const v1 = (address: string, port: number): string => (address.includes(':') ? `PROXY TCP6 ${address} ::1 ${port} 2003\r\n` : `PROXY TCP4 ${address} 198.51.100.1 ${port} 2003\r\n`);
+
+    it('hands the protocol the client the v1 header names, with the lines that followed it in the same write', async () => {
+      const h = await start({ proxyProtocol: true });
+      const c = await h.connect();
+      c.socket.end(`${v1('192.0.2.10', 50123)}${lines('via.proxy', 3)}`);
+      await waitFor(() => h.sink.points.length === 3, 'lines after the header');
+      expect(h.peers).toEqual(['192.0.2.10:50123']);
+      expect(h.sink.copies.map((x) => x.origin)).toEqual(['192.0.2.10:50123']);
+      expect(h.sink.points[2]).toEqual({ name: 'via.proxy.2', value: 2, timestamp: 1700000002 });
+      await c.closed;
+      expect(h.counters.proxyProtocolErrors).toBe(0);
+    });
+
+    it('takes a header split over several writes, and a v2 header naming an IPv6 client', async () => {
+      const h = await start({ proxyProtocol: true });
+      const a = await h.connect();
+      const header = v1('2001:db8::7', 40000);
+      for (const part of [header.slice(0, 3), header.slice(3, 20), header.slice(20)]) await new Promise((r) => a.socket.write(part, r));
+      a.socket.end(lines('split', 2));
+      const b = await h.connect();
+      b.socket.end(Buffer.concat([proxyV2Inet6('2001:db8::8', 40001), Buffer.from(lines('v2', 2))]));
+      await waitFor(() => h.sink.points.length === 4, 'lines from both');
+      expect([...h.peers].sort()).toEqual(['[2001:db8::7]:40000', '[2001:db8::8]:40001']);
+    });
+
+    it('takes the socket peer for a v2 LOCAL header (the balancer checking on us) and for v1 UNKNOWN', async () => {
+      const h = await start({ proxyProtocol: true });
+      const local = await h.connect();
+      const ports = [local.socket.localPort];
+      local.socket.end(Buffer.concat([PROXY_V2_LOCAL, Buffer.from(lines('local', 1))]));
+      await waitFor(() => h.sink.points.length === 1, 'line after LOCAL');
+      const unknown = await h.connect();
+      ports.push(unknown.socket.localPort);
+      unknown.socket.end(`PROXY UNKNOWN\r\n${lines('unknown', 1)}`);
+      await waitFor(() => h.sink.points.length === 2, 'line after UNKNOWN');
+      expect(h.peers).toEqual(ports.map((p) => `127.0.0.1:${p}`));
+      expect(h.counters.proxyProtocolErrors).toBe(0);
+    });
+
+    it('counts maxConnectionsPerClient by the client the header names, not by the balancer', async () => {
+      const h = await start({ proxyProtocol: true, maxConnectionsPerClient: 1 });
+      const first = await h.connect();
+      first.socket.write(v1('192.0.2.10', 1));
+      await waitFor(() => h.counters.activeConnections === 1, 'first client accepted');
+      const again = await h.connect();
+      again.socket.write(v1('192.0.2.10', 2));
+      await again.closed;
+      expect(h.counters.connectionsRefusedPerClient).toBe(1);
+      // every connection comes from 127.0.0.1: another client behind the same balancer still gets in
+      const other = await h.connect();
+      other.socket.write(`${v1('192.0.2.11', 3)}${lines('other', 1)}`);
+      await waitFor(() => h.sink.points.length === 1, 'the other client is served');
+      expect(h.counters.activeConnections).toBe(2);
+      first.socket.destroy();
+      await waitFor(() => h.counters.activeConnections === 1, 'first client gone');
+      const back = await h.connect();
+      back.socket.write(`${v1('192.0.2.10', 4)}${lines('back', 1)}`);
+      await waitFor(() => h.sink.points.length === 2, 'its slot is free again');
+      expect(h.counters.connectionsRefusedPerClient).toBe(1);
+      expect(h.peers).toEqual(['192.0.2.10:1', '192.0.2.11:3', '192.0.2.10:4']);
+    });
+
+    it('closes and counts a connection without a header, with a bad one, or closed mid-header, and logs the socket peer', async () => {
+      const { log, entries } = captureLog();
+      const h = await start({ proxyProtocol: true }, 'line', log);
+      const direct = await h.connect(); // a sender that bypassed the balancer
+      const directPort = direct.socket.localPort;
+      direct.socket.write(lines('direct', 5));
+      await direct.closed;
+      const bad = await h.connect();
+      bad.socket.write('PROXY TCP4 192.0.2.10 198.51.100.1 99999 2003\r\n');
+      await bad.closed;
+      const cut = await h.connect();
+      cut.socket.end('PROXY TCP4 192.0.2.');
+      await cut.closed;
+      await waitFor(() => h.counters.proxyProtocolErrors === 3, 'all three counted');
+      const probe = await h.connect(); // connects and closes without a byte: a port probe, not an error
+      probe.socket.end();
+      await probe.closed;
+      await waitFor(() => h.counters.activeConnections === 0, 'nothing open');
+      expect(h.sink.points).toEqual([]);
+      expect(h.peers).toEqual([]);
+      expect(h.counters.proxyProtocolErrors).toBe(3);
+      const warned = entries.filter((e) => e.message === 'closing connection: no valid PROXY protocol header');
+      // rate-limited per peer host: the first one logged, the others counted
+      expect(warned).toEqual([{ level: 'warn', message: 'closing connection: no valid PROXY protocol header', listener: 'line', peer: `127.0.0.1:${directPort}`, reason: 'not a PROXY protocol header' }]);
+    });
+
+    it('closes a connection whose header does not come within idleTimeout, as an idle one', async () => {
+      const h = await start({ proxyProtocol: true, idleTimeout: 100 });
+      const c = await h.connect();
+      c.socket.write('PROXY TCP4 ');
+      await c.closed;
+      await waitFor(() => h.counters.idleTimeouts === 1, 'counted as idle');
+      expect(h.counters.proxyProtocolErrors).toBe(0);
+      expect(h.peers).toEqual([]);
+    });
+
+    it('over TLS: reads the header in clear, then the handshake, and serves the client it names', async () => {
+      const h = await start({ proxyProtocol: true, tls: cert, maxConnectionsPerClient: 1, idleTimeout: 5000 });
+      const viaTls = async (client: string, port: number, payload: string): Promise<tls.TLSSocket> => {
+        const raw = net.connect(h.listener.port, '127.0.0.1');
+        sockets.push(raw);
+        raw.on('error', () => undefined);
+        await new Promise((r) => raw.once('connect', r));
+        raw.write(v1(client, port)); // the ClientHello follows in the same segment or the next
+        const t = tls.connect({ socket: raw, ca: fs.readFileSync(ca.caCert), servername: 'localhost' });
+        t.on('error', () => undefined);
+        await new Promise((r) => t.once('secureConnect', r));
+        t.write(payload);
+        return t;
+      };
+      const a = await viaTls('192.0.2.20', 5555, lines('tls.a', 2));
+      await waitFor(() => h.sink.points.length === 2, 'lines over TLS after the header');
+      expect(h.peers).toEqual(['192.0.2.20:5555']);
+      const b = await viaTls('192.0.2.21', 5556, lines('tls.b', 1));
+      await waitFor(() => h.sink.points.length === 3, 'a second client behind the same balancer');
+      expect(h.counters.activeConnections).toBe(2);
+      // the same client again is over its limit, before any handshake
+      const again = net.connect(h.listener.port, '127.0.0.1');
+      sockets.push(again);
+      again.on('error', () => undefined);
+      const refused = new Promise((r) => again.on('close', r));
+      again.write(v1('192.0.2.20', 5557));
+      await refused;
+      expect(h.counters.connectionsRefusedPerClient).toBe(1);
+      a.end();
+      b.end();
+      await waitFor(() => h.counters.activeConnections === 0, 'both closed after EOF');
+      expect(h.counters.proxyProtocolErrors).toBe(0);
+    });
+
+    it('over TLS: a client that starts the handshake without a header is closed and counted', async () => {
+      const h = await start({ proxyProtocol: true, tls: cert });
+      const t = tls.connect({ port: h.listener.port, host: '127.0.0.1', ca: fs.readFileSync(ca.caCert), servername: 'localhost' });
+      t.on('error', () => undefined);
+      await new Promise((r) => t.once('close', r));
+      await waitFor(() => h.counters.proxyProtocolErrors === 1, 'counted');
+      expect(h.counters.activeConnections).toBe(0);
+    });
+  });
+
+  describe('maxConnectionAge', () => {
+    it('half-closes a connection streaming lines past its age: the client sees EOF, and every line it wrote is delivered once', async () => {
+      const h = await start({ maxConnectionAge: 100, idleTimeout: 5000 });
+      const c = await h.connect();
+      const written = await streamUntilEof(c.socket, (i) => `age.${i} ${i} 1700000000\n`);
+      expect(c.gotEnd()).toBe(true);
+      expect(written).toBeGreaterThan(0);
+      await waitFor(() => h.sink.points.length === written, `all ${written} lines delivered`);
+      await waitFor(() => h.counters.activeConnections === 0, 'closed on our side too');
+      expect(h.sink.points.map((p) => p.name)).toEqual(Array.from({ length: written }, (_, i) => `age.${i}`));
+      expect(h.counters.connectionsAged).toBe(1);
+      expect(h.counters.incompleteLines).toBe(0);
+      expect(h.counters.invalidLines).toBe(0);
+    });
+
+    it('never cuts a pickle frame: frames written before the client closes all arrive whole', async () => {
+      const h = await start({ maxConnectionAge: 100 }, 'pickle');
+      const c = await h.connect();
+      const frames = await streamUntilEof(c.socket, (i) => pickleFrame(`age.frame.${i}`, i), 5);
+      await waitFor(() => h.sink.points.length === frames, `all ${frames} frames delivered`);
+      expect(h.sink.points.map((p) => p.name)).toEqual(Array.from({ length: frames }, (_, i) => `age.frame.${i}`));
+      expect(h.counters.connectionsAged).toBe(1);
+      expect(h.counters.invalidPickles).toBe(0);
+    });
+
+    it('keeps reading a client that goes on writing after the FIN, until it closes', async () => {
+      const h = await start({ maxConnectionAge: 50 });
+      const c = await h.connect({ halfOpen: true });
+      c.socket.write(lines('before', 10));
+      await waitFor(() => c.gotEnd(), 'FIN at maxConnectionAge');
+      expect(h.counters.connectionsAged).toBe(1);
+      c.socket.write(lines('after.fin', 10));
+      await waitFor(() => h.sink.points.length === 20, 'read after our FIN');
+      expect(c.isClosed()).toBe(false);
+      c.socket.end(lines('last', 5));
+      await c.closed;
+      await waitFor(() => h.counters.activeConnections === 0, 'closed once the client closed');
+      expect(h.sink.points).toHaveLength(25);
+      expect(h.counters.incompleteLines).toBe(0);
+    });
+
+    it('counts only connections that reach the age', async () => {
+      const h = await start({ maxConnectionAge: 60_000 });
+      const c = await h.connect();
+      c.socket.end(lines('short', 3));
+      await waitFor(() => h.sink.points.length === 3, 'delivered');
+      await waitFor(() => h.counters.activeConnections === 0, 'closed');
+      expect(h.counters.connectionsAged).toBe(0);
+    });
+  });
+
   describe('stop', () => {
     it('reads what paused connections hold until the senders close, and hands it on', async () => {
       const h = await start();
@@ -302,6 +505,73 @@ describe('StreamListener on real sockets', () => {
     });
   });
 });
+
+/** PROXY v2 LOCAL: what HAProxy's check-send-proxy health checks start with. */
+const PROXY_V2_LOCAL = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00]);
+
+/** PROXY v2 over TCP/IPv6 from `source` (written in full form, 8 groups or with one `::`) to [::1]:2003. */
+function proxyV2Inet6(source: string, port: number): Buffer {
+  const [head, tail = ''] = source.split('::');
+  const left = head === '' ? [] : (head as string).split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const b = Buffer.alloc(16 + 36);
+  PROXY_V2_LOCAL.copy(b);
+  b[12] = 0x21;
+  b[13] = 0x21;
+  b.writeUInt16BE(36, 14);
+  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), 16 + i * 2));
+  b.writeUInt16BE(1, 16 + 30); // ::1
+  b.writeUInt16BE(port, 48);
+  b.writeUInt16BE(2003, 50);
+  return b;
+}
+
+/** One carbon pickle frame holding one datapoint (timestamp 1700000000). */
+function pickleFrame(name: string, value: number): Buffer {
+  const n = Buffer.from(name, 'utf8');
+  const body = Buffer.alloc(4 + 5 + n.length + 20 + 2);
+  let p = 0;
+  for (const byte of [0x80, 2, 0x5d, 0x28]) body[p++] = byte; // PROTO 2, EMPTY_LIST, MARK
+  body[p] = 0x58; // BINUNICODE
+  body.writeUInt32LE(n.length, p + 1);
+  p += 5;
+  p += n.copy(body, p);
+  body[p] = 0x47; // BINFLOAT
+  body.writeDoubleBE(1700000000, p + 1);
+  body[p + 9] = 0x47;
+  body.writeDoubleBE(value, p + 10);
+  body[p + 18] = 0x86; // TUPLE2 (timestamp, value)
+  body[p + 19] = 0x86; // TUPLE2 (name, (...))
+  p += 20;
+  body[p++] = 0x65; // APPENDS
+  body[p++] = 0x2e; // STOP
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(p);
+  return Buffer.concat([head, body.subarray(0, p)]);
+}
+
+/**
+ * A sender that writes `perWrite` whole units per write as fast as the socket takes them, until the relay's
+ * FIN; then it stops and closes (Node's default on EOF). Resolves, once closed, with the units it wrote.
+ */
+async function streamUntilEof(socket: net.Socket, unit: (i: number) => string | Buffer, perWrite = 20): Promise<number> {
+  let n = 0;
+  let eof = false;
+  socket.on('end', () => (eof = true));
+  const closed = new Promise<void>((r) => socket.on('close', () => r()));
+  const pump = (): void => {
+    if (eof || socket.destroyed) return;
+    const parts: (string | Buffer)[] = [];
+    for (let k = 0; k < perWrite; k++) parts.push(unit(n++));
+    const chunk = typeof parts[0] === 'string' ? parts.join('') : Buffer.concat(parts as Buffer[]);
+    if (socket.write(chunk)) setImmediate(pump);
+    else socket.once('drain', pump);
+  };
+  pump();
+  await closed;
+  return n;
+}
 
 describe('UdpListener stop', () => {
   it('returns at once, however far the deadline (datagrams still in the kernel buffer cannot be read back)', async () => {

@@ -227,7 +227,8 @@ function relayConfig(linePort: number, adminPort: number, caches: readonly Carbo
     shutdownTimeout: '10s',
     selfMetrics: { interval: 0 },
     admin: { host: '127.0.0.1', port: adminPort },
-    listen: { line: { tcp: { host: '127.0.0.1', port: linePort } } },
+    // HAProxy sends a PROXY v2 header on each connection: a relay that did not read it would refuse every one
+    listen: { proxyProtocol: true, line: { tcp: { host: '127.0.0.1', port: linePort } } },
     destinations: [
       { name: 'cache-a', host: '127.0.0.1', port: caches[0].picklePort, instance: 'a', protocol: 'pickle', reconnect },
       { name: 'cache-b', host: '127.0.0.1', port: caches[1].picklePort, instance: 'b', protocol: 'pickle', reconnect },
@@ -275,6 +276,7 @@ describe('two relays behind HAProxy in front of two carbon-caches (one carbon_ch
       frontendPort,
       statsPort,
       servers: RELAYS.map((name, i) => ({ name, port: ports[2 * i], checkPort: adminPort.get(name)! })),
+      sendProxy: true,
     });
     const h = haproxy;
     for (const name of RELAYS) await eventually(() => h.server(name), (r) => r.status === 'UP' && r.check_status === 'L7OK', `HAProxy: ${name} UP (checked)`, { diagnostics: () => h.log });

@@ -1,21 +1,26 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ParsedUrlQuery } from 'node:querystring';
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { HttpConfig } from '../../config/schema';
 import { RateLimitedLog } from '../../telemetry/rate-limited-log';
+import { type Asked, countAnswer, FailureAnswers, NO_GROUP, sendJson } from './answers';
 import { Authenticator } from './auth';
-import { proxyTrust } from './client-address';
-import type { EndpointGroup, HttpMethod } from './endpoint-group';
-import { ERROR_CODE_HEADER, HttpError, HttpErrorCode, rejectionText } from './http-error';
+import { clientAddress, proxyTrust } from './client-address';
+import { expressPath, type EndpointGroup, type HttpMethod, type UrlRequest } from './endpoint-group';
+import { createFastPath, type FastPath, type FastRoute } from './fast-path';
+import { HttpError, HttpErrorCode } from './http-error';
 import type { HttpIngest } from './http-ingest';
 import { UrlEncoding } from './url-encoding';
 import { ClientRateLimit } from './rate-limit';
 
 /** res.locals key: the endpoint group a request was routed to (HttpResponseCounts' group). */
 const GROUP = 'endpointGroup';
-/** The group of a request no group took (404, or refused before routing). */
-const NO_GROUP = 'none';
 
 /** Realm in WWW-Authenticate challenges (collectd/libcurl sends credentials only after one). */
 const REALM = 'carbon-fanout';
+
+/** Each app's fast path (createFastPath), for requestListener. */
+const fastPaths = new WeakMap<Express, FastPath>();
 
 /**
  * The Express app: /health, then the rate limit, then each enabled group
@@ -24,32 +29,51 @@ const REALM = 'carbon-fanout';
  * stable code in the X-Carbon-Fanout-Error header (HttpErrorCode;
  * CF_ERR_HTTP_INTERNAL for an unexpected failure, logged rate-limited). Built
  * separately from the listener so tests can drive it with supertest.
+ *
+ * Alongside it, its fast path (fast-path.ts) for the GETs of URL-only routes
+ * and /health, holding the same rate limit, guards, counters and answers;
+ * requestListener(app) puts it in front of the app.
  */
 export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: readonly EndpointGroup[]): Express {
-  const { counters, responses, limited, log, now } = ingest.deps;
+  const { counters, limited, log, now } = ingest.deps;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.set('trust proxy', proxyTrust(http.trustProxy));
-  const failures = new RateLimitedLog(log, undefined, now);
+  const trust = proxyTrust(http.trustProxy);
+  app.set('trust proxy', trust);
+  const failures = new FailureAnswers(counters, new RateLimitedLog(log, undefined, now));
   const paths = new UrlEncoding(limited);
+  const health = (req: Asked, res: ServerResponse): void => sendJson(req, res, 200, { health: 'ok' });
   app.use((_req, res, next) => {
-    res.on('finish', () => {
-      counters.httpRequests++;
-      responses.count(typeof res.locals[GROUP] === 'string' ? res.locals[GROUP] : NO_GROUP, res.statusCode);
-    });
+    countAnswer(res, ingest.deps, () => (typeof res.locals[GROUP] === 'string' ? res.locals[GROUP] : NO_GROUP));
     next();
   });
-  app.get('/health', (_req, res) => {
+  app.get('/health', (req, res) => {
     res.locals[GROUP] = 'health';
-    res.json({ health: 'ok' });
+    health(req, res);
   });
   app.use(paths.escape());
 
   // Each route is registered twice: first to say which group a request is for, before the rate limit
   // may refuse it (so a 429 is counted against the group it was meant for), then behind the group's auth.
   const routes: { methods: readonly HttpMethod[]; path: string; handler: RequestHandler; group: EndpointGroup }[] = [];
-  for (const group of groups) group.mount({ on: (methods, path, handler) => routes.push({ methods, path, handler, group }) });
+  const guards = new Map(groups.map((g) => [g, new Authenticator(groupAuth(http, g.name), REALM, { counters, limited })]));
+  // a URL-only GET goes on the fast path only while no Express GET route registered before it could take the request first
+  const fast: FastRoute[] = [];
+  let expressGets = false;
+  for (const group of groups) {
+    group.mount({
+      on: (methods, path, handler) => {
+        routes.push({ methods, path, handler, group });
+        expressGets ||= methods.includes('get');
+      },
+      onUrl: (methods, route, handler) => {
+        const path = expressPath(route);
+        routes.push({ methods, path, handler: (req, res) => handler(urlRequest(req), res), group });
+        if (methods.includes('get') && !expressGets) fast.push({ route, path, group: group.name, guard: guards.get(group)!, handler });
+      },
+    });
+  }
   for (const r of routes) {
     const name = r.group.name;
     for (const m of r.methods)
@@ -58,31 +82,39 @@ export function createHttpApp(http: HttpConfig, ingest: HttpIngest, groups: read
         next();
       });
   }
-  if (http.rateLimit !== undefined) app.use(new ClientRateLimit(http.rateLimit.requestsPerSecond, http.rateLimit.burst, { counters, now }).middleware());
+  const limit = http.rateLimit === undefined ? undefined : new ClientRateLimit(http.rateLimit.requestsPerSecond, http.rateLimit.burst, { counters, now });
+  if (limit !== undefined) app.use(limit.middleware());
   const restore = paths.restore();
   const refuse = paths.refuse();
-  const guards = new Map(groups.map((g) => [g, new Authenticator(groupAuth(http, g.name), REALM, { counters, limited }).middleware()]));
-  for (const r of routes) for (const m of r.methods) app[m](r.path, restore, guards.get(r.group) as RequestHandler, refuse, r.handler);
+  const checks = new Map([...guards].map(([g, guard]) => [g, guard.middleware()]));
+  for (const r of routes) for (const m of r.methods) app[m](r.path, restore, checks.get(r.group)!, refuse, r.handler);
 
   app.use((req: Request) => {
     throw new HttpError(404, HttpErrorCode.NOT_FOUND, `no endpoint ${req.method} ${paths.originalPath(req)}`);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (!(err instanceof HttpError)) {
-      // keyed by route, a bounded set, so a request that keeps failing cannot flood the log
-      const route = typeof req.route?.path === 'string' ? req.route.path : 'none';
-      failures.error(`http:internal:${route}`, 'HTTP handler failed', () => ({ path: req.path, error: err instanceof Error ? err.message : String(err) }));
-      res.status(500).set(ERROR_CODE_HEADER, HttpErrorCode.INTERNAL).type('text/plain').send('internal error\n');
-      return;
-    }
-    if (err.status !== 401 && err.status !== 403 && err.status !== 429 && err.status !== 503 && err.status >= 400 && err.status < 500) counters.httpBadRequests++;
-    res.status(err.status);
-    res.set(ERROR_CODE_HEADER, err.code);
-    if (err.options.headers !== undefined) res.set(err.options.headers);
-    if (err.options.json !== undefined) res.json(err.options.json);
-    else res.type('text/plain').send(rejectionText(err.message, err.options.rejections ?? []));
+    failures.answer(req, res, err, typeof req.route?.path === 'string' ? req.route.path : 'none', req.path);
   });
+  fastPaths.set(app, createFastPath({ routes: fast, trust, limit, failures, limited, counts: ingest.deps, health }));
   return app;
+}
+
+/**
+ * The 'request' listener for a server of `app`: its fast path, then the app
+ * for every request the fast path declines (other methods and paths, bodies,
+ * webhooks). The app alone (supertest's request(app)) answers the same, slower.
+ */
+export function requestListener(app: Express): (req: IncomingMessage, res: ServerResponse) => void {
+  const fast = fastPaths.get(app);
+  if (fast === undefined) return app;
+  return (req, res) => {
+    if (!fast(req, res)) app(req, res);
+  };
+}
+
+/** What a URL-only handler sees of a request Express routed. */
+function urlRequest(req: Request): UrlRequest {
+  return { method: req.method, url: req.originalUrl, params: req.params as Record<string, string | undefined>, query: req.query as ParsedUrlQuery, headers: req.headers, client: clientAddress(req) };
 }
 
 function groupAuth(http: HttpConfig, name: string): HttpConfig['auth'] {

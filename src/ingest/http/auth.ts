@@ -34,23 +34,23 @@ export class Authenticator {
 
   middleware(): RequestHandler {
     return (req: Request, _res: Response, next: NextFunction) => {
-      this.check(req);
+      this.check(clientAddress(req), req.headers.authorization, req.path);
       next();
     };
   }
 
-  check(req: Request): void {
-    const peer = clientAddress(req);
+  /** Throws 403 for a client address outside the allow-list, 401 (with a challenge) for missing or wrong credentials; both counted and logged. */
+  check(peer: string, authorization: string | undefined, path: string): void {
     if (!this.allowList.allows(peer)) {
       this.deps.counters.httpUnauthorized++;
-      this.deps.limited.warn(`http:${peer}:forbidden`, 'HTTP client address not allowed', { peer, path: req.path });
+      this.deps.limited.warn(`http:${peer}:forbidden`, 'HTTP client address not allowed', { peer, path });
       throw new HttpError(403, HttpErrorCode.FORBIDDEN, `client address ${peer} is not allowed`);
     }
     if (!this.asksForCredentials) return;
-    const problem = this.credentialProblem(req.headers.authorization);
+    const problem = this.credentialProblem(authorization);
     if (problem === undefined) return;
     this.deps.counters.httpUnauthorized++;
-    this.deps.limited.warn(`http:${peer}:unauthorized`, 'HTTP authentication failed', { peer, path: req.path, problem });
+    this.deps.limited.warn(`http:${peer}:unauthorized`, 'HTTP authentication failed', { peer, path, problem });
     throw new HttpError(401, HttpErrorCode.UNAUTHORIZED, `unauthorized: ${problem}`, { headers: { 'WWW-Authenticate': `Basic realm="${this.realm}", charset="UTF-8"` } });
   }
 

@@ -62,14 +62,15 @@ export class HttpIngest implements Pausable {
 
   /**
    * Whole-request policy: any rejected item rejects the request (400 naming
-   * each one) and nothing is sent; otherwise every datapoint is sent.
+   * each one) and nothing is sent; otherwise every datapoint is sent. With
+   * `record` false (a HEAD) every check still runs and answers, but nothing is sent.
    */
-  submitAll(m: RequestMetrics, origin: string): void {
+  submitAll(m: RequestMetrics, origin: string, record = true): void {
     if (m.rejections.length > 0) {
       this.deps.counters.httpInvalidItems += m.rejections.length;
       throw new HttpError(400, HttpErrorCode.INVALID_ITEMS, `${m.rejections.length} of ${m.count} datapoints rejected; nothing was accepted`, { rejections: m.rejections });
     }
-    this.send(m, origin);
+    this.send(m, origin, record);
   }
 
   /**
@@ -84,7 +85,7 @@ export class HttpIngest implements Pausable {
     return rejectionText(`${m.rejections.length} of ${m.count} datapoints rejected; the other ${m.batch.length} were accepted`, m.rejections);
   }
 
-  private send(m: RequestMetrics, origin: string): void {
+  private send(m: RequestMetrics, origin: string, record = true): void {
     // again after the body was read: requests that started before the pressure began would otherwise all pour in
     this.assertAccepting();
     // a request the queues cannot hold whole is turned away rather than answered 2xx and partly dropped
@@ -92,6 +93,6 @@ export class HttpIngest implements Pausable {
       this.deps.counters.httpOverloaded++;
       throw new HttpError(503, HttpErrorCode.OVERLOADED, 'destination queues cannot take this request whole now; retry later', { headers: { 'Retry-After': RETRY_AFTER_S } });
     }
-    if (m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin, this.deps.counters);
+    if (record && m.batch.length > 0) this.deps.pipeline.accept(m.batch, origin, this.deps.counters);
   }
 }

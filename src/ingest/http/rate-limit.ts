@@ -43,13 +43,18 @@ export class ClientRateLimit {
     return (1 - b.tokens) / this.requestsPerSecond;
   }
 
+  /** Takes a token for `client`, or throws 429 with Retry-After (counted) when there is none. */
+  admit(client: string): void {
+    const wait = this.take(client);
+    if (wait > 0) {
+      this.deps.counters.httpRateLimited++;
+      throw new HttpError(429, HttpErrorCode.RATE_LIMITED, 'too many requests from this client; slow down', { headers: { 'Retry-After': String(Math.ceil(wait)) } });
+    }
+  }
+
   middleware(): RequestHandler {
     return (req: Request, _res: Response, next: NextFunction) => {
-      const wait = this.take(clientAddress(req));
-      if (wait > 0) {
-        this.deps.counters.httpRateLimited++;
-        throw new HttpError(429, HttpErrorCode.RATE_LIMITED, 'too many requests from this client; slow down', { headers: { 'Retry-After': String(Math.ceil(wait)) } });
-      }
+      this.admit(clientAddress(req));
       next();
     };
   }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Component, StopReport } from '../../model/component';
 import type { Logger } from '../../telemetry/logger';
+import { requestListener } from './app';
 import type { EndpointGroup } from './endpoint-group';
 
 export interface HttpListenOptions {
@@ -20,20 +21,23 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Keep-alive for batching clients (collectd, agents), closed when idle. */
 const KEEP_ALIVE_MS = 65_000;
 
-/** The HTTP(S) server around the app, with the groups' lifecycles. */
+/** The HTTP(S) server around the app (its fast path in front: requestListener), with the groups' lifecycles. */
 export class HttpListener implements Component {
   readonly name: string;
   private server: http.Server | null = null;
+  /** The server's 'request' listener for `app`. */
+  private listener: http.RequestListener;
 
   constructor(
     readonly opts: HttpListenOptions,
-    private app: Express,
+    app: Express,
     private groups: readonly EndpointGroup[],
     private readonly log: Logger,
     /** Called once the listener is done with its app (stopped, or replaced): unregisters its ingest from flow control. */
     private release: () => void = () => undefined,
   ) {
     this.name = opts.cert !== undefined && opts.key !== undefined ? 'https' : 'http';
+    this.listener = requestListener(app);
   }
 
   get port(): number {
@@ -42,7 +46,7 @@ export class HttpListener implements Component {
 
   async start(): Promise<void> {
     const tls = this.opts.cert !== undefined && this.opts.key !== undefined;
-    const server = tls ? https.createServer({ cert: fs.readFileSync(this.opts.cert as string), key: fs.readFileSync(this.opts.key as string) }, this.app) : http.createServer(this.app);
+    const server = tls ? https.createServer({ cert: fs.readFileSync(this.opts.cert as string), key: fs.readFileSync(this.opts.key as string) }, this.listener) : http.createServer(this.listener);
     server.requestTimeout = REQUEST_TIMEOUT_MS;
     server.headersTimeout = Math.min(REQUEST_TIMEOUT_MS, 20_000);
     server.keepAliveTimeout = KEEP_ALIVE_MS;
@@ -78,14 +82,15 @@ export class HttpListener implements Component {
   replace(app: Express, groups: readonly EndpointGroup[], release: () => void): void {
     this.handOverTo(groups);
     const server = this.server;
+    const listener = requestListener(app);
     if (server !== null) {
-      server.removeListener('request', this.app);
-      server.on('request', app);
+      server.removeListener('request', this.listener);
+      server.on('request', listener);
       for (const g of groups) g.start?.();
     }
     for (const g of this.groups) g.stop?.();
     this.release();
-    this.app = app;
+    this.listener = listener;
     this.groups = groups;
     this.release = release;
   }

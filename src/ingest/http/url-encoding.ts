@@ -9,7 +9,7 @@ interface Malformed {
   path: string;
 }
 
-function decodes(text: string): boolean {
+export function decodes(text: string): boolean {
   try {
     decodeURIComponent(text);
     return true;
@@ -20,10 +20,28 @@ function decodes(text: string): boolean {
 
 const HINT = 'a % must start an escape of UTF-8 bytes, like %2F or %C3%A9';
 
-function malformed(req: Request, limited: RateLimitedLog, what: string, rejections: Rejection[]): HttpError {
-  const peer = clientAddress(req);
-  limited.warn(`http:${peer}:malformed-url`, 'HTTP request URL is not valid percent-encoding', () => ({ peer, url: quoted(req.originalUrl, 200) }));
+/** The request a URL refusal names: its URL as sent, and its client (for the log line). */
+export interface UrlOf {
+  readonly url: string;
+  readonly client: string;
+}
+
+function malformed(req: UrlOf, limited: RateLimitedLog, what: string, rejections: Rejection[]): HttpError {
+  const peer = req.client;
+  limited.warn(`http:${peer}:malformed-url`, 'HTTP request URL is not valid percent-encoding', () => ({ peer, url: quoted(req.url, 200) }));
   return new HttpError(400, HttpErrorCode.MALFORMED_URL, `${what} is not valid percent-encoding (${HINT})`, { rejections });
+}
+
+/**
+ * 400 for a route's `path` that is not valid percent-encoding, naming each
+ * parameter that does not decode (`params` hold such a one as sent).
+ */
+export function malformedPath(req: UrlOf, path: string, params: Readonly<Record<string, unknown>>, limited: RateLimitedLog): HttpError {
+  const rejections: Rejection[] = [];
+  for (const [name, value] of Object.entries(params)) {
+    if (typeof value === 'string' && !decodes(value)) rejections.push({ where: `path parameter ${name}`, reason: `${quoted(value)} is not valid percent-encoded UTF-8` });
+  }
+  return malformed(req, limited, `path ${quoted(path, 200)}`, rejections);
 }
 
 /**
@@ -72,11 +90,7 @@ export class UrlEncoding {
     return (req: Request, _res: Response, next: NextFunction) => {
       const m = this.malformed.get(req);
       if (m === undefined) return next();
-      const rejections: Rejection[] = [];
-      for (const [name, value] of Object.entries(req.params as Record<string, unknown>)) {
-        if (typeof value === 'string' && !decodes(value)) rejections.push({ where: `path parameter ${name}`, reason: `${quoted(value)} is not valid percent-encoded UTF-8` });
-      }
-      throw malformed(req, this.limited, `path ${quoted(m.path, 200)}`, rejections);
+      throw malformedPath({ url: req.originalUrl, client: clientAddress(req) }, m.path, req.params as Record<string, unknown>, this.limited);
     };
   }
 
@@ -92,10 +106,10 @@ export class UrlEncoding {
  * silently change. Endpoints that ignore the query do not call it (a webhook
  * sender would see a 4xx for a parameter nobody reads).
  */
-export function assertQueryEncoding(req: Request, limited: RateLimitedLog): void {
-  const at = req.originalUrl.indexOf('?');
+export function assertQueryEncoding(req: UrlOf, limited: RateLimitedLog): void {
+  const at = req.url.indexOf('?');
   if (at < 0) return;
-  const raw = req.originalUrl.slice(at + 1);
+  const raw = req.url.slice(at + 1);
   if (!raw.includes('%')) return;
   const rejections: Rejection[] = [];
   for (const part of raw.split('&')) {

@@ -1,7 +1,8 @@
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { HttpConfig } from '../../../config/schema';
 import { MetricBatch } from '../../../model/metric';
-import type { EndpointContext, EndpointGroup } from '../endpoint-group';
+import { sendText } from '../answers';
+import type { EndpointContext, EndpointGroup, UrlRequest } from '../endpoint-group';
 import { BoundedLru } from '../../../common/bounded-lru';
 import { sendBeacon } from './gif';
 import { HttpError, HttpErrorCode, quoted } from '../http-error';
@@ -21,6 +22,10 @@ import { assertQueryEncoding } from '../url-encoding';
  * parameters are ignored rather than a 404. Values must be finite (the batch
  * endpoints pass inf on as carbon does): one chosen by a page or a person is a
  * mistake there, and an impulse sum would stay infinite or NaN once it had one.
+ *
+ * A HEAD answers as the GET would (the same checks, status and headers) but
+ * records nothing: no datapoint, no impulse, no event time. GETs and HEADs are
+ * served on the fast path in front of Express (fast-path.ts); POSTs by Express.
  */
 
 type FeedConfig = HttpConfig['feed'];
@@ -62,15 +67,18 @@ export class ImpulseCounters {
     return this.counters.size;
   }
 
-  add(name: string, value: number): void {
+  /** Adds `value` to the counter `name`; with `record` false (a HEAD) only checks that it could. */
+  add(name: string, value: number, record = true): void {
     let c = this.counters.get(name);
     if (c === undefined) {
       if (this.counters.size >= this.config.maxCounters) {
         throw new HttpError(429, HttpErrorCode.TOO_MANY_COUNTERS, `too many distinct impulse counters (maxCounters ${this.config.maxCounters}); this one is not counted`);
       }
+      if (!record) return;
       c = { sum: 0, hits: 0, idle: 0 };
       this.counters.set(name, c);
     }
+    if (!record) return;
     c.sum += value;
     c.hits++;
   }
@@ -154,7 +162,7 @@ function addFinite(m: RequestMetrics, name: string, value: string, timestamp?: s
 }
 
 /** A query parameter as one string (the first when repeated). */
-function query(req: Request, ...names: string[]): string | undefined {
+function query(req: UrlRequest, ...names: string[]): string | undefined {
   for (const n of names) {
     const v = req.query[n];
     if (typeof v === 'string') return v;
@@ -163,8 +171,8 @@ function query(req: Request, ...names: string[]): string | undefined {
   return undefined;
 }
 
-function param(req: Request, name: string): string | undefined {
-  const v = (req.params as Record<string, string | undefined>)[name];
+function param(req: UrlRequest, name: string): string | undefined {
+  const v = req.params[name];
   return v === undefined || v === '' ? undefined : v;
 }
 
@@ -184,44 +192,49 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
   let handedOver = false;
   const cors = http.cors;
 
-  const answer = (req: Request, res: Response): void => {
+  const answer = (req: UrlRequest, res: ServerResponse): void => {
     if (cors !== undefined) {
       const origin = req.headers.origin;
       const allowed = cors === '*' ? '*' : origin !== undefined && cors.includes(origin) ? origin : undefined;
-      if (allowed !== undefined) res.set({ 'Access-Control-Allow-Origin': allowed, Vary: 'Origin' });
+      if (allowed !== undefined) {
+        res.setHeader('Access-Control-Allow-Origin', allowed);
+        res.setHeader('Vary', 'Origin');
+      }
     }
     if (query(req, 'output') === 'img') sendBeacon(res);
-    else res.status(200).type('text/plain').send('ok\n');
+    else sendText(req, res, 200, 'ok\n');
   };
-  const metricOf = (req: Request): string => {
+  /** A GET records; a HEAD only answers as the GET would. */
+  const records = (req: UrlRequest): boolean => req.method !== 'HEAD';
+  const metricOf = (req: UrlRequest): string => {
     const name = param(req, 'metric') ?? query(req, 'metric', 'mpath');
     if (name === undefined) throw new HttpError(400, HttpErrorCode.MISSING_PARAMETER, 'metric name missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
     return name;
   };
 
-  const feed = (req: Request, res: Response): void => {
+  const feed = (req: UrlRequest, res: ServerResponse): void => {
     assertQueryEncoding(req, ingest.deps.limited);
     ingest.assertAccepting();
     const m = ingest.newRequest();
     const value = param(req, 'value') ?? query(req, 'value', 'mvalue');
     if (value === undefined) throw new HttpError(400, HttpErrorCode.MISSING_PARAMETER, 'value missing: use /feed/<metric>/<value>[/<timestamp>] or ?metric=..&value=..');
     addFinite(m, metricOf(req), value, param(req, 'timestamp') ?? query(req, 'timestamp', 'mts', 'ts'));
-    ingest.submitAll(m, `http:${req.ip ?? ''}`);
+    ingest.submitAll(m, `http:${req.client}`, records(req));
     answer(req, res);
   };
 
-  const imp = (req: Request, res: Response): void => {
+  const imp = (req: UrlRequest, res: ServerResponse): void => {
     assertQueryEncoding(req, ingest.deps.limited);
     const name = metricOf(req);
     const valueText = param(req, 'value') ?? query(req, 'value', 'mvalue') ?? '1';
     // validated like a datapoint now, so a bad name or value is a 400 instead of a silent loss at flush time
     const m = ingest.newRequest();
     if (!addFinite(m, name, valueText)) ingest.submitAll(m, '');
-    impulses.add(name, m.batch.values[0]!);
+    impulses.add(name, m.batch.values[0]!, records(req));
     answer(req, res);
   };
 
-  const tdiff = (req: Request, res: Response): void => {
+  const tdiff = (req: UrlRequest, res: ServerResponse): void => {
     assertQueryEncoding(req, ingest.deps.limited);
     ingest.assertAccepting();
     const name = param(req, 'metric') ?? query(req, 'event', 'metric', 'mpath');
@@ -230,11 +243,12 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
     const m = ingest.newRequest();
     // check the name before remembering it
     if (!m.add('event', name, 0)) ingest.submitAll(m, '');
-    const seconds = events.mark(name, nowMs);
+    // a HEAD neither remembers the event nor sends a difference
+    const seconds = records(req) ? events.mark(name, nowMs) : undefined;
     if (seconds !== undefined) {
       const send = ingest.newRequest();
       send.add('event', name, seconds, Math.floor(nowMs / 1000));
-      ingest.submitAll(send, `http:${req.ip ?? ''}`);
+      ingest.submitAll(send, `http:${req.client}`);
     }
     answer(req, res);
   };
@@ -243,12 +257,12 @@ export function createFeedEndpoints(ctx: EndpointContext): EndpointGroup {
   return {
     name: 'feed',
     mount(routes) {
-      routes.on(all, '/feed', feed);
-      routes.on(all, '/feed/:metric/:value{/:timestamp}', feed);
-      routes.on(all, '/imp', imp);
-      routes.on(all, '/imp/:metric{/:value}', imp);
-      routes.on(all, '/tdiff', tdiff);
-      routes.on(all, '/tdiff/:metric', tdiff);
+      routes.onUrl(all, { prefix: '/feed' }, feed);
+      routes.onUrl(all, { prefix: '/feed', params: ['metric', 'value'], optional: ['timestamp'] }, feed);
+      routes.onUrl(all, { prefix: '/imp' }, imp);
+      routes.onUrl(all, { prefix: '/imp', params: ['metric'], optional: ['value'] }, imp);
+      routes.onUrl(all, { prefix: '/tdiff' }, tdiff);
+      routes.onUrl(all, { prefix: '/tdiff', params: ['metric'] }, tdiff);
     },
     start: () => impulses.start(),
     stop: () => {

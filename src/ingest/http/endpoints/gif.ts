@@ -1,16 +1,14 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 /** The 43-byte transparent 1x1 GIF89a that ggtd's carbon-http-srv returns for `?output=img`. */
 export const BEACON_GIF = Buffer.from('R0lGODlhAQABAIABAP///wAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==', 'base64');
 
-export function sendBeacon(res: Response): void {
-  res
-    .status(200)
-    .set({
-      'Content-Type': 'image/gif',
-      'Cache-Control': 'no-cache, no-store, must-revalidate, private',
-      Pragma: 'no-cache',
-      Expires: '0',
-    })
-    .end(BEACON_GIF);
+/** The beacon, never cached (a HEAD gets the headers only: node:http drops the body). */
+export function sendBeacon(res: ServerResponse): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'image/gif');
+  res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate, private');
+  res.setHeader('Pragma', 'no-cache');
+  res.setHeader('Expires', '0');
+  res.end(BEACON_GIF);
 }
