@@ -8,21 +8,42 @@
  *                                 a SCENARIO word (e.g. http-sink, http, pickle) runs the e2e
  *                                 scenarios whose name contains it
  *
- * Scenarios (bench/e2e/): "line -> pickle" (plaintext TCP), "http-sink"
+ * Scenarios (bench/e2e/): "line -> pickle" (plaintext TCP), "pickle -> pickle"
+ * (the same load as pickle frames of 500 to the pickle listener), "line ->
+ * pickle @ 50,000/s" (the same load paced to BENCH_PACED_RATE for
+ * BENCH_PACED_SECONDS: CPU us per datapoint at a steady rate; bar: at most 1.5x
+ * the flat-out "line -> pickle" figure of the same run), "http-sink"
  * (POST /api/v1/sink, 5,000 lines per request), "http-feed" (GET /feed, one
  * datapoint per request). HTTP load generators wait out 503 + Retry-After (the
  * relay's flow control) and resend; those retries are reported, not loss.
+ * "http-get" (requests/s and CPU us/request of GET /feed on the fast path, of
+ * the same GET through Express, and of a bare node:http hello world, in one
+ * run with one load generator: wrk if installed, 64 keep-alive connections;
+ * its bar is 50% of hello world's requests/s).
+ * "vs carbon-relay" and "vs carbon-c-relay" (the "line -> pickle" load through
+ * our relay and then through Debian's carbon-relay, pickle out, or
+ * carbon-c-relay, line out: that comparison is line -> line; a row each, and
+ * our figures as ratios of theirs after the table; skipped, with a note, when
+ * the peer is not installed).
  * "fuzz" (FUZZ_SECONDS of random and mutated line and pickle input on 4
  * connections alongside 4 valid ones; reports valid loss, which must be 0,
  * rejected frames/lines per second and peak RSS).
  *
  * Environment:
- *   BENCH_METRICS=2000000        datapoints per e2e scenario ("line -> pickle", and "http-sink" by default)
+ *   BENCH_METRICS=2000000        datapoints per e2e scenario ("line -> pickle", "pickle -> pickle", the peer
+ *                                comparisons, and "http-sink" by default)
+ *   BENCH_PACED_RATE=50000       datapoints/s of the paced "line -> pickle @ ..." scenario (its name shows the rate)
+ *   BENCH_PACED_SECONDS=20       how long it sends (BENCH_PACED_RATE x this datapoints)
+ *   BENCH_CRELAY_ARGS="-q 100000"   extra carbon-c-relay options for "vs carbon-c-relay"
  *   BENCH_HTTP_SINK_METRICS=N    datapoints for "http-sink" (default: BENCH_METRICS)
  *   BENCH_HTTP_SINK_LINES=5000   lines per POST body for "http-sink"
  *   BENCH_HTTP_SINK_CONNECTIONS=4   keep-alive connections for "http-sink"
  *   BENCH_HTTP_FEED_REQUESTS=30000  requests (one datapoint each) for "http-feed"
  *   BENCH_HTTP_FEED_CONNECTIONS=8   keep-alive connections for "http-feed"
+ *   BENCH_HTTP_GET_SECONDS=5     timed run per server for "http-get" (after BENCH_HTTP_GET_WARMUP_S=2)
+ *   BENCH_HTTP_GET_CONNECTIONS=64   keep-alive connections for "http-get"
+ *   BENCH_HTTP_GET_ROUNDS=1      repeat "http-get"'s three runs (medians are reported)
+ *   BENCH_HTTP_GET_LOADGEN=wrk   "http-get"'s load generator: wrk (default when installed) or node
  *   FUZZ_SECONDS=20              duration of the "fuzz" scenario
  *   BENCH_TIMEOUT_S=120          give up waiting for delivery (the shortfall is reported as loss)
  *   BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra node flags for the relay process
@@ -31,7 +52,8 @@
  *
  * To add a scenario: write a module exporting { name, run } and optionally its
  * own bar (see lib/types.js) under bench/e2e/ and append it to SCENARIOS;
- * lib/relay-scenario.js runs the usual generator -> relay -> sink shape.
+ * lib/relay-scenario.js runs the usual generator -> relay -> sink shape (also
+ * with another relay program in place of ours: lib/peers.js).
  */
 const os = require('node:os');
 const { killAll } = require('./lib/children');
@@ -39,7 +61,19 @@ const { table, fixed, int } = require('./lib/format');
 const { envNumber } = require('./lib/env');
 
 /** @type {import('./lib/types').Scenario[]} */
-const SCENARIOS = [require('./e2e/line-to-pickle'), require('./e2e/line-to-pickle-spool'), require('./e2e/spool-replay'), require('./e2e/http-sink'), require('./e2e/http-feed'), require('./e2e/fuzz')];
+const SCENARIOS = [
+  require('./e2e/line-to-pickle'),
+  require('./e2e/pickle-to-pickle'),
+  require('./e2e/line-to-pickle-paced'),
+  require('./e2e/line-to-pickle-spool'),
+  require('./e2e/spool-replay'),
+  require('./e2e/http-sink'),
+  require('./e2e/http-feed'),
+  require('./e2e/http-get'),
+  require('./e2e/vs-carbon-relay'),
+  require('./e2e/vs-carbon-c-relay'),
+  require('./e2e/fuzz'),
+];
 
 /** The project's bar for every e2e scenario that does not set its own (the TCP path's). */
 const BAR = { metricsPerSec: 300_000, loss: 0, peakRssMiB: 250 };
@@ -72,15 +106,40 @@ function describeBar(bar) {
   if (bar.metricsPerSec !== undefined) out.push(`>= ${int(bar.metricsPerSec)} metrics/s`);
   if (bar.loss !== undefined) out.push(bar.loss === 0 ? 'zero loss' : `loss ${bar.loss}`);
   if (bar.peakRssMiB !== undefined) out.push(`peak RSS < ${bar.peakRssMiB} MiB`);
+  if (bar.cpuMicrosPerMetricVs !== undefined) out.push(`CPU us/metric <= ${bar.cpuMicrosPerMetricVs.maxRatio}x "${bar.cpuMicrosPerMetricVs.scenario}"'s`);
   return out.join(', ');
 }
 
-/** @param {import('./lib/types').ScenarioResult} r @param {import('./lib/types').Bar} bar @returns {string[]} */
-function misses(r, bar) {
+/** @param {import('./lib/types').Bar} bar @returns {boolean} false when the bar checks nothing */
+const hasBar = (bar) => Object.values(bar).some((v) => v !== undefined);
+
+/**
+ * The row `bar.cpuMicrosPerMetricVs` compares with, from this run.
+ * @param {import('./lib/types').Bar} bar
+ * @param {import('./lib/types').ScenarioResult[]} all
+ */
+function reference(bar, all) {
+  const ref = bar.cpuMicrosPerMetricVs;
+  return ref === undefined ? undefined : all.find((x) => x.name === ref.scenario);
+}
+
+/**
+ * @param {import('./lib/types').ScenarioResult} r
+ * @param {import('./lib/types').Bar} bar
+ * @param {import('./lib/types').ScenarioResult[]} all every row of this run (for cpuMicrosPerMetricVs)
+ * @returns {string[]}
+ */
+function misses(r, bar, all) {
   const out = [];
   if (bar.metricsPerSec !== undefined && !(r.metricsPerSec >= bar.metricsPerSec)) out.push(`throughput ${int(r.metricsPerSec)}/s < ${int(bar.metricsPerSec)}/s`);
   if (bar.loss !== undefined && r.loss !== bar.loss) out.push(`loss ${r.loss} != ${bar.loss}`);
   if (bar.peakRssMiB !== undefined && !(r.peakRssMiB < bar.peakRssMiB)) out.push(`peak RSS ${fixed(r.peakRssMiB, 1)} MiB >= ${bar.peakRssMiB} MiB`);
+  const ref = reference(bar, all);
+  if (ref !== undefined && bar.cpuMicrosPerMetricVs !== undefined) {
+    const max = bar.cpuMicrosPerMetricVs.maxRatio;
+    if (!(r.cpuMicrosPerMetric <= ref.cpuMicrosPerMetric * max))
+      out.push(`CPU ${fixed(r.cpuMicrosPerMetric, 2)} us/metric = ${(r.cpuMicrosPerMetric / ref.cpuMicrosPerMetric).toFixed(2)}x "${ref.name}"'s ${fixed(ref.cpuMicrosPerMetric, 2)} > ${max}x`);
+  }
   return out;
 }
 
@@ -112,16 +171,26 @@ async function main() {
   if (want('e2e')) {
     /** @type {Array<{ r: import('./lib/types').ScenarioResult, bar: import('./lib/types').Bar }>} */
     const results = [];
+    /** @type {string[]} lines for after the table (peer ratios, skipped comparisons) */
+    const notes = [];
     for (const s of scenarios) {
       log(`scenario "${s.name}"`);
       try {
-        results.push({ r: await s.run({ metrics, timeoutMs, relayNodeArgs, log }), bar: s.bar ?? BAR });
+        const out = await s.run({ metrics, timeoutMs, relayNodeArgs, log });
+        if ('results' in out) {
+          for (const r of out.results) results.push({ r, bar: s.bar ?? BAR });
+          notes.push(...out.notes);
+        } else results.push({ r: out, bar: s.bar ?? BAR });
       } catch (err) {
         failed = true;
         log(`scenario "${s.name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
     }
-    if (results.length === 0) return void (process.exitCode = 1);
+    if (results.length === 0) {
+      for (const n of notes) console.log(n);
+      return void (process.exitCode = failed || notes.length === 0 ? 1 : 0);
+    }
+    const all = results.map(({ r }) => r);
     console.log('\nEnd-to-end over loopback (metrics/s = datapoints counted by the sink per second; CPU and RSS are the relay process)');
     console.log(
       table([
@@ -136,14 +205,27 @@ async function main() {
           fixed(r.peakRssMiB, 1),
           int(r.loss),
           r.retries === undefined ? '-' : int(r.retries),
-          misses(r, bar).length === 0 ? 'PASS' : 'MISS',
+          !hasBar(bar) ? '-' : misses(r, bar, all).length === 0 ? 'PASS' : 'MISS',
         ]),
       ]),
     );
     console.log(`after the scenarios: ${loadNote(false)}`);
-    console.log(`bars: ${results.map(({ r, bar }) => `${r.name}: ${describeBar(bar)}`).join('; ')}`);
+    const barred = results.filter(({ bar }) => hasBar(bar));
+    if (barred.length > 0) console.log(`bars: ${barred.map(({ r, bar }) => `${r.name}: ${describeBar(bar)}`).join('; ')}`);
+    // ratio lines: CPU at a steady rate against the flat-out row, then the peer comparisons
     for (const { r, bar } of results) {
-      const m = misses(r, bar);
+      const vs = bar.cpuMicrosPerMetricVs;
+      if (vs === undefined) continue;
+      const ref = reference(bar, all);
+      if (ref === undefined) console.log(`${r.name}: CPU ${fixed(r.cpuMicrosPerMetric, 2)} us/metric; no "${vs.scenario}" row in this run to compare with (bar <= ${vs.maxRatio}x; run both: node bench/run.js "${vs.scenario}")`);
+      else {
+        const x = r.cpuMicrosPerMetric / ref.cpuMicrosPerMetric;
+        console.log(`${r.name}: CPU ${fixed(r.cpuMicrosPerMetric, 2)} us/metric = ${x.toFixed(2)}x "${ref.name}"'s ${fixed(ref.cpuMicrosPerMetric, 2)} (bar <= ${vs.maxRatio}x: ${x <= vs.maxRatio ? 'PASS' : 'MISS'})`);
+      }
+    }
+    for (const n of notes) console.log(n);
+    for (const { r, bar } of results) {
+      const m = misses(r, bar, all);
       if (m.length > 0) {
         console.log(`\n${r.name}: misses the bar: ${m.join('; ')}`);
         if (process.env.BENCH_ENFORCE === '1') failed = true;

@@ -1,8 +1,9 @@
 // @ts-check
 'use strict';
 /**
- * Parent-side handle on a load generator process: the plaintext TCP one
- * (loadgen-child.js, the default) or the HTTP one (http-loadgen-child.js).
+ * Parent-side handle on a load generator process: the carbon TCP one (lines
+ * or pickle frames, flat out or paced: loadgen-child.js, the default) or the
+ * HTTP one (http-loadgen-child.js).
  * Both speak the same IPC: 'ready', then 'go' -> 'started', then 'done'.
  */
 const path = require('node:path');
@@ -22,6 +23,8 @@ const { Child } = require('./children');
  * @property {number} [failedRequests]  HTTP: requests that failed otherwise (not resent; their datapoints are lost)
  * @property {string} [firstFailure]    HTTP: what the first failure was
  * @property {number} [connections]     HTTP: TCP connections the keep-alive agent opened
+ * @property {number} [lateTicks]       paced TCP: timer ticks that fired after the next one was due
+ * @property {number} [maxBehindMs]     paced TCP: the latest such tick, ms behind its schedule
  */
 
 class LoadGenerator {

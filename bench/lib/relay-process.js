@@ -27,6 +27,7 @@ function freePort() {
 
 /**
  * Resolves once 127.0.0.1:port accepts a connection (the probe is closed without sending anything).
+ * Also used for the peer relays (lib/peers.js).
  * @param {number} port
  * @param {() => string | null} failed returns a reason to stop waiting (the process died)
  * @param {number} timeoutMs
@@ -103,4 +104,4 @@ class RelayProcess {
   }
 }
 
-module.exports = { RelayProcess, freePort };
+module.exports = { RelayProcess, freePort, waitForPort };

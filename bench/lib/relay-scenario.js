@@ -6,7 +6,9 @@
  *   load generator ──(some ingest protocol)──▶ relay (dist/cli.js) ──pickle──▶ counting sink
  *
  * A scenario module supplies the relay's `listen:` section and the load
- * generator; this runs them and measures: wall time from the first byte sent
+ * generator (and optionally line output instead of pickle, or another relay
+ * program in place of ours: `relay`, see lib/peers.js); this runs them and
+ * measures: wall time from the first byte sent
  * until the sink has counted every datapoint; the relay's CPU time
  * (/proc/<pid>/stat) over that window; its peak RSS (VmHWM); loss = sent -
  * counted; and, for HTTP generators, requests and 503 retries.
@@ -31,6 +33,21 @@ const STALL_MS = 15_000;
  * @property {(ready: import('./loadgen').GeneratorReady) => string} describe   progress line once sending starts
  * @property {string} wireIn                       what the generator sends, for the "wire MB" detail (e.g. "plaintext", "HTTP bodies")
  * @property {'overflow' | 'always'} [spool]       the sink destination's spool mode (a temp data directory, removed after)
+ * @property {'pickle' | 'line'} [output]          the sink destination's protocol (default pickle; the sink counts either)
+ * @property {(port: number, sinkPort: number) => Promise<RelayUnderTest>} [relay]
+ *   start another relay program listening on `port` and sending to 127.0.0.1:sinkPort instead of ours (`listen` is then unused)
+ * @property {boolean} [sinkConnectsAtStart]       the relay connects to its destination before any datapoint (default true; we and carbon-relay do)
+ * @property {number} [idleBaselineMs]             first measure the relay's CPU this long with connections open and nothing sent
+ *                                                 (reported in details: what it costs per datapoint at the run's rate)
+ */
+
+/**
+ * The process measured: ours (RelayProcess) or a peer (lib/peers.js).
+ * @typedef {object} RelayUnderTest
+ * @property {number} pid
+ * @property {string} stderr                       the tail of what it printed (errors, warnings)
+ * @property {() => Promise<void>} ready           resolves when it accepts connections on the port under test
+ * @property {() => Promise<{ killed: boolean }>} stop   SIGTERM (SIGKILL after a grace period), then clean up
  */
 
 /**
@@ -51,7 +68,7 @@ destinations:
   - name: sink
     host: 127.0.0.1
     port: ${sinkPort}
-    protocol: pickle
+    protocol: ${spec.output ?? 'pickle'}
 ${spool}rules:
   - default: true
     destinations: [sink]
@@ -67,23 +84,31 @@ async function runRelayScenario(opts, spec) {
   const { name, total } = spec;
   /** @type {CountingSink | null} */
   let sink = null;
-  /** @type {RelayProcess | null} */
+  /** @type {RelayUnderTest | null} */
   let relay = null;
   /** @type {import('./loadgen').LoadGenerator | null} */
   let gen = null;
+  const output = spec.output ?? 'pickle';
   const dataDir = spec.spool === undefined ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'cf-bench-spool-'));
   try {
     // Count only the generator's names: a relay with self-metrics routes its own datapoints to the sink too.
-    sink = await new CountingSink(NAME_PREFIX).start();
+    sink = await new CountingSink(NAME_PREFIX, undefined, output).start();
     const port = await freePort();
-    relay = new RelayProcess(relayConfig(port, sink.port, spec, dataDir), port, opts.relayNodeArgs);
+    relay = spec.relay === undefined ? new RelayProcess(relayConfig(port, sink.port, spec, dataDir), port, opts.relayNodeArgs) : await spec.relay(port, sink.port);
     await relay.ready();
-    await sink.waitConnected();
-    opts.log(`relay pid ${relay.pid} listening on 127.0.0.1:${port}, sink pid ${sink.pid} on :${sink.port}`);
+    if (spec.sinkConnectsAtStart !== false) await sink.waitConnected();
+    opts.log(`relay pid ${relay.pid} listening on 127.0.0.1:${port}, ${output} sink pid ${sink.pid} on :${sink.port}`);
 
     gen = spec.generator(port);
     const ready = await gen.ready();
     sink.expect(total);
+    let idleCpuPerSec = NaN;
+    if (spec.idleBaselineMs !== undefined) {
+      const c0 = cpuMicros(relay.pid);
+      const w0 = process.hrtime.bigint();
+      await new Promise((r) => setTimeout(r, spec.idleBaselineMs));
+      idleCpuPerSec = (cpuMicros(relay.pid) - c0) / (Number(process.hrtime.bigint() - w0) / 1e9);
+    }
 
     const rssAtStart = peakRssMiB(relay.pid);
     const cpuBefore = cpuMicros(relay.pid);
@@ -139,18 +164,25 @@ async function runRelayScenario(opts, spec) {
       if (genDone.firstFailure) details['HTTP first failure'] = genDone.firstFailure;
       details['HTTP keep-alive connections opened'] = genDone.connections ?? '-';
     }
+    if (genDone?.lateTicks !== undefined) details['generator pacing: late ticks / most behind ms'] = `${genDone.lateTicks} / ${(genDone.maxBehindMs ?? 0).toFixed(1)}`;
     Object.assign(details, {
-      'sink frames': final.frames,
-      'sink frame errors': final.frameErrors + final.truncatedFrames,
+      [output === 'line' ? 'sink lines' : 'sink frames']: final.frames,
+      [output === 'line' ? 'sink incomplete lines' : 'sink frame errors']: final.frameErrors + final.truncatedFrames,
       'sink other datapoints (not bench.*)': final.otherDatapoints,
       'relay CPU s': (relayCpu / 1e6).toFixed(2),
       'relay CPU utilisation': `${((relayCpu / 1e6 / seconds) * 100).toFixed(0)}% of one core`,
+      ...(Number.isNaN(idleCpuPerSec)
+        ? {}
+        : {
+            [`relay CPU when idle (${((spec.idleBaselineMs ?? 0) / 1000).toFixed(0)} s before the load, connections open)`]: `${((idleCpuPerSec / 1e6) * 100).toFixed(2)}% of one core = ${(idleCpuPerSec / (received / seconds)).toFixed(3)} us per datapoint at this rate`,
+          }),
       'relay peak RSS before load MiB': rssAtStart.toFixed(1),
       'generator send time s': genDone ? (Number(BigInt(genDone.t1) - t0) / 1e9).toFixed(2) : 'did not finish',
       'generator CPU s': genDone ? (genDone.cpuMicros / 1e6).toFixed(2) : '-',
       'sink CPU s': (final.cpuMicros / 1e6).toFixed(2),
-      [`wire MB in (${spec.wireIn}) / out (pickle)`]: `${((ready.bytesPerMetric * total) / 1e6).toFixed(1)} / ${(final.bytes / 1e6).toFixed(1)}`,
+      [`wire MB in (${spec.wireIn}) / out (${output})`]: `${((ready.bytesPerMetric * total) / 1e6).toFixed(1)} / ${(final.bytes / 1e6).toFixed(1)}`,
     });
+    if (final.otherPicklerFrames) details['sink frames from another pickler (Python)'] = final.otherPicklerFrames;
     if (timedOut) details['timed out'] = `after ${seconds.toFixed(1)} s with ${received} of ${total} counted`;
     if (relay.stderr.trim() !== '') details['relay stderr (tail)'] = relay.stderr.trim().split('\n').slice(-5).join(' | ');
 

@@ -1,10 +1,12 @@
 // @ts-check
 'use strict';
 /**
- * Counting pickle sink, run as its own process (fork) so its CPU does not
- * compete with the relay's event loop. Listens on 127.0.0.1:0 and counts the
- * datapoints of every frame exactly (see pickle-count.js). With a name prefix
- * as argv[2], only names starting with it count toward the expected total.
+ * Counting sink, run as its own process (fork) so its CPU does not compete
+ * with the relay's event loop. Listens on 127.0.0.1:0 and counts the
+ * datapoints of every pickle frame exactly (see pickle-count.js), or with
+ * argv[4] = 'line' every plaintext line. With a name prefix as argv[2], only
+ * names starting with it count toward the expected total. Pickle frames of
+ * another pickler (Python's, from carbon-relay) are counted too.
  *
  * IPC, parent -> sink: {type:'expect', total}  {type:'stats'}
  * IPC, sink -> parent: {type:'listening', port}
@@ -14,13 +16,15 @@
  * Times are process.hrtime.bigint() as decimal strings: CLOCK_MONOTONIC, comparable across processes.
  */
 const net = require('node:net');
-const { PickleStreamCounter } = require('./pickle-count');
+const { PickleStreamCounter, LineStreamCounter } = require('./pickle-count');
 const { reportChildError } = require('./children');
 
 /** @type {import('./pickle-count').SinkCounts} */
-const counts = { datapoints: 0, otherDatapoints: 0, frames: 0, frameErrors: 0, bytes: 0 };
+const counts = { datapoints: 0, otherDatapoints: 0, frames: 0, frameErrors: 0, bytes: 0, otherPicklerFrames: 0 };
 /** argv[2]: count only names with this prefix toward the total (others, like the relay's self-metrics, separately). */
 const prefix = process.argv[2] ? Buffer.from(process.argv[2], 'utf8') : undefined;
+/** argv[4]: 'pickle' (default) or 'line'. */
+const protocol = process.argv[4] === 'line' ? 'line' : 'pickle';
 let connections = 0;
 /** Truncated frames at connection close. */
 let truncatedFrames = 0;
@@ -58,7 +62,7 @@ function send(m) {
 const server = net.createServer((socket) => {
   connections++;
   send({ type: 'connected', connections });
-  const counter = new PickleStreamCounter(counts, prefix);
+  const counter = protocol === 'line' ? new LineStreamCounter(counts, prefix) : new PickleStreamCounter(counts, prefix, true);
   socket.on('data', (chunk) => {
     lastByteAt = process.hrtime.bigint();
     if (firstByteAt === 0n) firstByteAt = lastByteAt;

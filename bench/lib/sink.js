@@ -1,6 +1,6 @@
 // @ts-check
 'use strict';
-/** Parent-side handle on the counting pickle sink process (sink-child.js). */
+/** Parent-side handle on the counting sink process (sink-child.js): pickle frames, or plaintext lines. */
 const path = require('node:path');
 const { Child } = require('./children');
 
@@ -8,8 +8,9 @@ const { Child } = require('./children');
  * @typedef {object} SinkStats
  * @property {number} datapoints      datapoints counted toward the total (names with the prefix)
  * @property {number} otherDatapoints other names (e.g. the relay's self-metrics)
- * @property {number} frames
- * @property {number} frameErrors     frames not in the encoder's layout (their datapoints are not counted)
+ * @property {number} frames          pickle frames (line sink: non-empty lines)
+ * @property {number} frameErrors     frames in no layout the sink knows (their datapoints are not counted)
+ * @property {number} otherPicklerFrames frames in another pickler's layout (Python's), counted by the generic walker
  * @property {number} truncatedFrames connections that closed mid-frame
  * @property {number} bytes
  * @property {number} connections
@@ -23,11 +24,12 @@ class CountingSink {
   /**
    * @param {string} [namePrefix] count only these names toward `expect` (the relay may add its own self-metrics)
    * @param {number} [port] listen here (default: an ephemeral port)
+   * @param {'pickle' | 'line'} [protocol] what the relay sends to the sink (default pickle)
    */
-  constructor(namePrefix, port) {
-    const args = namePrefix === undefined ? [] : [namePrefix];
-    if (port !== undefined) args.push(String(port));
-    this.child = new Child(path.join(__dirname, 'sink-child.js'), args, 'pickle sink');
+  constructor(namePrefix, port, protocol = 'pickle') {
+    const args = [namePrefix ?? '', String(port ?? 0), protocol];
+    this.protocol = protocol;
+    this.child = new Child(path.join(__dirname, 'sink-child.js'), args, `${protocol} sink`);
     this.port = 0;
   }
 

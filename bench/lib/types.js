@@ -4,8 +4,9 @@
 /**
  * The contract between bench/run.js and a scenario. A scenario module exports
  * `{ name, run }`; `run` does everything (start processes, load, measure, clean
- * up) and resolves with one ScenarioResult. Add a scenario by writing such a
- * module under bench/e2e/ and listing it in bench/run.js.
+ * up) and resolves with one ScenarioResult, or a ScenarioReport (several rows
+ * of the summary table and notes printed after it: the peer comparisons). Add
+ * a scenario by writing such a module under bench/e2e/ and listing it in bench/run.js.
  *
  * @typedef {object} ScenarioOptions
  * @property {number} metrics        datapoints to send (BENCH_METRICS)
@@ -25,14 +26,20 @@
  * @property {number} [retries]          HTTP scenarios: 503 answers waited out and resent (flow control, not loss)
  * @property {Record<string, string | number>} [details] scenario-specific extras, printed under the table
  *
- * @typedef {object} Bar what a scenario must reach; an absent field is not checked
+ * @typedef {object} ScenarioReport several rows (possibly none) and notes for after the table
+ * @property {ScenarioResult[]} results
+ * @property {string[]} notes          e.g. ratios to a peer, or why a comparison was skipped
+ *
+ * @typedef {object} Bar what a scenario must reach; an absent field is not checked (no field: no bar, shown as '-')
  * @property {number} [metricsPerSec] at least this many datapoints delivered per second
  * @property {number} [loss]          exactly this loss (0)
  * @property {number} [peakRssMiB]    relay peak RSS below this
+ * @property {{ scenario: string, maxRatio: number }} [cpuMicrosPerMetricVs]
+ *   CPU us per metric at most maxRatio x that of the row named `scenario` in the same run (not checked without that row)
  *
  * @typedef {object} Scenario
  * @property {string} name
- * @property {(opts: ScenarioOptions) => Promise<ScenarioResult>} run
+ * @property {(opts: ScenarioOptions) => Promise<ScenarioResult | ScenarioReport>} run
  * @property {Bar} [bar] this scenario's own bar, instead of bench/run.js's BAR
  *
  * @typedef {object} MicroResult
