@@ -138,6 +138,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
   /** Set while stop() waits for the queue to drain. */
   private drainWaiter: (() => void) | null = null;
   private wasHealthy = false;
+  /** False while the transport says what is behind its open connection is away (TransportEvents.onPeerReachable). */
+  private peerReachable = true;
   /** The last connection failure, for the operator's status page. */
   private lastFailure: { readonly reason: string; readonly at: number } | undefined;
   private readonly healthListeners: (() => void)[] = [];
@@ -189,7 +191,7 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
    * connected and not stalled.
    */
   get healthy(): boolean {
-    return this.isConnected && this.pressure !== 'stalled';
+    return this.isConnected && this.pressure !== 'stalled' && this.peerReachable;
   }
 
   /** The last connection failure (epoch ms), if any. */
@@ -359,10 +361,15 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
         this.flush();
       },
       onClose: (err) => this.onClose(err),
+      onPeerReachable: (reachable) => {
+        this.peerReachable = reachable;
+        this.checkHealth();
+      },
     });
   }
 
   private onConnect(): void {
+    this.peerReachable = true;
     if (this.state !== 'connecting') return;
     this.to('connected');
     this.counters.connects++;

@@ -143,6 +143,18 @@ describe('Kafka destination', () => {
     expect(values.sort((a, b) => a - b)).toEqual(Array.from({ length: N }, (_, i) => i));
   }, 120_000);
 
+  it('all brokers down: the destination is down (status, failover groups) without closing, and up again when they return', async () => {
+    const { relay } = await setup(2);
+    const d = relay.destinations.get('k')!;
+    await waitFor(() => d.healthy, 'producer connected', 20_000);
+    await kafka.down();
+    await waitFor(() => !d.healthy, 'reported down once librdkafka sees every broker gone', 30_000);
+    expect(d.isConnected).toBe(true); // the producer stays; librdkafka keeps retrying
+    await kafka.up();
+    await waitFor(() => d.healthy, 'up again without traffic (metadata probe)', 30_000);
+    expect(d.counters.connects).toBe(1);
+  }, 90_000);
+
   it('all brokers down: datapoints wait in the queue (nothing lost, nothing dropped); back up, every one is delivered once', async () => {
     const { relay, reader } = await setup(4, { maxInFlightBytes: '64KiB', maxQueueSize: 1_000_000 });
     const d = relay.destinations.get('k')!;

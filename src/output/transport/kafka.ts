@@ -28,6 +28,10 @@ export interface KafkaTransportOptions {
 
 /** Delivery reports are served from librdkafka's queue this often. */
 const POLL_MS = 10;
+/** While every broker is down, the cluster's metadata is asked this often, to see it back without waiting for traffic. */
+const DOWN_PROBE_MS = 1000;
+/** librdkafka's error when no broker is reachable (ERR__ALL_BROKERS_DOWN). */
+const ALL_BROKERS_DOWN = /all broker connections are down|all brokers are down/i;
 
 /** One record in flight, the opaque of its produce() call. */
 interface InFlight {
@@ -162,6 +166,8 @@ class KafkaConnection implements Connection {
   private closed = false;
   private ending = false;
   private refresh: NodeJS.Timeout | null = null;
+  private up = true;
+  private probe: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly transport: KafkaTransport,
@@ -174,6 +180,8 @@ class KafkaConnection implements Connection {
     this.producer.on('event.error', (err) => {
       // librdkafka reconnects by itself; records wait in its queue meanwhile
       transport.warn(`error:${err.message}`, 'Kafka client error (it keeps retrying)', () => ({ error: err.message }));
+      // the binding reports every client error with code -1: the message is what tells
+      if (ALL_BROKERS_DOWN.test(err.message)) this.reachable(false);
     });
     this.producer.connect({ timeout: opts.connectTimeoutMs }, (err) => {
       if (err !== null && err !== undefined) return this.fail(new Error(`Kafka connect: ${err.message}`));
@@ -239,7 +247,10 @@ class KafkaConnection implements Connection {
     const flight = report.opaque as InFlight;
     this.inFlightBytes -= flight.bytes;
     if (err !== null && err !== undefined) this.transport.countError(err, this.kafka, flight.datapoints);
-    else this.transport.countAcknowledged();
+    else {
+      this.transport.countAcknowledged();
+      this.reachable(true);
+    }
     this.settle(flight.chunk, err ? flight.datapoints : 0);
     if (this.waiting.length > 0) this.produceWaiting();
     if (this.wantsDrain && this.waiting.length === 0 && this.inFlightBytes <= this.transport.options.maxInFlightBytes / 2 && !this.closed) {
@@ -272,6 +283,29 @@ class KafkaConnection implements Connection {
     });
   }
 
+  /** Tells the destination whether the brokers are reachable; while they are not, probes the metadata until they are. */
+  private reachable(up: boolean): void {
+    if (up === this.up || this.closed) return;
+    this.up = up;
+    this.transport.info(up ? 'Kafka brokers reachable again' : 'all Kafka brokers unreachable; records wait (memory queue, then spool)', {});
+    this.events.onPeerReachable?.(up);
+    if (up) {
+      if (this.probe !== null) clearInterval(this.probe);
+      this.probe = null;
+      return;
+    }
+    let asking = false;
+    this.probe = setInterval(() => {
+      if (asking) return;
+      asking = true;
+      this.readPartitions((e) => {
+        asking = false;
+        if (e === undefined) this.reachable(true);
+      });
+    }, DOWN_PROBE_MS);
+    this.probe.unref();
+  }
+
   private fail(err: Error): void {
     this.close(err);
   }
@@ -280,6 +314,7 @@ class KafkaConnection implements Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.refresh !== null) clearInterval(this.refresh);
+    if (this.probe !== null) clearInterval(this.probe);
     // disconnecting waits for nothing: what was not acknowledged is the destination's to count (undelivered, or spooled)
     try {
       this.producer.disconnect(0, () => undefined);

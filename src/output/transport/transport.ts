@@ -6,6 +6,12 @@ export interface TransportEvents {
   onDrain(): void;
   /** The connection is gone (or never came up); `error` says why when it failed. */
   onClose(error: Error | undefined): void;
+  /**
+   * For a connection that stays open while what is behind it is away (a
+   * Kafka client whose brokers are all down): false until they are back.
+   * The destination counts as down meanwhile (status, failover groups).
+   */
+  onPeerReachable?(reachable: boolean): void;
 }
 
 /** One open (or opening) connection. */
