@@ -18,7 +18,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { CountingSink } = require('./sink');
 const { RelayProcess, freePort } = require('./relay-process');
-const { cpuMicros, peakRssMiB } = require('./proc-stats');
+const { cpuMicros, cpuSplitMicros, peakRssMiB } = require('./proc-stats');
 const { NAME_PREFIX } = require('./workload');
 
 /** After the generator finished, give up this long after the sink's count last moved. */
@@ -112,6 +112,7 @@ async function runRelayScenario(opts, spec) {
 
     const rssAtStart = peakRssMiB(relay.pid);
     const cpuBefore = cpuMicros(relay.pid);
+    const splitBefore = cpuSplitMicros(relay.pid);
     const t0 = await gen.go();
     opts.log(spec.describe(ready));
 
@@ -145,6 +146,7 @@ async function runRelayScenario(opts, spec) {
       }
     }
     const cpuAfter = cpuMicros(relay.pid);
+    const splitAfter = cpuSplitMicros(relay.pid);
     const peak = peakRssMiB(relay.pid);
     const tEnd = process.hrtime.bigint();
     if (final === null) final = await sink.stats();
@@ -171,6 +173,7 @@ async function runRelayScenario(opts, spec) {
       'sink other datapoints (not bench.*)': final.otherDatapoints,
       'relay CPU s': (relayCpu / 1e6).toFixed(2),
       'relay CPU utilisation': `${((relayCpu / 1e6 / seconds) * 100).toFixed(0)}% of one core`,
+      'relay CPU us per datapoint, user / system': received > 0 ? `${((splitAfter.user - splitBefore.user) / received).toFixed(2)} / ${((splitAfter.system - splitBefore.system) / received).toFixed(2)}` : '-',
       ...(Number.isNaN(idleCpuPerSec)
         ? {}
         : {
