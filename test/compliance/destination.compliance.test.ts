@@ -245,6 +245,8 @@ describe.each(KINDS)('destination kind $id', (kind) => {
     await peer.up();
     await eventually(async () => peer.receivedCount(), (n) => n >= 1000, 'the queue delivered once the peer is up', { timeoutMs: 15_000, intervalMs: 20 });
     expect(peer.receivedNames()).toEqual(names('acct', 1000));
+    // a reader can see what was written (a file's bytes) a tick before the write's callback counts it as sent
+    await eventually(async () => d.counters.sent, (n) => n >= 1000, 'the writes completed', { timeoutMs: 15_000, intervalMs: 5 });
     expect(d.counters).toMatchObject({ attemptedRelays: 1500, sent: 1000, batchesSent: 10, fullQueueDrops: 500, connects: 1 });
     expect(d.queue.length).toBe(0);
     expect(accounted(d)).toBe(1500);
@@ -300,6 +302,7 @@ describe.each(KINDS)('destination kind $id', (kind) => {
     expect(audit.drains).toBeGreaterThan(0);
     expect(audit.writesWhileBlocked).toBe(0);
     expect(peer.receivedNames()).toEqual(names('compliance.backpressure.series', total));
+    await eventually(async () => d.counters.sent, (n) => n >= total, 'the writes completed', { timeoutMs: 15_000, intervalMs: 5 });
     expect(d.counters).toMatchObject({ attemptedRelays: total, sent: total, fullQueueDrops: 0 });
   }, 90_000);
 
