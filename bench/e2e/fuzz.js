@@ -29,6 +29,7 @@ const crypto = require('node:crypto');
 const http = require('node:http');
 const net = require('node:net');
 const { CountingSink } = require('../lib/sink');
+const { sinkRelayYaml } = require('../lib/relay-yaml');
 const { RelayProcess, freePort } = require('../lib/relay-process');
 const { cpuMicros, peakRssMiB } = require('../lib/proc-stats');
 const { envNumber } = require('../lib/env');
@@ -381,24 +382,12 @@ async function run(opts) {
   try {
     sink = await new CountingSink(VALID_PREFIX).start();
     const [linePort, picklePort, adminPort] = [await freePort(), await freePort(), await freePort()];
-    const yaml = `# written by bench/e2e/fuzz.js
-logLevel: warn
-shutdownTimeout: 10s
-admin: { host: 127.0.0.1, port: ${adminPort} }
-listen:
-  line:
-    tcp: { host: 127.0.0.1, port: ${linePort} }
-  pickle:
-    tcp: { host: 127.0.0.1, port: ${picklePort} }
-destinations:
-  - name: sink
-    host: 127.0.0.1
-    port: ${sink.port}
-    protocol: pickle
-rules:
-  - default: true
-    destinations: [sink]
-`;
+    const yaml = sinkRelayYaml({
+      writtenBy: 'bench/e2e/fuzz.js',
+      admin: `{ host: 127.0.0.1, port: ${adminPort} }`,
+      listen: `  line:\n    tcp: { host: 127.0.0.1, port: ${linePort} }\n  pickle:\n    tcp: { host: 127.0.0.1, port: ${picklePort} }`,
+      sinkPort: sink.port,
+    });
     relay = new RelayProcess(yaml, linePort, opts.relayNodeArgs);
     await relay.ready();
     await sink.waitConnected();

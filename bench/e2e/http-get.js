@@ -41,6 +41,7 @@ const net = require('node:net');
 const { track, stopProcess } = require('../lib/children');
 const { RelayProcess, freePort } = require('../lib/relay-process');
 const { CountingSink } = require('../lib/sink');
+const { sinkRelayYaml } = require('../lib/relay-yaml');
 const { cpuMicros, peakRssMiB } = require('../lib/proc-stats');
 const { envNumber } = require('../lib/env');
 const { table, fixed, int } = require('../lib/format');
@@ -207,21 +208,7 @@ async function run(opts) {
     sink = await new CountingSink(NAME_PREFIX).start();
     const port = await freePort();
     relay = new RelayProcess(
-      `# written by bench/e2e/http-get.js
-logLevel: warn
-shutdownTimeout: 10s
-admin: { port: 0 }
-listen:
-  http: { host: 127.0.0.1, port: ${port} }
-destinations:
-  - name: sink
-    host: 127.0.0.1
-    port: ${sink.port}
-    protocol: pickle
-rules:
-  - default: true
-    destinations: [sink]
-`,
+      sinkRelayYaml({ writtenBy: 'bench/e2e/http-get.js', listen: `  http: { host: 127.0.0.1, port: ${port} }`, sinkPort: sink.port }),
       port,
       opts.relayNodeArgs,
     );

@@ -18,6 +18,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { CountingSink } = require('./sink');
 const { RelayProcess, freePort } = require('./relay-process');
+const { sinkRelayYaml } = require('./relay-yaml');
 const { cpuMicros, cpuSplitMicros, peakRssMiB } = require('./proc-stats');
 const { NAME_PREFIX } = require('./workload');
 
@@ -57,22 +58,14 @@ const STALL_MS = 15_000;
  * @param {string | undefined} dataDir
  */
 function relayConfig(port, sinkPort, spec, dataDir) {
-  const spool = spec.spool === undefined ? '' : `    spool: { mode: ${spec.spool} }\n`;
-  return `# written by bench/lib/relay-scenario.js for "${spec.name}"
-logLevel: warn
-shutdownTimeout: 10s
-admin: { port: 0 }
-${dataDir === undefined ? '' : `dataDir: ${JSON.stringify(dataDir)}\n`}listen:
-${spec.listen(port)}
-destinations:
-  - name: sink
-    host: 127.0.0.1
-    port: ${sinkPort}
-    protocol: ${spec.output ?? 'pickle'}
-${spool}rules:
-  - default: true
-    destinations: [sink]
-`;
+  return sinkRelayYaml({
+    writtenBy: `bench/lib/relay-scenario.js for "${spec.name}"`,
+    extra: dataDir === undefined ? '' : `dataDir: ${JSON.stringify(dataDir)}\n`,
+    listen: spec.listen(port),
+    sinkPort,
+    output: spec.output,
+    destinationExtra: spec.spool === undefined ? '' : `    spool: { mode: ${spec.spool} }\n`,
+  });
 }
 
 /**
