@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The layers of src/, checked by `npm test` (npm run lint:deps). Lowest first:
- *   common, model  <- telemetry, codec  <- config  <- routing, output  <- pipeline  <- ingest, sources, admin  <- relay  <- cli
+ *   common, model  <- telemetry, codec  <- config  <- routing, output  <- pipeline  <- ingest, sources, admin  <- relay  <- cluster  <- cli
  * A rule below names each direction that must never happen; an import that
  * breaks one means the code belongs in another layer (see README, "Layout").
  */
@@ -24,6 +24,7 @@ module.exports = {
     forbid('pipeline-below-producers', 'the pipeline is handed batches; it does not know who sends them', layer('pipeline'), '^src/(ingest|sources|relay)/'),
     forbid('ingest-hands-to-pipeline', 'receivers hand batches to the pipeline, never to a destination', layer('ingest'), '^src/(output|sources|relay)/'),
     forbid('admin-reads-components', 'the admin listener is handed what it reports on; it never reaches the relay that runs it', layer('admin'), '^src/relay/'),
+    forbid('only-cli-forks', 'cluster/ forks and supervises whole relays (workers: N): only the CLI starts it', '^src/(?!cluster/|cli\\.ts$)', layer('cluster')),
     forbid('sources-hand-to-pipeline', 'pull sources hand batches to a sink, never to a destination or a receiver', layer('sources'), '^src/(output|ingest|relay)/'),
   ],
   options: {

@@ -64,6 +64,7 @@ const { envNumber } = require('./lib/env');
 const SCENARIOS = [
   require('./e2e/line-to-pickle'),
   require('./e2e/pickle-to-pickle'),
+  ...require('./e2e/workers'),
   require('./e2e/line-to-pickle-paced'),
   require('./e2e/line-to-pickle-spool'),
   require('./e2e/spool-replay'),
@@ -107,6 +108,7 @@ function describeBar(bar) {
   if (bar.loss !== undefined) out.push(bar.loss === 0 ? 'zero loss' : `loss ${bar.loss}`);
   if (bar.peakRssMiB !== undefined) out.push(`peak RSS < ${bar.peakRssMiB} MiB`);
   if (bar.cpuMicrosPerMetricVs !== undefined) out.push(`CPU us/metric <= ${bar.cpuMicrosPerMetricVs.maxRatio}x "${bar.cpuMicrosPerMetricVs.scenario}"'s`);
+  if (bar.metricsPerSecVs !== undefined) out.push(`metrics/s >= ${bar.metricsPerSecVs.minRatio}x "${bar.metricsPerSecVs.scenario}"'s`);
   return out.join(', ');
 }
 
@@ -134,6 +136,12 @@ function misses(r, bar, all) {
   if (bar.metricsPerSec !== undefined && !(r.metricsPerSec >= bar.metricsPerSec)) out.push(`throughput ${int(r.metricsPerSec)}/s < ${int(bar.metricsPerSec)}/s`);
   if (bar.loss !== undefined && r.loss !== bar.loss) out.push(`loss ${r.loss} != ${bar.loss}`);
   if (bar.peakRssMiB !== undefined && !(r.peakRssMiB < bar.peakRssMiB)) out.push(`peak RSS ${fixed(r.peakRssMiB, 1)} MiB >= ${bar.peakRssMiB} MiB`);
+  const faster = bar.metricsPerSecVs === undefined ? undefined : all.find((x) => x.name === bar.metricsPerSecVs?.scenario);
+  if (faster !== undefined && bar.metricsPerSecVs !== undefined) {
+    const min = bar.metricsPerSecVs.minRatio;
+    if (!(r.metricsPerSec >= faster.metricsPerSec * min))
+      out.push(`throughput ${int(r.metricsPerSec)}/s = ${(r.metricsPerSec / faster.metricsPerSec).toFixed(2)}x "${faster.name}"'s ${int(faster.metricsPerSec)}/s < ${min}x`);
+  }
   const ref = reference(bar, all);
   if (ref !== undefined && bar.cpuMicrosPerMetricVs !== undefined) {
     const max = bar.cpuMicrosPerMetricVs.maxRatio;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error';
@@ -8,9 +9,13 @@ import { carbonDestinationLabel, readCarbonConf, type CarbonConfResult } from '.
 import { configHash } from './config/hash';
 import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig, HealthGroupConfig } from './config/schema';
+import { Primary, type WorkerHandle } from './cluster/primary';
+import { WORKER_ENV } from './cluster/protocol';
+import { runWorker, workerView, type PrimaryChannel } from './cluster/worker';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
-import { Relay, type ReloadOutcome } from './relay/relay';
+import { Relay } from './relay/relay';
+import { drainRelay, reloadRelay, serialized, type ReadConfig } from './relay/run';
 import { dropSpool, inspectSpool, locateSpool, verifySpool, type CommandDeps, type SpoolLocation } from './output/spool/inspect';
 import { SpoolLockedError } from './output/spool/spool';
 import { importCatchpointIntegration } from './sources/catchpoint/integration-config';
@@ -30,6 +35,11 @@ export interface CliIO {
   onStarted?: (relay: Relay) => void;
   /** Handed the function SIGHUP calls (re-read and apply the config), for tests that cannot send signals. */
   onReloadable?: (reload: () => void) => void;
+  /**
+   * The CLI runs as its own process and may fork worker processes (`workers` above 1). Off when main() is called
+   * in a test's process: the relay then runs in that process, whatever `workers` says.
+   */
+  processes?: boolean;
   /** Epoch ms that `spool inspect` measures record ages against; default Date.now (tests fix it to assert exact ages). */
   now?: () => number;
 }
@@ -174,8 +184,12 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return spool(loaded.config, rest[0], rest[1], v.yes === true, io);
     case 'reload':
       return requestReload(loaded.config, io);
-    default:
+    default: {
+      const worker = io.env[WORKER_ENV];
+      if (cluster.isWorker && worker !== undefined) return startWorker(loaded, io, read, Number(worker));
+      if (loaded.config.workers > 1 && io.processes === true) return startPrimary(loaded, io, read);
       return start(loaded, io, read);
+    }
   }
 }
 
@@ -375,83 +389,125 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
   // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 without authentication: code execution for
   // any local user who can signal us. A listener of our own replaces that handler (Node 20 has no flag to turn it off).
-  const onInspectSignal = (): void => {
-    log.warn('SIGUSR1 ignored: the Node inspector stays closed in the relay (start node with --inspect to debug)');
-  };
-  if (io.shutdown === undefined) process.on('SIGUSR1', onInspectSignal);
+  const release = io.shutdown === undefined ? keepInspectorClosed(log) : () => undefined;
   const relay = Relay.fromConfig(config, { log });
   try {
     await relay.start();
   } catch (err) {
     log.error('startup failed', { error: (err as Error).message });
-    process.off('SIGUSR1', onInspectSignal);
+    release();
     await relay.stop(Date.now());
     return 1;
   }
   log.info('carbon-fanout started', { config: config.file, destinations: [...relay.destinations.values()].map((d) => `${d.name}=${d.description}`) });
   io.onStarted?.(relay);
   // SIGHUP (and POST /reload on the admin listener) reloads; reloads run one at a time, in order
-  let reloading: Promise<unknown> = Promise.resolve();
-  const reloadNow = (): Promise<ReloadOutcome> => {
-    const done = reloading.then(() => reload(relay, read, log));
-    reloading = done;
-    return done;
-  };
+  const reloadNow = serialized(() => reloadRelay(relay, () => readForReload(read), log));
   relay.topology.admin?.setReloader(reloadNow);
   const onHangup = (): void => {
     void reloadNow();
   };
   if (io.shutdown === undefined) process.on('SIGHUP', onHangup);
   io.onReloadable?.(onHangup);
-  const signal = await (io.shutdown ??
-    new Promise<string>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    }));
+  const signal = await (io.shutdown ?? firstStopSignal());
   process.off('SIGHUP', onHangup);
-  process.off('SIGUSR1', onInspectSignal);
-  // /ready turns false first, so a load balancer stops sending before the receivers stop reading
-  relay.readiness.draining();
-  if (config.shutdownGraceMs > 0) {
-    log.info('shutting down: not ready; waiting for the load balancer to notice', { signal, graceMs: config.shutdownGraceMs });
-    await new Promise((r) => setTimeout(r, config.shutdownGraceMs));
-  }
-  log.info('shutting down: delivering queued datapoints', { signal, deadlineMs: config.shutdownTimeoutMs });
-  const sent = (): number => [...relay.destinations.values()].reduce((n, d) => n + d.counters.sent, 0);
-  const sentBefore = sent();
-  const report = await relay.stop(Date.now() + config.shutdownTimeoutMs);
-  const outcome = { delivered: sent() - sentBefore, spooled: report.spooled, lost: report.undelivered };
-  if (report.undelivered > 0) log.error('shutdown finished with undelivered datapoints', outcome);
-  else if (report.spooled > 0) log.info('shutdown complete: what could not be delivered was spooled for the next start', outcome);
-  else log.info('shutdown complete: every queued datapoint was delivered', outcome);
+  release();
+  await drainRelay(relay, log, signal, config.shutdownGraceMs);
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;
 }
 
-/** Re-read the config and apply it; an invalid one changes nothing and is counted. */
-async function reload(relay: Relay, read: () => LoadedConfig, log: Logger): Promise<ReloadOutcome> {
-  let next: LoadedConfig;
+/** Node answers SIGUSR1 by opening its inspector; a listener of our own keeps it closed (see start). Returns the undo. */
+function keepInspectorClosed(log: Logger): () => void {
+  const onInspectSignal = (): void => {
+    log.warn('SIGUSR1 ignored: the Node inspector stays closed in the relay (start node with --inspect to debug)');
+  };
+  process.on('SIGUSR1', onInspectSignal);
+  return () => process.off('SIGUSR1', onInspectSignal);
+}
+
+/** `workers: N`: this process supervises N worker processes and owns the admin listener. */
+async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig): Promise<number> {
+  const config = loaded.config;
+  const log = io.log ?? createLogger({ level: logLevel(config, io) });
+  for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
+  const release = keepInspectorClosed(log);
+  const primary = new Primary(config, { log, fork: forkWorker });
   try {
-    next = read();
+    await primary.start();
   } catch (err) {
-    relay.reloadFailed();
-    const error = (err as Error).message;
-    if (err instanceof ConfigError) log.error('reload refused: the new configuration is invalid; still running on the previous one', { error, code: err.code });
-    else log.error('reload failed; still running on the previous configuration', { error });
-    return { result: 'failed', error };
+    log.error('startup failed', { error: (err as Error).message });
+    release();
+    return 1;
   }
-  for (const w of next.carbon?.warnings ?? []) log.warn(w);
-  try {
-    const r = await relay.reload(next.config);
-    if (r.result === 'restart_required') log.warn('reload not applied: these settings need a restart', { settings: r.needsRestart, hash: r.hash });
-    else if (r.result === 'unchanged') log.info('reload: configuration unchanged', { hash: r.hash });
-    return r;
-  } catch (err) {
-    relay.reloadFailed();
-    const error = (err as Error).message;
-    log.error('reload failed; still running on the previous configuration', { error });
-    return { result: 'failed', error };
+  const reloadNow = serialized(() => primary.reload(() => readForReload(read)));
+  primary.setReloader(reloadNow);
+  const onHangup = (): void => void reloadNow();
+  process.on('SIGHUP', onHangup);
+  const signal = await (io.shutdown ?? firstStopSignal());
+  process.off('SIGHUP', onHangup);
+  release();
+  primary.draining();
+  if (config.shutdownGraceMs > 0) {
+    log.info('shutting down: not ready; waiting for the load balancer to notice', { signal, graceMs: config.shutdownGraceMs });
+    await new Promise((r) => setTimeout(r, config.shutdownGraceMs));
   }
+  log.info('shutting down: workers deliver queued datapoints', { signal, deadlineMs: config.shutdownTimeoutMs });
+  await primary.stop(Date.now() + config.shutdownTimeoutMs);
+  if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
+  return 0;
+}
+
+function forkWorker(index: number): WorkerHandle {
+  const w = cluster.fork({ [WORKER_ENV]: String(index) });
+  return {
+    get pid() {
+      return w.process.pid;
+    },
+    send: (m) => {
+      if (w.isConnected()) w.send(m);
+    },
+    onMessage: (l) => void w.on('message', l),
+    onExit: (l) => void w.on('exit', l),
+    kill: () => void w.process.kill('SIGKILL'),
+  };
+}
+
+/** A worker process of `workers: N`: runs the relay on its share of the config until the primary (or a signal) stops it. */
+async function startWorker(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig, index: number): Promise<number> {
+  const view = (l: LoadedConfig): ReadConfig => ({ config: workerView(l.config, index), warnings: [] });
+  const base = io.log ?? createLogger({ level: logLevel(loaded.config, io) });
+  const log = base.child({ worker: index });
+  const release = keepInspectorClosed(log);
+  // a reload goes through the primary (it tells every worker); a SIGHUP sent to the whole process group must not kill us
+  const onHangup = (): void => {
+    log.debug('SIGHUP ignored in a worker: the primary reloads every worker');
+  };
+  process.on('SIGHUP', onHangup);
+  const code = await runWorker(view(loaded).config, {
+    index,
+    channel: process as unknown as PrimaryChannel,
+    log,
+    reload: (relay) => reloadRelay(relay, () => view(read()), log),
+    signalled: io.shutdown ?? firstStopSignal(),
+  });
+  process.off('SIGHUP', onHangup);
+  release();
+  if (io.log === undefined) await new Promise<void>((r) => base.on('finish', r).end());
+  return code;
+}
+
+function readForReload(read: () => LoadedConfig): ReadConfig {
+  const next = read();
+  return { config: next.config, warnings: next.carbon?.warnings };
+}
+
+/** Resolves with the name of the first SIGTERM or SIGINT. */
+function firstStopSignal(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
 }
 
 /** `carbon-fanout reload`: POST /reload to the admin listener of the relay running this config. */
@@ -475,7 +531,7 @@ async function requestReload(config: RelayConfig, io: CliIO): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then(
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, processes: true }).then(
     (code) => {
       process.exitCode = code;
     },

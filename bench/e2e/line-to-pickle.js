@@ -42,12 +42,14 @@ function lineSpec(name, total, extra = {}) {
 }
 
 /**
- * @param {{ name: string, spool?: 'overflow' | 'always', bar?: import('../lib/types').Bar }} variant
+ * @param {{ name: string, spool?: 'overflow' | 'always', workers?: number, bar?: import('../lib/types').Bar }} variant
  * @returns {import('../lib/types').Scenario}
  */
 function lineToPickle(variant) {
+  const notes = [variant.spool === undefined ? '' : `, spool ${variant.spool}`, variant.workers === undefined ? '' : `, ${variant.workers} workers`].join('');
   /** @param {import('../lib/types').ScenarioOptions} opts */
-  const run = (opts) => runRelayScenario(opts, lineSpec(variant.name, opts.metrics, variant.spool === undefined ? {} : { spool: variant.spool, note: `, spool ${variant.spool}` }));
+  const run = (opts) =>
+    runRelayScenario(opts, lineSpec(variant.name, opts.metrics, { note: notes, ...(variant.spool === undefined ? {} : { spool: variant.spool }), ...(variant.workers === undefined ? {} : { workers: variant.workers }) }));
   return variant.bar === undefined ? { name: variant.name, run } : { name: variant.name, run, bar: variant.bar };
 }
 

@@ -21,20 +21,22 @@ const FRAME_POINTS = 500;
 
 /**
  * @param {import('../lib/types').ScenarioOptions} opts
+ * @param {{ name: string, workers?: number }} [variant]
  * @returns {Promise<import('../lib/types').ScenarioResult>}
  */
-function run(opts) {
+function run(opts, variant = { name }) {
   const total = opts.metrics;
   return runRelayScenario(opts, {
-    name,
+    name: variant.name,
+    ...(variant.workers === undefined ? {} : { workers: variant.workers }),
     total,
     listen: (port) => `  pickle:\n    tcp: { host: 127.0.0.1, port: ${port} }`,
     generator: (port) => new LoadGenerator({ port, total, connections: CONNECTIONS, names: DISTINCT_NAMES, writeBytes: 64 * 1024, format: 'pickle', framePoints: FRAME_POINTS }),
     describe: ({ bytesPerMetric }) =>
-      `sending ${total.toLocaleString('en-US')} datapoints as pickle frames of ${FRAME_POINTS} (${bytesPerMetric.toFixed(1)} B per datapoint) over ${CONNECTIONS} connections...`,
+      `sending ${total.toLocaleString('en-US')} datapoints as pickle frames of ${FRAME_POINTS} (${bytesPerMetric.toFixed(1)} B per datapoint) over ${CONNECTIONS} connections${variant.workers === undefined ? '' : `, ${variant.workers} workers`}...`,
     wireIn: 'pickle',
   });
 }
 
-/** @type {import('../lib/types').Scenario} */
-module.exports = { name, run };
+/** @type {import('../lib/types').Scenario & { pickleToPickle: typeof run }} */
+module.exports = { name, run: (opts) => run(opts), pickleToPickle: run };

@@ -48,6 +48,7 @@ async function run(opts) {
     const [port, sinkPort] = [await freePort(), await freePort()];
     const yaml = `logLevel: warn
 shutdownTimeout: 10s
+workers: 1
 admin: { port: 0 }
 dataDir: ${JSON.stringify(dataDir)}
 listen:

@@ -1,6 +1,6 @@
 // @ts-check
 'use strict';
-/** Linux /proc readings for another process: CPU time and peak RSS. */
+/** Linux /proc readings for another process and the processes it started (workers): CPU time and peak RSS. */
 const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
 
@@ -20,6 +20,32 @@ function clockTicksPerSecond() {
 }
 
 /**
+ * `pid` and every process below it (a relay with `workers: N` is a primary
+ * and its workers), from /proc/<pid>/task/<tid>/children.
+ * @param {number} pid
+ * @returns {number[]}
+ */
+function processTree(pid) {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    let tasks = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${out[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of fs.readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').split(' ')) if (c.trim() !== '') out.push(Number(c));
+      } catch {
+        // the thread or process ended meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * utime + stime of every thread of `pid`, in clock ticks (fields 14 and 15 of
  * /proc/<pid>/stat; the command name in field 2 may contain spaces, so split
  * after its closing parenthesis).
@@ -27,9 +53,25 @@ function clockTicksPerSecond() {
  * @returns {number}
  */
 function cpuTicks(pid) {
-  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
+  const { user, system } = ticksSplit(pid);
+  return user + system;
+}
+
+/** @param {number} pid @returns {{ user: number, system: number }} ticks of `pid` and the processes below it */
+function ticksSplit(pid) {
+  let user = 0;
+  let system = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const s = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      user += Number(f[11]);
+      system += Number(f[12]);
+    } catch {
+      // a child that exited between the listing and the read
+    }
+  }
+  return { user, system };
 }
 
 /**
@@ -48,10 +90,9 @@ function cpuMicros(pid) {
  * @returns {{ user: number, system: number }}
  */
 function cpuSplitMicros(pid) {
-  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  const { user, system } = ticksSplit(pid);
   const tick = 1e6 / clockTicksPerSecond();
-  return { user: Number(f[11]) * tick, system: Number(f[12]) * tick };
+  return { user: user * tick, system: system * tick };
 }
 
 /**
@@ -67,9 +108,9 @@ function statusKiB(pid, field) {
   return Number(m[1]);
 }
 
-/** @param {number} pid @returns {number} peak resident set size (VmHWM), MiB */
+/** @param {number} pid @returns {number} peak resident set size (VmHWM), MiB; with workers, the sum of every process's peak */
 function peakRssMiB(pid) {
-  return statusKiB(pid, 'VmHWM') / 1024;
+  return processTree(pid).reduce((n, p) => n + statusKiB(p, 'VmHWM'), 0) / 1024;
 }
 
 /** @param {number} pid @returns {number} current resident set size, MiB */
@@ -77,4 +118,4 @@ function rssMiB(pid) {
   return statusKiB(pid, 'VmRSS') / 1024;
 }
 
-module.exports = { clockTicksPerSecond, cpuTicks, cpuMicros, cpuSplitMicros, peakRssMiB, rssMiB };
+module.exports = { clockTicksPerSecond, cpuTicks, cpuMicros, cpuSplitMicros, peakRssMiB, rssMiB, processTree };

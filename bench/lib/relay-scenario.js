@@ -38,6 +38,7 @@ const STALL_MS = 15_000;
  * @property {(port: number, sinkPort: number) => Promise<RelayUnderTest>} [relay]
  *   start another relay program listening on `port` and sending to 127.0.0.1:sinkPort instead of ours (`listen` is then unused)
  * @property {boolean} [sinkConnectsAtStart]       the relay connects to its destination before any datapoint (default true; we and carbon-relay do)
+ * @property {number} [workers]                   the relay's worker processes (default 1; CPU and peak RSS then cover the primary and every worker)
  * @property {number} [idleBaselineMs]             first measure the relay's CPU this long with connections open and nothing sent
  *                                                 (reported in details: what it costs per datapoint at the run's rate)
  */
@@ -56,16 +57,37 @@ const STALL_MS = 15_000;
  * @param {number} sinkPort
  * @param {RelayScenarioSpec} spec
  * @param {string | undefined} dataDir
+ * @param {number} [adminPort] a known admin port, to ask /ready
  */
-function relayConfig(port, sinkPort, spec, dataDir) {
+function relayConfig(port, sinkPort, spec, dataDir, adminPort) {
   return sinkRelayYaml({
+    admin: adminPort === undefined ? undefined : `{ host: 127.0.0.1, port: ${adminPort} }`,
     writtenBy: `bench/lib/relay-scenario.js for "${spec.name}"`,
     extra: dataDir === undefined ? '' : `dataDir: ${JSON.stringify(dataDir)}\n`,
     listen: spec.listen(port),
     sinkPort,
     output: spec.output,
     destinationExtra: spec.spool === undefined ? '' : `    spool: { mode: ${spec.spool} }\n`,
+    workers: spec.workers,
   });
+}
+
+/**
+ * Polls GET /ready on the admin port until it answers 200.
+ * @param {number} port
+ * @param {number} timeoutMs
+ */
+async function waitReady(port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${port}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the relay's /ready on port ${port} did not answer 200 within ${timeoutMs} ms`);
 }
 
 /**
@@ -87,8 +109,12 @@ async function runRelayScenario(opts, spec) {
     // Count only the generator's names: a relay with self-metrics routes its own datapoints to the sink too.
     sink = await new CountingSink(NAME_PREFIX, undefined, output).start();
     const port = await freePort();
-    relay = spec.relay === undefined ? new RelayProcess(relayConfig(port, sink.port, spec, dataDir), port, opts.relayNodeArgs) : await spec.relay(port, sink.port);
+    // with workers, the port accepts once the first worker listens: /ready says when all of them do (round-robin
+    // hands connections only to workers already listening, so the load would otherwise land on the first one)
+    const adminPort = (spec.workers ?? 1) > 1 ? await freePort() : undefined;
+    relay = spec.relay === undefined ? new RelayProcess(relayConfig(port, sink.port, spec, dataDir, adminPort), port, opts.relayNodeArgs) : await spec.relay(port, sink.port);
     await relay.ready();
+    if (adminPort !== undefined) await waitReady(adminPort, 30_000);
     if (spec.sinkConnectsAtStart !== false) await sink.waitConnected();
     opts.log(`relay pid ${relay.pid} listening on 127.0.0.1:${port}, ${output} sink pid ${sink.pid} on :${sink.port}`);
 

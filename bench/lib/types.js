@@ -36,6 +36,8 @@
  * @property {number} [peakRssMiB]    relay peak RSS below this
  * @property {{ scenario: string, maxRatio: number }} [cpuMicrosPerMetricVs]
  *   CPU us per metric at most maxRatio x that of the row named `scenario` in the same run (not checked without that row)
+ * @property {{ scenario: string, minRatio: number }} [metricsPerSecVs]
+ *   metrics/s at least minRatio x that of the row named `scenario` in the same run (not checked without that row)
  *
  * @typedef {object} Scenario
  * @property {string} name

@@ -6,7 +6,13 @@ import type { Component, StopReport } from '../model/component';
 import type { Readiness } from '../model/readiness';
 import type { Logger } from '../telemetry/logger';
 import { STATUS_PAGE } from './page';
-import type { StatusBuilder } from './status';
+
+/** What /status reports: a snapshot built here (StatusBuilder) or gathered from worker processes. */
+export interface StatusProvider {
+  /** Called every second while the listener runs (rates are per second between ticks). */
+  tick(): void;
+  snapshot(): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
 
 export interface AdminListenerOptions {
   host: string;
@@ -16,8 +22,8 @@ export interface AdminListenerOptions {
 }
 
 export interface AdminListenerDeps {
-  status: StatusBuilder;
-  readiness: Readiness;
+  status: StatusProvider;
+  readiness: Pick<Readiness, 'ready' | 'reason'>;
   /** Prometheus exposition, when an exporter is configured: [content type, body]. */
   metrics?: () => Promise<[string, string]>;
   log: Logger;
@@ -118,8 +124,8 @@ export class AdminListener implements Component {
       res.status(r.ready ? 200 : 503).json({ ready: r.ready, state: r.reason });
     });
     app.use((req, res, next) => this.authenticate(req, res, next));
-    app.get('/status', (_req, res) => {
-      res.json(this.deps.status.snapshot());
+    app.get('/status', (_req, res, next) => {
+      Promise.resolve(this.deps.status.snapshot()).then((s) => res.json(s), next);
     });
     app.post('/reload', (_req, res, next) => {
       const reload = this.reloader;

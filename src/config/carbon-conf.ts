@@ -472,6 +472,8 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
   }
 
   // --- the rest
+  // carbon-relay is one process (a second instance is another [relay:<name>]); `convert` output can raise it
+  config.workers = 1;
   config.normalizeTags = bool(settings.get('TAG_RELAY_NORMALIZED'));
   const resolution = settings.get('MIN_TIMESTAMP_RESOLUTION');
   config.minTimestampResolution = whole(resolution);

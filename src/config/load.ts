@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { KAFKA_MISSING, loadKafkaClient } from '../common/kafka-client';
 import { deepFreeze } from '../common/deep-freeze';
@@ -12,6 +13,8 @@ export interface RelayConfig {
   readonly logLevel: ConfigInput['logLevel'];
   readonly shutdownTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Worker processes (`auto` resolved to the core count); 1: the relay runs in the process that starts it. */
+  readonly workers: number;
   /** false: no admin listener. */
   readonly admin: ConfigInput['admin'];
   readonly routeCacheSize: number;
@@ -185,6 +188,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     logLevel: cfg.logLevel,
     shutdownTimeoutMs: cfg.shutdownTimeout,
     shutdownGraceMs: cfg.shutdownGrace,
+    workers: cfg.workers === 'auto' ? os.availableParallelism() : cfg.workers,
     admin: cfg.admin,
     routeCacheSize: cfg.routeCacheSize,
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },

@@ -291,6 +291,11 @@ export const configSchema = z.strictObject({
   /** On SIGTERM/SIGINT, /ready turns false this long before receivers stop, so a load balancer stops sending first. */
   shutdownGrace: duration.default(0),
   /**
+   * Processes running the whole pipeline, sharing the receivers' ports (`auto`: one per core). With more than one,
+   * `carbon-fanout start` runs a primary that owns the admin listener and supervises the workers.
+   */
+  workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default('auto'),
+  /**
    * The operator's listener: /health, /ready, /status, /metrics. Never behind the
    * ingest endpoints' auth, limits or pressure checks. `false` turns it off.
    */

@@ -31,7 +31,7 @@ import { buildSources } from '../sources/build';
 import { realTimers, type Source, type SourceDeps, type SourceTimers } from '../sources/source';
 import { IngestCounterSet, ingestCounterReporter, type CounterReporter, type IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
-import { prometheusMetrics } from '../telemetry/prometheus';
+import { PrometheusExporter } from '../telemetry/prometheus';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
 import { defaultSelfMetricsPrefix, SelfMetrics } from '../telemetry/self-metrics';
 
@@ -115,6 +115,10 @@ export interface Topology {
   readonly selfMetrics: SelfMetrics;
   /** /ready: set by the relay as it starts and as it begins to stop. */
   readonly readiness: Readiness;
+  /** /status's snapshot of this relay (the admin listener's, or a primary's over IPC). */
+  readonly status: StatusBuilder;
+  /** /metrics of this relay (built on first use). */
+  readonly prometheus: () => PrometheusExporter;
   /** The operator's listener (/health, /ready, /status, /metrics), unless the config turns it off: started first, stopped last. */
   readonly admin: AdminListener | undefined;
   /** Receivers and pull sources: stopped first, so what they handed over is still delivered. Reload replaces rebound listeners in place. */
@@ -204,31 +208,29 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     sources: sourceList,
     now,
   });
-  const admin =
-    config.admin === false
-      ? undefined
-      : new AdminListener(config.admin, {
-          status,
-          readiness,
-          log,
-          metrics: prometheusMetrics({
-            ingest: counters,
-            http: () => live.config.listen.http !== undefined,
-            httpResponses: counters.httpResponses,
-            destinations: destinationList,
-            groups: healthGroups,
-            sources: sourceList,
-            version: status.version,
-            get configHash() {
-              return live.hash;
-            },
-          }),
-        });
+  // built on first use: a worker process answers its primary's scrapes without an admin listener of its own
+  let exporter: PrometheusExporter | undefined;
+  const prometheus = (): PrometheusExporter =>
+    (exporter ??= new PrometheusExporter({
+      ingest: counters,
+      http: () => live.config.listen.http !== undefined,
+      httpResponses: counters.httpResponses,
+      destinations: destinationList,
+      groups: healthGroups,
+      sources: sourceList,
+      version: status.version,
+      get configHash() {
+        return live.hash;
+      },
+    }));
+  const admin = config.admin === false ? undefined : new AdminListener(config.admin, { status, readiness, log, metrics: () => prometheus().scrape() });
   return {
     live,
     lists: { destinations: destinationList, healthGroups, reporters, ingestReporter, sources: sourceList },
     routingDeps,
     readiness,
+    status,
+    prometheus,
     admin,
     counters,
     pipeline,

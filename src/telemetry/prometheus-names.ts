@@ -21,20 +21,26 @@ export interface Family {
   readonly type: 'counter' | 'gauge';
   readonly help: string;
   readonly labels: readonly LabelName[];
+  /**
+   * How a primary combines the workers' series (`workers: N`); default: their sum. A state every worker
+   * reports alike (build info, a group's size) takes the max; "up" holds only while every worker is.
+   */
+  readonly acrossWorkers?: 'max' | 'min';
 }
 
 const counter = (help: string, ...labels: LabelName[]): Family => ({ type: 'counter', help, labels });
 const gauge = (help: string, ...labels: LabelName[]): Family => ({ type: 'gauge', help, labels });
+const across = (f: Family, acrossWorkers: 'max' | 'min'): Family => ({ ...f, acrossWorkers });
 
 /** Every family we export, without the prefix. */
 export const FAMILIES = {
-  build_info: gauge('Always 1; the version label is the relay package version.', 'version'),
-  config_info: gauge('Always 1; the hash label is the loaded configuration hash (as printed by carbon-fanout check).', 'hash'),
+  build_info: across(gauge('Always 1; the version label is the relay package version.', 'version'), 'max'),
+  config_info: across(gauge('Always 1; the hash label is the loaded configuration hash (as printed by carbon-fanout check).', 'hash'), 'max'),
 
   datapoints_received_total: counter('Datapoints accepted from receivers (carbon metricsReceived), by listener (sources: the pull sources) and protocol.', 'listener', 'protocol'),
   invalid_input_total: counter('Input rejected before routing, by listener, protocol and reason.', 'listener', 'protocol', 'reason'),
   blackholed_total: counter('Datapoints matched by a rule with no destinations.'),
-  config_reloads_total: counter('Configuration reloads (SIGHUP), by result: applied, failed (invalid config: nothing changed), restart_required (a change reload cannot apply).', 'reason'),
+  config_reloads_total: across(counter('Configuration reloads (SIGHUP), by result: applied, failed (invalid config: nothing changed), restart_required (a change reload cannot apply).', 'reason'), 'max'),
   filtered_total: counter('Datapoints dropped by the block list or not in a non-empty allow list.', 'reason'),
   invalid_tags_total: counter('Tagged names whose tags did not parse with normalizeTags on (routed as received).'),
   active_connections: gauge('Current TCP receiver connections, by listener.', 'listener', 'protocol'),
@@ -61,12 +67,12 @@ export const FAMILIES = {
   destination_kafka_delivery_errors_total: counter('Kafka destinations: records refused for good, by librdkafka error kind.', 'destination', 'kind'),
   destination_queue_length: gauge('Datapoints in the memory queue.', 'destination'),
   destination_queue_capacity: gauge('The memory queue bound (maxQueueSize).', 'destination'),
-  destination_up: gauge('1 while the destination is connected and not stalled, else 0.', 'destination'),
+  destination_up: across(gauge('1 while the destination is connected and not stalled, else 0.', 'destination'), 'min'),
 
   spool_bytes: gauge('Bytes of spool segments on disk.', 'destination'),
   spool_segments: gauge('Spool segment files on disk.', 'destination'),
   spool_pending_datapoints: gauge('Spooled datapoints not yet acknowledged as delivered.', 'destination'),
-  spool_oldest_age_seconds: gauge('Age of the oldest unacknowledged spool segment (0 when empty).', 'destination'),
+  spool_oldest_age_seconds: across(gauge('Age of the oldest unacknowledged spool segment (0 when empty).', 'destination'), 'max'),
   spool_written_total: counter('Datapoints appended to the spool.', 'destination'),
   spool_replayed_total: counter('Datapoints read back from the spool (again after a rewind).', 'destination'),
   spool_acked_total: counter('Spooled datapoints acknowledged as delivered.', 'destination'),
@@ -78,8 +84,8 @@ export const FAMILIES = {
 
   group_member_changes_total: counter('Times the set of healthy members changed.', 'group'),
   group_moved_total: counter('Datapoints moved from a down member to a healthy one.', 'group'),
-  group_members: gauge('Configured members.', 'group'),
-  group_healthy_members: gauge('Members currently healthy.', 'group'),
+  group_members: across(gauge('Configured members.', 'group'), 'max'),
+  group_healthy_members: across(gauge('Members currently healthy.', 'group'), 'min'),
 
   source_polls_total: counter('Polls run.', 'source'),
   source_polls_failed_total: counter('Polls in which a data call failed after its retries.', 'source'),
@@ -100,7 +106,7 @@ export const FAMILIES = {
   source_commit_errors_total: counter('Kafka sources: offset commits that failed (those messages may be read again).', 'source'),
   source_rebalances_total: counter('Kafka sources: partition assignments received.', 'source'),
   source_pauses_total: counter('Kafka sources: times consumption paused because destinations were pressured.', 'source'),
-  source_last_success_timestamp_seconds: gauge('Unix time the last fully successful poll finished (0: none yet).', 'source'),
+  source_last_success_timestamp_seconds: across(gauge('Unix time the last fully successful poll finished (0: none yet).', 'source'), 'max'),
 } as const satisfies Record<string, Family>;
 
 export type FamilyName = keyof typeof FAMILIES;

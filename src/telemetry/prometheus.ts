@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Aggregator, type Metric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { ingestCounterReporter, type CounterReporter, type HttpResponseCounts, type IngestCounters, type ListenerCounterEntry } from './counters';
 import type { DurationHistogram } from './histogram';
 import { FAMILIES, HISTOGRAMS, PROMETHEUS_PREFIX, targetOf, type FamilyName, type LabelName, type Scope } from './prometheus-names';
@@ -91,7 +91,8 @@ export class PrometheusExporter {
     for (const [family, spec] of Object.entries(FAMILIES) as [FamilyName, (typeof FAMILIES)[FamilyName]][]) {
       if (!present.has(family) || this.registered.has(family)) continue;
       this.registered.add(family);
-      const config = { name: PROMETHEUS_PREFIX + family, help: spec.help, labelNames: spec.labels, registers: [this.registry] };
+      const aggregator: Aggregator = spec.acrossWorkers ?? 'sum';
+      const config = { name: PROMETHEUS_PREFIX + family, help: spec.help, labelNames: spec.labels, registers: [this.registry], aggregator };
       if (spec.type === 'counter') {
         // Counters only have inc(): start from zero each scrape and add the current total.
         const c: Counter<LabelName> = new Counter<LabelName>({ ...config, collect: () => this.fill(family, (s) => c.inc(s.labels, s.value), () => c.reset()) });
@@ -103,10 +104,19 @@ export class PrometheusExporter {
 
   /** GET /metrics: [content type, body]. */
   async scrape(): Promise<[string, string]> {
+    return [this.registry.contentType, await this.withReading(() => this.registry.metrics())];
+  }
+
+  /** The same reading as prom-client's JSON, for a primary process to aggregate over workers (AggregatorRegistry.aggregate). */
+  async json(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
+    return this.withReading(() => this.registry.getMetricsAsJSON());
+  }
+
+  private async withReading<T>(render: () => Promise<T>): Promise<T> {
     this.reading = this.read();
     this.register(this.reading);
     try {
-      return [this.registry.contentType, await this.registry.metrics()];
+      return await render();
     } finally {
       this.reading = undefined;
     }
@@ -208,10 +218,4 @@ function histogramOf(name: string, help: string, read: () => { labels: Labels; h
     }),
   };
   return family as unknown as Metric<string>;
-}
-
-/** The admin listener's `metrics` dependency for one relay. */
-export function prometheusMetrics(inputs: PrometheusInputs): () => Promise<[string, string]> {
-  const exporter = new PrometheusExporter(inputs);
-  return () => exporter.scrape();
 }

@@ -31,7 +31,6 @@ export class CaptureServer {
   closedConnections = 0;
   private server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private pending = Buffer.alloc(0);
 
   constructor(
     readonly protocol: 'pickle' | 'line',
@@ -81,34 +80,38 @@ export class CaptureServer {
       this.closedConnections++;
     });
     s.on('error', () => undefined);
+    // per connection: several senders (a relay's workers) write to one server at once
+    let pending: Buffer = Buffer.alloc(0);
     s.on('data', (chunk: Buffer) => {
       this.chunks.push(chunk);
-      this.pending = Buffer.concat([this.pending, chunk]);
-      if (this.protocol === 'pickle') this.takeFrames();
-      else this.takeLines();
+      pending = Buffer.concat([pending, chunk]);
+      pending = this.protocol === 'pickle' ? this.takeFrames(pending) : this.takeLines(pending);
     });
   }
 
-  private takeFrames(): void {
-    while (this.pending.length >= 4) {
-      const len = this.pending.readUInt32BE(0);
-      if (this.pending.length < 4 + len) return;
-      const frame = this.pending.subarray(4, 4 + len);
+  /** Decodes the whole frames at the start of `pending`; returns what is left. */
+  private takeFrames(pending: Buffer): Buffer {
+    while (pending.length >= 4) {
+      const len = pending.readUInt32BE(0);
+      if (pending.length < 4 + len) break;
+      const frame = pending.subarray(4, 4 + len);
       this.frames.push(Buffer.from(frame));
       const items = strictParser.parse<[string, [number, number]][]>(frame);
       for (const [name, [timestamp, value]] of items) this.datapoints.push({ name, timestamp, value });
-      this.pending = this.pending.subarray(4 + len);
+      pending = pending.subarray(4 + len);
     }
+    return pending;
   }
 
-  private takeLines(): void {
+  private takeLines(pending: Buffer): Buffer {
     let nl: number;
-    while ((nl = this.pending.indexOf(0x0a)) >= 0) {
-      const line = this.pending.subarray(0, nl).toString('utf8');
-      this.pending = this.pending.subarray(nl + 1);
+    while ((nl = pending.indexOf(0x0a)) >= 0) {
+      const line = pending.subarray(0, nl).toString('utf8');
+      pending = pending.subarray(nl + 1);
       const [name, value, timestamp] = line.split(' ');
       this.datapoints.push({ name, value: Number(value), timestamp: Number(timestamp) });
     }
+    return pending;
   }
 }
 

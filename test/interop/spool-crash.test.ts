@@ -37,6 +37,8 @@ describe.each(['always', 'overflow'] as const)('spool: SIGKILL with mode %s and 
         logLevel: 'info',
         dataDir: 'state',
         selfMetrics: { interval: 0 },
+        // one process: this is the crash of a whole relay (test/interop/workers.test.ts kills a worker)
+        workers: 1,
         admin: { port: 0 },
         listen: { line: { tcp: { host: '127.0.0.1', port: listenPort } } },
         destinations: [{ name: 'cache', host: '127.0.0.1', port: destPort, protocol: 'line', reconnect: { initialDelay: '50ms', maxDelay: '100ms' }, spool: { mode, syncInterval: '100ms' } }],

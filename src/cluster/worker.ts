@@ -1,0 +1,117 @@
+import path from 'node:path';
+import type { RelayConfig } from '../config/load';
+import { Relay, type ReloadOutcome } from '../relay/relay';
+import { drainRelay, type DrainOutcome } from '../relay/run';
+import type { Logger } from '../telemetry/logger';
+import { defaultSelfMetricsPrefix } from '../telemetry/self-metrics';
+import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage } from './protocol';
+
+/**
+ * The part of a config one worker runs. Receivers on TCP and UDP run in every
+ * worker (they share the ports). Parts whose state must be whole run in
+ * worker 0 only: the HTTP front door (`/imp` sums and `/tdiff` start times
+ * are per process) and pull sources (N pollers would fetch everything N
+ * times). Worker 0 keeps `dataDir` itself, so going from 1 worker to N and
+ * back keeps its spools and the sources' positions; worker i > 0 gets
+ * `dataDir/workers/<i>` (its own spools and locks). Self-metrics carry the
+ * worker (`<prefix>-w<i>`) so workers' counters never overwrite each other.
+ */
+export function workerView(config: RelayConfig, index: number): RelayConfig {
+  const first = index === 0;
+  return {
+    ...config,
+    admin: false,
+    dataDir: config.dataDir === undefined || first ? config.dataDir : workerDataDir(config.dataDir, index),
+    sources: first ? config.sources : [],
+    listen: first ? config.listen : { ...config.listen, http: undefined },
+    selfMetrics: { ...config.selfMetrics, prefix: `${config.selfMetrics.prefix ?? defaultSelfMetricsPrefix()}-w${index}` },
+  };
+}
+
+/** Where worker `index` (> 0) keeps its spools. */
+export function workerDataDir(dataDir: string, index: number): string {
+  return path.join(dataDir, 'workers', String(index));
+}
+
+/** The process side of the IPC channel (process itself in a forked worker). */
+export interface PrimaryChannel {
+  readonly connected: boolean;
+  send(message: WorkerMessage): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'disconnect', listener: () => void): unknown;
+  disconnect(): void;
+}
+
+export interface WorkerDeps {
+  index: number;
+  channel: PrimaryChannel;
+  log: Logger;
+  /** Re-read the config and apply it to this worker's relay (the CLI's reload, with workerView applied). */
+  reload: (relay: Relay) => Promise<ReloadOutcome>;
+  /** Resolves with a signal name when the process itself is asked to stop (SIGTERM/SIGINT to the process group). */
+  signalled: Promise<string>;
+}
+
+const STATUS_TICK_MS = 1000;
+
+/**
+ * One worker process: runs a relay on its view of the config, answers the
+ * primary's requests (status, metrics, reload), and drains on the primary's
+ * `stop`, on SIGTERM/SIGINT sent to it directly (after shutdownGrace, as a
+ * single process would), or at once when the primary is gone. Returns the
+ * exit code.
+ */
+export async function runWorker(config: RelayConfig, deps: WorkerDeps): Promise<number> {
+  const { channel, log } = deps;
+  const send = (m: WorkerMessage): void => {
+    if (channel.connected) channel.send(m);
+  };
+  const relay = Relay.fromConfig(config, { log });
+  try {
+    await relay.start();
+  } catch (err) {
+    const error = (err as Error).message;
+    log.error('startup failed', { error });
+    await relay.stop(Date.now());
+    send({ cf: 'failed', error });
+    channel.disconnect();
+    return 1;
+  }
+  const status = relay.topology.status;
+  const ticker = setInterval(() => status.tick(), STATUS_TICK_MS);
+  ticker.unref();
+
+  let stopNow: (reason: string) => void = () => undefined;
+  const stopped = new Promise<{ reason: string; graceMs: number }>((resolve) => {
+    stopNow = (reason) => resolve({ reason, graceMs: 0 });
+    void deps.signalled.then((signal) => resolve({ reason: signal, graceMs: relay.config.shutdownGraceMs }));
+  });
+  channel.on('message', (m: unknown) => {
+    if (!isPrimaryMessage(m)) return;
+    if (m.cf === 'stop') stopNow('primary');
+    else void answer(m, relay, deps).then(send);
+  });
+  channel.on('disconnect', () => {
+    log.error('the primary process is gone: draining and exiting', { worker: deps.index });
+    stopNow('primary gone');
+  });
+  send({ cf: 'started' });
+  log.info('worker started', { worker: deps.index, pid: process.pid });
+
+  const { reason, graceMs } = await stopped;
+  clearInterval(ticker);
+  const outcome: DrainOutcome = await drainRelay(relay, log, reason, graceMs);
+  send({ cf: 'stopped', outcome });
+  if (channel.connected) channel.disconnect();
+  return 0;
+}
+
+async function answer(m: Extract<PrimaryMessage, { cf: 'request' }>, relay: Relay, deps: WorkerDeps): Promise<WorkerMessage> {
+  try {
+    const value =
+      m.op === 'status' ? relay.topology.status.snapshot() : m.op === 'metrics' ? await relay.topology.prometheus().json() : await deps.reload(relay);
+    return { cf: 'response', id: m.id, ok: true, value };
+  } catch (err) {
+    return { cf: 'response', id: m.id, ok: false, error: (err as Error).message };
+  }
+}
