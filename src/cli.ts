@@ -390,6 +390,8 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 without authentication: code execution for
   // any local user who can signal us. A listener of our own replaces that handler (Node 20 has no flag to turn it off).
   const release = io.shutdown === undefined ? keepInspectorClosed(log) : () => undefined;
+  // listening for SIGTERM from the start: a signal while listeners bind stops the relay once started
+  const stopSignal = io.shutdown ?? firstStopSignal();
   const relay = Relay.fromConfig(config, { log });
   try {
     await relay.start();
@@ -409,7 +411,7 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   };
   if (io.shutdown === undefined) process.on('SIGHUP', onHangup);
   io.onReloadable?.(onHangup);
-  const signal = await (io.shutdown ?? firstStopSignal());
+  const signal = await stopSignal;
   process.off('SIGHUP', onHangup);
   release();
   await drainRelay(relay, log, signal, config.shutdownGraceMs);
@@ -432,6 +434,8 @@ async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedC
   const log = io.log ?? createLogger({ level: logLevel(config, io) });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   const release = keepInspectorClosed(log);
+  // listening for SIGTERM from the start: a signal while workers start stops them once started, instead of killing us
+  const stopSignal = io.shutdown ?? firstStopSignal();
   const primary = new Primary(config, { log, fork: forkWorker });
   try {
     await primary.start();
@@ -444,7 +448,7 @@ async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedC
   primary.setReloader(reloadNow);
   const onHangup = (): void => void reloadNow();
   process.on('SIGHUP', onHangup);
-  const signal = await (io.shutdown ?? firstStopSignal());
+  const signal = await stopSignal;
   process.off('SIGHUP', onHangup);
   release();
   primary.draining();
