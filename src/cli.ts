@@ -10,6 +10,7 @@ import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig, HealthGroupConfig } from './config/schema';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
+import { faultThreshold } from './codec/name-validation';
 import { Relay, type ReloadOutcome } from './relay/relay';
 import { dropSpool, inspectSpool, locateSpool, verifySpool, type CommandDeps, type SpoolLocation } from './output/spool/inspect';
 import { SpoolLockedError } from './output/spool/spool';
@@ -210,7 +211,11 @@ const VERDICT_TEXT: Record<RouteVerdict, string> = {
   [RouteVerdict.Blacklisted]: '(blacklisted: dropped)',
   [RouteVerdict.NotWhitelisted]: '(not whitelisted: dropped)',
   [RouteVerdict.NameTooLong]: '(name over maxNameLength: dropped)',
+  [RouteVerdict.InvalidRewrite]: '(rewritten to an invalid name: dropped)',
 };
+
+/** The dry run judges names as a listener with the default validation level would. */
+const ROUTE_THRESHOLD = faultThreshold('carbon');
 
 /** Destinations as the relay names them, or as carbon writes them in DESTINATIONS when the input was carbon.conf. */
 function routeLabel(loaded: LoadedConfig): (d: DestinationConfig) => string {
@@ -224,7 +229,10 @@ async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promis
   const { received } = buildRouters(loaded.config, routeLabel(loaded), io.log ?? createLogger({ level: 'error' }), healthGroupLabel);
   const print = (m: string): void => {
     const r = received.route(m);
-    io.stdout.write(`${m}\t${r.verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[r.verdict]}\n`);
+    const verdict = r.fault >= ROUTE_THRESHOLD ? RouteVerdict.InvalidName : r.verdict;
+    // `orig -> rewritten` only when a rewrite rule changed the name, so the output without rewrites is as before
+    const shown = r.rewritten ? `${m} -> ${r.name}` : m;
+    io.stdout.write(`${shown}\t${verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[verdict]}\n`);
   };
   if (metrics.length > 0) {
     metrics.forEach(print);
