@@ -4,7 +4,7 @@ import type { Relay } from '../../src/relay/relay';
 import { captureLog } from '../helpers/capture-log';
 import { stopRelay } from '../helpers/cleanup';
 import { frame, pickleOf } from '../helpers/pickle-frames';
-import { startRelay } from '../helpers/relay';
+import { configFrom, startRelay } from '../helpers/relay';
 import { metric } from '../helpers/scrape';
 import { CaptureServer, waitFor } from '../helpers/sink';
 
@@ -127,6 +127,28 @@ describe('rewrite rules and name validation levels over real sockets', () => {
     await waitFor(() => listenerCounters('pickle').invalidNames === 1, 'the unsafe pickle name counted');
     expect(listenerCounters('line-udp').invalidNameEmptyComponent).toBe(1);
     expect(listenerCounters('pickle').rewritten).toBe(1);
+  });
+
+  it('a reload swaps the rewrite rules with the routing rules; a new validation level rebinds only the listeners it applies to', async () => {
+    const s = await connect(relay!.listeners.line!.port);
+    s.write(`servers.WEB.cpu 1 ${TS}\n`);
+    await waitFor(() => servers.datapoints.length === 1, 'the first rewrite');
+    const loaded = configFrom({
+      rewrite: [{ match: '^servers\\.', replace: 'hosts.' }],
+      destinations: relay!.config.destinations,
+      rules: [{ default: true, destinations: ['out'] }],
+    });
+    // the running listeners' settings (their ports are 0), with the pickle listener made strict
+    const { listen, admin, selfMetrics } = relay!.config;
+    const next = { ...loaded, admin, selfMetrics, listen: { ...listen, pickle: { ...listen.pickle!, validation: 'strict' as const } } };
+    expect(await relay!.reload(next)).toMatchObject({ result: 'applied', reconfigured: ['pickle'] });
+    s.write(`servers.WEB.cpu 2 ${TS}\n`);
+    const p = await connect(relay!.listeners.pickle!.port);
+    p.write(frame(pickleOf('now..strict', TS, 3)));
+    p.write(frame(pickleOf('servers.x', TS, 4)));
+    await waitFor(() => out.datapoints.length === 2, 'both rewritten by the new rules');
+    expect(out.datapoints.map((d) => d.name).sort()).toEqual(['hosts.WEB.cpu', 'hosts.x']);
+    await waitFor(() => listenerCounters('pickle').invalidNameEmptyComponent === 1, 'the pickle listener now strict');
   });
 
   it('the line listener takes its own maxConnectionsPerClient (1); the pickle listener keeps the relay-wide one', async () => {
