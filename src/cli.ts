@@ -14,6 +14,7 @@ import { WORKER_ENV } from './cluster/protocol';
 import { runWorker, workerView, type PrimaryChannel } from './cluster/worker';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
+import { faultThreshold } from './codec/name-validation';
 import { Relay } from './relay/relay';
 import { drainRelay, reloadRelay, serialized, type ReadConfig } from './relay/run';
 import { dropSpool, inspectSpool, locateSpool, verifySpool, type CommandDeps, type SpoolLocation } from './output/spool/inspect';
@@ -224,7 +225,11 @@ const VERDICT_TEXT: Record<RouteVerdict, string> = {
   [RouteVerdict.Blacklisted]: '(blacklisted: dropped)',
   [RouteVerdict.NotWhitelisted]: '(not whitelisted: dropped)',
   [RouteVerdict.NameTooLong]: '(name over maxNameLength: dropped)',
+  [RouteVerdict.InvalidRewrite]: '(rewritten to an invalid name: dropped)',
 };
+
+/** The dry run judges names as a listener with the default validation level would. */
+const ROUTE_THRESHOLD = faultThreshold('carbon');
 
 /** Destinations as the relay names them, or as carbon writes them in DESTINATIONS when the input was carbon.conf. */
 function routeLabel(loaded: LoadedConfig): (d: DestinationConfig) => string {
@@ -238,7 +243,10 @@ async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promis
   const { received } = buildRouters(loaded.config, routeLabel(loaded), io.log ?? createLogger({ level: 'error' }), healthGroupLabel);
   const print = (m: string): void => {
     const r = received.route(m);
-    io.stdout.write(`${m}\t${r.verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[r.verdict]}\n`);
+    const verdict = r.fault >= ROUTE_THRESHOLD ? RouteVerdict.InvalidName : r.verdict;
+    // `orig -> rewritten` only when a rewrite rule changed the name, so the output without rewrites is as before
+    const shown = r.rewritten ? `${m} -> ${r.name}` : m;
+    io.stdout.write(`${shown}\t${verdict === RouteVerdict.Ok ? r.destinations.join(',') : VERDICT_TEXT[verdict]}\n`);
   };
   if (metrics.length > 0) {
     metrics.forEach(print);

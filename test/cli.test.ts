@@ -50,6 +50,28 @@ describe('carbon-fanout CLI', () => {
     expect(stdin.out()).toBe('a.b\thostedgraphite,local-cache\nbad\u0001name\t(invalid name: dropped)\n');
   });
 
+  it('route: shows a rewritten name as `original -> rewritten`, routed by the new name; names no rule changed print as before', async () => {
+    const dir = tempDir();
+    const cfg = path.join(dir, 'relay.yaml');
+    fs.writeFileSync(
+      cfg,
+      YAML.stringify({
+        destinations: [
+          { name: 'servers', file: 'servers.txt' },
+          { name: 'rest', file: 'rest.txt' },
+        ],
+        rewrite: [
+          { match: '^servers\\.([A-Za-z]+)\\.', replace: 'srv.\\_1.' },
+          { match: '\\.blank$', replace: ' ' },
+        ],
+        rules: [{ pattern: '^srv\\.', destinations: ['servers'] }, { default: true, destinations: ['rest'] }],
+      }),
+    );
+    const t = io();
+    expect(await main(['route', '-c', cfg, 'servers.WEB.cpu', 'other.cpu', 'x.blank', 'bad\u0080c1'], t)).toBe(0);
+    expect(t.out()).toBe('servers.WEB.cpu -> srv.web.cpu\tservers\nother.cpu\trest\nx.blank -> x \t(rewritten to an invalid name: dropped)\nbad\u0080c1\t(invalid name: dropped)\n');
+  });
+
   it('usage errors exit 2', async () => {
     const t = io();
     expect(await main(['frobnicate', '-c', 'x'], t)).toBe(2);

@@ -24,8 +24,10 @@ export const ConfigErrorCode = Object.freeze({
   NO_RULES: 'CF_ERR_CONFIG_NO_RULES',
   /** No destinations at all. */
   NO_DESTINATIONS: 'CF_ERR_CONFIG_NO_DESTINATIONS',
-  /** A pattern is not a valid regular expression (rules, filters). */
+  /** A pattern is not a valid regular expression (rules, filters, rewrites). */
   REGEX: 'CF_ERR_CONFIG_REGEX',
+  /** A rewrite's replacement is malformed or refers to a capture group its pattern does not have. */
+  REWRITE: 'CF_ERR_CONFIG_REWRITE',
   /** A group's members cannot form it: not a host/port destination, listed twice, or the same ring node twice. */
   GROUP: 'CF_ERR_CONFIG_GROUP',
   /** carbon.conf or relay-rules.conf says something carbon-fanout cannot map (bad setting value, destination string, section). */

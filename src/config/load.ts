@@ -6,6 +6,7 @@ import { ConfigError, ConfigErrorCode } from './config-error';
 import { configSchema, httpSchema, isHashGroup, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { compilePythonRegex } from '../common/python/regex';
+import { compileRewrite, RewriteSyntaxError, type CompiledRewrite } from './rewrite-rules';
 
 /** The validated, resolved configuration every component is built from. Paths are absolute. */
 export interface RelayConfig {
@@ -26,6 +27,8 @@ export interface RelayConfig {
   readonly groups: readonly GroupConfig[];
   /** Rules routing to destination or group names, patterns compiled; routing/rule-set.ts gives them carbon's semantics. */
   readonly rules: CompiledRules;
+  /** `rewrite:` rules in order, patterns and replacements compiled (routing/rewriter.ts applies them). */
+  readonly rewrites: readonly CompiledRewrite[];
   readonly filters: FilterConfig | undefined;
   readonly normalizeTags: boolean;
   readonly minTimestampResolution: number;
@@ -197,6 +200,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     destinations: destinations.map((d) => d.value),
     groups: groups.map((g) => g.value),
     rules: { rules: compiled, defaultTargets: defaultRule.value.destinations },
+    rewrites: compileRewrites(main, cfg.rewrite),
     filters: compileFilters(main, cfg.filters, dir),
     normalizeTags: cfg.normalizeTags,
     minTimestampResolution: cfg.minTimestampResolution,
@@ -212,6 +216,18 @@ function at<T>(loc: Located<T>, sub: (string | number)[], problem: string, code:
 
 function resolveGroupPaths(g: GroupConfig, dir: string): GroupConfig {
   return g.aggregationRules === undefined ? g : { ...g, aggregationRules: path.resolve(dir, g.aggregationRules) };
+}
+
+function compileRewrites(source: ConfigSource, rewrites: ConfigInput['rewrite']): CompiledRewrite[] {
+  return rewrites.map((r, i) => {
+    const where = (key: string): { file: string; line: number | undefined; path: string } => ({ file: source.file, line: source.lineOf(['rewrite', i, key]), path: `rewrite.${i}.${key}` });
+    try {
+      return compileRewrite(`rewrite ${i + 1}`, r.match, r.replace, r.ignoreCase, r.stop);
+    } catch (err) {
+      if (err instanceof RewriteSyntaxError) throw new ConfigError(err.message, where('replace'), ConfigErrorCode.REWRITE);
+      throw new ConfigError(`invalid regular expression: ${(err as Error).message}`, where('match'), ConfigErrorCode.REGEX);
+    }
+  });
 }
 
 function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: string): FilterConfig | undefined {

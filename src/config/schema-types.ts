@@ -31,12 +31,19 @@ export const listenAddress = z.strictObject({
   port,
 });
 
+/** Overrides listen.maxConnectionsPerClient for one TCP/TLS listener (0 = no limit). */
+const perListenerClientLimit = z.number().int().min(0).optional();
+
+/** A TCP listener's address, and its own limits. */
+export const tcpListen = listenAddress.extend({ maxConnectionsPerClient: perListenerClientLimit });
+
 export const tlsListen = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
   port,
   /** PEM files. */
   cert: z.string().min(1),
   key: z.string().min(1),
+  maxConnectionsPerClient: perListenerClientLimit,
 });
 
 export const tlsClient = z.union([

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
-import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, listenAddress, port, tlsListen } from './schema-types';
+import { DEFAULT_STRICT_CHARACTERS, DEFAULT_STRICT_MAX_LENGTH, NAME_VALIDATION_LEVELS, parseCharacterSet } from '../codec/name-validation';
+import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, listenAddress, port, tcpListen, tlsListen } from './schema-types';
 
 export {
   destinationSchema,
@@ -53,6 +54,8 @@ export const groupSchema = z
       if (hashOnly !== undefined) ctx.addIssue({ code: 'custom', path: [hashOnly], message: `only hash groups take ${hashOnly}` });
     }
   });
+
+const nameValidation = z.enum(NAME_VALIDATION_LEVELS).default('carbon');
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'expected an address or CIDR block, like 10.0.0.0/8 or ::1');
 
@@ -167,6 +170,17 @@ export const ruleSchema = z
     if (r.default === true && r.pattern !== undefined) ctx.addIssue({ code: 'custom', message: 'the default rule cannot have a pattern' });
     if (r.default !== true && r.pattern === undefined) ctx.addIssue({ code: 'custom', message: 'needs a pattern (or default: true)' });
   });
+
+/** One rewrite rule: `match` (searched anywhere in the name) has its first match replaced by `replace`. */
+export const rewriteSchema = z.strictObject({
+  /** A Python `re` pattern, as rules use; case-sensitive unless ignoreCase (as carbon-c-relay's rewrites). */
+  match: z.string().min(1),
+  /** `\1`, `\_1` (lower-case), `\^1` (upper-case), `\.1` (dots to underscores), `\g<name>`; may be empty. */
+  replace: z.string(),
+  ignoreCase: z.boolean().default(false),
+  /** When this rule matches, later rewrite rules are skipped. */
+  stop: z.boolean().default(false),
+});
 
 export const rulesFileSchema = z.strictObject({
   destinations: z.array(destinationSchema).default([]),
@@ -348,18 +362,36 @@ export const configSchema = z.strictObject({
       maxNameLength: z.number().int().min(1).max(16_000).default(4096),
       line: z
         .strictObject({
-          tcp: listenAddress.optional(),
+          tcp: tcpListen.optional(),
           udp: listenAddress.optional(),
           tls: tlsListen.optional(),
           maxLineLength: z.number().int().positive().default(16_384),
+          /** Name checks for line TCP, TLS and UDP: none, carbon (default) or strict (listen.strict). */
+          validation: nameValidation,
         })
         .optional(),
       pickle: z
         .strictObject({
-          tcp: listenAddress.optional(),
+          tcp: tcpListen.optional(),
           maxFrameLength: z.number().int().positive().default(1_048_576),
+          validation: nameValidation,
         })
         .optional(),
+      /** What `validation: strict` allows, for every listener that uses it. */
+      strict: z
+        .strictObject({
+          /** Like a regex bracket expression's inside: characters and ranges, printable ASCII; `-` first or last is literal. */
+          allowedCharacters: z
+            .string()
+            .superRefine((spec, ctx) => {
+              const table = parseCharacterSet(spec);
+              if (typeof table === 'string') ctx.addIssue({ code: 'custom', message: table });
+            })
+            .default(DEFAULT_STRICT_CHARACTERS),
+          /** Longest name a strict listener accepts (characters; strict names are ASCII, so bytes too). maxNameLength still applies. */
+          maxLength: z.number().int().min(1).default(DEFAULT_STRICT_MAX_LENGTH),
+        })
+        .default({ allowedCharacters: DEFAULT_STRICT_CHARACTERS, maxLength: DEFAULT_STRICT_MAX_LENGTH }),
       /** The HTTP front door (endpoints configured under `http:`); with cert and key it serves HTTPS. */
       http: z
         .strictObject({
@@ -371,10 +403,20 @@ export const configSchema = z.strictObject({
         .refine((h) => (h.cert === undefined) === (h.key === undefined), { message: 'set both cert and key for HTTPS, or neither' })
         .optional(),
     })
-    .default({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, proxyProtocol: false, maxConnectionAge: 0, maxNameLength: 4096 }),
+    .default({
+      maxConnections: 1024,
+      maxConnectionsPerClient: 64,
+      idleTimeout: 180_000,
+      proxyProtocol: false,
+      maxConnectionAge: 0,
+      maxNameLength: 4096,
+      strict: { allowedCharacters: DEFAULT_STRICT_CHARACTERS, maxLength: DEFAULT_STRICT_MAX_LENGTH },
+    }),
   http: httpSchema.optional(),
   destinations: z.array(destinationSchema).default([]),
   rules: z.array(ruleSchema).optional(),
+  /** Rewrite rules (carbon-c-relay's `rewrite ... into ...`), applied in order to every received name before the rules route it. */
+  rewrite: z.array(rewriteSchema).default([]),
   /** A YAML file with `rules:` (and optionally more `destinations:`), relative to this file. */
   rulesFile: z.string().min(1).optional(),
   groups: z.array(groupSchema).default([]),
@@ -399,6 +441,7 @@ export const configSchema = z.strictObject({
 
 export type ConfigInput = z.infer<typeof configSchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
+export type RewriteConfig = z.infer<typeof rewriteSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;
 export type HashType = (typeof hashTypes)[number];
 export type HealthGroupType = (typeof healthGroupTypes)[number];

@@ -2,14 +2,17 @@ import { decodeLine, LineVerdict } from '../codec/line-decoder';
 import { LineFramer, type LineHandler } from '../codec/line-framer';
 import { MetricBatch } from '../model/metric';
 import type { MetricSink } from '../model/metric-sink';
+import type { NameValidation } from '../codec/name-validation';
 import type { IngestCounters } from '../telemetry/counters';
 import { excerpt, type RateLimitedLog } from '../telemetry/rate-limited-log';
 import { hostOf, type StreamProtocol } from './stream-listener';
 
 export interface LineProtocolDeps {
   /** Where decoded batches go (the relay's Pipeline). */
-  sink: MetricSink<IngestCounters>;
+  sink: MetricSink<IngestCounters, NameValidation>;
   counters: IngestCounters;
+  /** The listener's name validation level (default carbon). */
+  validation?: NameValidation;
   limited: RateLimitedLog;
   now: () => number;
 }
@@ -96,7 +99,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
 
   private flush(): void {
     if (this.batch.length === 0) return;
-    this.deps.sink.accept(this.batch, this.peer, this.deps.counters);
+    this.deps.sink.accept(this.batch, this.peer, this.deps.counters, this.deps.validation);
     this.batch.clear();
   }
 }

@@ -2,14 +2,17 @@ import { PickleDecodeError, PickleTooDeepError, type PickleDecoder } from '../co
 import { PickleFramer, type FrameHandler } from '../codec/pickle-framer';
 import { MetricBatch } from '../model/metric';
 import type { MetricSink } from '../model/metric-sink';
+import type { NameValidation } from '../codec/name-validation';
 import type { IngestCounters } from '../telemetry/counters';
 import type { RateLimitedLog } from '../telemetry/rate-limited-log';
 import { hostOf, type StreamProtocol } from './stream-listener';
 
 export interface PickleProtocolDeps {
   /** Where decoded batches go (the relay's Pipeline). */
-  sink: MetricSink<IngestCounters>;
+  sink: MetricSink<IngestCounters, NameValidation>;
   counters: IngestCounters;
+  /** The listener's name validation level (default carbon). */
+  validation?: NameValidation;
   limited: RateLimitedLog;
   /** Shared by all connections of a listener: decoding is synchronous. */
   decoder: PickleDecoder;
@@ -81,7 +84,7 @@ export class PickleProtocol implements StreamProtocol, FrameHandler {
       return;
     }
     if (this.batch.length > 0) {
-      this.deps.sink.accept(this.batch, this.peer, this.deps.counters);
+      this.deps.sink.accept(this.batch, this.peer, this.deps.counters, this.deps.validation);
       this.batch.clear();
     }
   }

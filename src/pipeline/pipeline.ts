@@ -1,3 +1,4 @@
+import { faultThreshold, NameFault, type NameValidation } from '../codec/name-validation';
 import { MetricBatch, type Metric } from '../model/metric';
 import type { DatapointTarget } from '../model/datapoint-target';
 import type { MetricSink } from '../model/metric-sink';
@@ -8,6 +9,15 @@ import { RouteVerdict, type Route, type Router } from '../routing/router';
 import type { IngestCounters } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
+
+const CARBON_THRESHOLD = faultThreshold('carbon');
+
+type StrictFault = NameFault.EmptyComponent | NameFault.DisallowedCharacter | NameFault.StrictTooLong;
+const STRICT_REASON: Readonly<Record<StrictFault, string>> = {
+  [NameFault.EmptyComponent]: 'empty path component',
+  [NameFault.DisallowedCharacter]: 'character outside listen.strict.allowedCharacters',
+  [NameFault.StrictTooLong]: 'longer than listen.strict.maxLength',
+};
 
 export interface PipelineRouters {
   /** For received datapoints: filters, tags, rules. */
@@ -21,7 +31,7 @@ export interface PipelineRouters {
  * and offers it to every chosen destination once, counting what is rejected
  * by reason. Its flow control slows producers while destinations catch up.
  */
-export class Pipeline implements PressureListener, MetricSink<IngestCounters> {
+export class Pipeline implements PressureListener, MetricSink<IngestCounters, NameValidation> {
   readonly flow = new FlowControl();
   private readonly limited: RateLimitedLog;
   private readonly one = new MetricBatch(1);
@@ -38,19 +48,19 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters> {
     this.limited = new RateLimitedLog(log);
   }
 
-  /** Route every received datapoint in the batch. `origin` names the peer for log lines. */
-  accept(batch: MetricBatch, origin: string, counters: IngestCounters = this.counters): void {
+  /** Route every received datapoint in the batch. `origin` names the peer for log lines; `validation` is the receiving listener's level. */
+  accept(batch: MetricBatch, origin: string, counters: IngestCounters = this.counters, validation: NameValidation = 'carbon'): void {
     const res = this.timestampResolution;
     if (res > 0) {
       const ts = batch.timestamps;
       for (let i = 0; i < batch.length; i++) ts[i] = Math.floor(Math.trunc(ts[i]) / res) * res;
     }
-    counters.metricsReceived += this.offer(batch, origin, this.routers.received, counters);
+    counters.metricsReceived += this.offer(batch, origin, this.routers.received, counters, faultThreshold(validation));
   }
 
   /** The relay's own metrics: routed like any other, not counted as received, not filtered. */
   acceptInternal(batch: MetricBatch): void {
-    this.offer(batch, 'self-metrics', this.routers.internal, this.counters);
+    this.offer(batch, 'self-metrics', this.routers.internal, this.counters, CARBON_THRESHOLD);
   }
 
   /** Convenience for single-datapoint producers (HTTP, pollers); same path as accept(). */
@@ -94,17 +104,23 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters> {
   }
 
   /** Returns how many datapoints were accepted for routing. */
-  private offer(batch: MetricBatch, origin: string, router: Router<DatapointTarget>, c: IngestCounters): number {
+  private offer(batch: MetricBatch, origin: string, router: Router<DatapointTarget>, c: IngestCounters, threshold: NameFault): number {
     const { names, values, timestamps } = batch;
     let accepted = 0;
     for (let i = 0; i < batch.length; i++) {
       const route = router.route(names[i]);
+      // the name's fault was found once, with its route: a level is one compare per datapoint
+      if (route.fault >= threshold) {
+        this.rejectName(route, origin, c);
+        continue;
+      }
       if (route.verdict !== RouteVerdict.Ok) {
         this.reject(route, origin, c);
         continue;
       }
       accepted++;
       if (route.tagError) c.invalidTags++;
+      if (route.rewritten) c.rewritten++;
       const dests = route.destinations;
       if (dests.length === 0) {
         c.blackholed++;
@@ -118,7 +134,33 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters> {
     return accepted;
   }
 
+  /** A name the listener's validation level refuses, counted by reason; a sample logged, rate-limited. */
+  private rejectName(route: Route<DatapointTarget>, origin: string, c: IngestCounters): void {
+    const fault = route.fault;
+    if (fault >= NameFault.Unprintable) {
+      c.invalidNames++;
+      this.limited.warn(`name:${origin}`, 'invalid metric name, dropping datapoint', () => ({ peer: origin, name: JSON.stringify(route.name.slice(0, 200)) }));
+      return;
+    }
+    if (fault === NameFault.EmptyComponent) c.invalidNameEmptyComponent++;
+    else if (fault === NameFault.DisallowedCharacter) c.invalidNameCharacter++;
+    else c.invalidNameStrictLength++;
+    this.limited.warn(`name-strict:${origin}`, 'metric name fails strict validation, dropping datapoint', () => ({
+      peer: origin,
+      reason: STRICT_REASON[fault as StrictFault],
+      name: JSON.stringify(route.name.slice(0, 200)),
+    }));
+  }
+
   private reject(route: Route<DatapointTarget>, origin: string, c: IngestCounters): void {
+    if (route.verdict === RouteVerdict.InvalidRewrite) {
+      c.invalidRewrites++;
+      this.limited.warn(`rewrite:${origin}`, 'a rewrite rule made the metric name empty, unsafe or too long, dropping datapoint', () => ({
+        peer: origin,
+        rewritten: JSON.stringify(route.name.slice(0, 200)),
+      }));
+      return;
+    }
     if (route.verdict === RouteVerdict.Blacklisted) c.blacklistMatches++;
     else if (route.verdict === RouteVerdict.NotWhitelisted) c.whitelistRejects++;
     else if (route.verdict === RouteVerdict.NameTooLong) {

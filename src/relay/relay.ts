@@ -68,9 +68,9 @@ function connectionLimits(c: RelayConfig): unknown[] {
 }
 
 const REBINDABLE = {
-  line: (c: RelayConfig) => [c.listen.line?.tcp, c.listen.line?.maxLineLength, ...connectionLimits(c)],
-  lineTls: (c: RelayConfig) => [c.listen.line?.tls, c.listen.line?.maxLineLength, ...connectionLimits(c)],
-  udp: (c: RelayConfig) => [c.listen.line?.udp, c.listen.line?.maxLineLength],
+  line: (c: RelayConfig) => [c.listen.line?.tcp, c.listen.line?.maxLineLength, c.listen.line?.validation, ...connectionLimits(c)],
+  lineTls: (c: RelayConfig) => [c.listen.line?.tls, c.listen.line?.maxLineLength, c.listen.line?.validation, ...connectionLimits(c)],
+  udp: (c: RelayConfig) => [c.listen.line?.udp, c.listen.line?.maxLineLength, c.listen.line?.validation],
   pickle: (c: RelayConfig) => [c.listen.pickle, ...connectionLimits(c)],
 } as const;
 type Rebindable = keyof typeof REBINDABLE;

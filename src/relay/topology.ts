@@ -24,6 +24,7 @@ import type { HealthGroup } from '../output/groups/health-group';
 import { buildDestination } from '../output/kinds';
 import type { DatapointTarget } from '../model/datapoint-target';
 import type { MetricBatch } from '../model/metric';
+import type { NameValidation } from '../codec/name-validation';
 import { Pipeline } from '../pipeline/pipeline';
 import { buildRouters, type BuiltRouters } from '../routing/build';
 import { CARBON_RELOAD_INTERVAL_MS, Reloader } from '../routing/reloader';
@@ -247,22 +248,23 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
 /** The receivers a config asks for (none started); a reload builds a set for the new config and takes the slots that changed. */
 export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterSet: IngestCounterSet, log: Logger, now: () => number): Listeners {
   const limited = new RateLimitedLog(log);
-  const protocolDeps = (counters: IngestCounters) => ({ sink: pipeline, counters, limited, now });
+  const protocolDeps = (counters: IngestCounters, validation: NameValidation) => ({ sink: pipeline, counters, validation, limited, now });
   const listenerDeps = (counters: IngestCounters) => ({ pipeline, counters, log });
   const { maxConnections, maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge, line, pickle, http } = config.listen;
-  const limits = { maxConnections, maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge };
+  // a listener's own maxConnectionsPerClient, when set, overrides the relay-wide one
+  const limits = (own: { maxConnectionsPerClient?: number }) => ({ maxConnections, maxConnectionsPerClient: own.maxConnectionsPerClient ?? maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge });
   const out: { -readonly [K in keyof Listeners]: Listeners[K] } = {};
   if (line !== undefined) {
-    const lineProtocol = (counters: IngestCounters) => (peer: string): LineProtocol => new LineProtocol(peer, line.maxLineLength, protocolDeps(counters));
+    const lineProtocol = (counters: IngestCounters) => (peer: string): LineProtocol => new LineProtocol(peer, line.maxLineLength, protocolDeps(counters, line.validation));
     if (line.tcp) {
       const c = counterSet.listener('line', 'line');
-      out.line = new StreamListener({ name: 'line', ...line.tcp, ...limits }, { ...listenerDeps(c), protocol: lineProtocol(c) });
+      out.line = new StreamListener({ name: 'line', host: line.tcp.host, port: line.tcp.port, ...limits(line.tcp) }, { ...listenerDeps(c), protocol: lineProtocol(c) });
     }
     if (line.tls) {
       const t = line.tls;
       const c = counterSet.listener('line-tls', 'line');
       out.lineTls = new StreamListener(
-        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, ...limits },
+        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, ...limits(t) },
         { ...listenerDeps(c), protocol: lineProtocol(c) },
       );
     }
@@ -270,9 +272,9 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
   }
   if (pickle?.tcp) {
     const c = counterSet.listener('pickle', 'pickle');
-    const pickleDeps = { ...protocolDeps(c), decoder: new PickleDecoder() };
+    const pickleDeps = { ...protocolDeps(c, pickle.validation), decoder: new PickleDecoder() };
     out.pickle = new StreamListener(
-      { name: 'pickle', ...pickle.tcp, ...limits },
+      { name: 'pickle', host: pickle.tcp.host, port: pickle.tcp.port, ...limits(pickle.tcp) },
       { ...listenerDeps(c), protocol: (peer) => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps) },
     );
   }

@@ -6,7 +6,9 @@ import { HashGroup } from './hash-group';
 import { NameFilter } from './name-filter';
 import type { Reloadable } from './reloader';
 import { DirectTarget, Router, type Target } from './router';
+import { Rewriter } from './rewriter';
 import { RuleSet } from './rule-set';
+import { StrictNameRules } from '../codec/name-validation';
 
 export interface BuiltRouters<D> {
   received: Router<D>;
@@ -64,9 +66,17 @@ export function buildRouters<D>(config: RelayConfig, destinationFor: (d: Destina
   const filter = f === undefined ? undefined : new NameFilter(f, log);
   if (filter !== undefined) reloadables.push(filter);
   const { maxNameLength } = config.listen;
+  // off (and free) unless configured: no strict pass over new names, no rewrite step
+  const strict = usesStrictValidation(config) ? new StrictNameRules(config.listen.strict) : undefined;
+  const rewriter = config.rewrites.length > 0 ? new Rewriter(config.rewrites) : undefined;
   return {
-    received: new Router(rules, { filter, normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize, maxNameLength }),
+    received: new Router(rules, { filter, normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize, maxNameLength, strict, rewriter }),
     internal: new Router(rules, { normalizeTags: config.normalizeTags, cacheSize: 10_000, maxNameLength }),
     reloadables,
   };
+}
+
+function usesStrictValidation(config: RelayConfig): boolean {
+  const { line, pickle } = config.listen;
+  return line?.validation === 'strict' || pickle?.validation === 'strict';
 }

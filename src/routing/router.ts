@@ -1,5 +1,7 @@
-import { DEFAULT_MAX_NAME_LENGTH, isNameTooLong, isValidMetricName } from '../codec/metric-name';
+import { DEFAULT_MAX_NAME_LENGTH, isNameTooLong } from '../codec/metric-name';
+import { baseNameFault, NameFault, type StrictNameRules } from '../codec/name-validation';
 import { FilterVerdict, type NameFilter } from './name-filter';
+import type { Rewriter } from './rewriter';
 import { RouteCache } from './route-cache';
 import type { RuleSet } from './rule-set';
 import { normalizeTaggedName } from './tags';
@@ -26,16 +28,22 @@ export const enum RouteVerdict {
   NotWhitelisted = 3,
   /** Over maxNameLength bytes; decided before the route cache, never cached. */
   NameTooLong = 4,
+  /** A rewrite rule made the name empty, unsafe (whitespace, control characters) or longer than maxNameLength. */
+  InvalidRewrite = 5,
 }
 
 /** The routing decision for one received name; computed once per distinct name and cached. */
 export interface Route<D> {
   readonly verdict: RouteVerdict;
-  /** The name to send (tag-normalised when configured). */
+  /** The name to send (rewritten, then tag-normalised, when configured); for InvalidRewrite, what the rewrite made of it (if within maxNameLength). */
   readonly name: string;
   readonly destinations: readonly D[];
   /** Tag normalisation was on and the name did not parse; it is routed as received (as carbon does). */
   readonly tagError: boolean;
+  /** The worst thing wrong with the received name: each listener refuses faults at or above its validation level's threshold. */
+  readonly fault: NameFault;
+  /** A rewrite rule changed the name. */
+  readonly rewritten: boolean;
 }
 
 export interface RouterOptions {
@@ -44,15 +52,20 @@ export interface RouterOptions {
   cacheSize: number;
   /** listen.maxNameLength: longest name routed, in UTF-8 bytes; default DEFAULT_MAX_NAME_LENGTH. */
   maxNameLength?: number;
+  /** The strict level's rules, when a listener uses it: each distinct name is checked once, with its route. */
+  strict?: StrictNameRules;
+  /** `rewrite:` rules, applied after the filters and before tag normalisation and the rules. */
+  rewriter?: Rewriter;
 }
 
 const NO_DESTINATIONS: readonly never[] = Object.freeze([]);
 
 /**
- * Name -> destinations, as carbon-relay decides it: blacklist, whitelist, tag
- * normalisation, then rules whose targets may be hash groups. Every step is a
- * pure function of the name, so the result is memoised per name; a filter file
- * reload invalidates the memo.
+ * Name -> destinations, as carbon-relay decides it: blacklist, whitelist,
+ * (our) rewrite rules, tag normalisation, then rules whose targets may be hash
+ * groups. Every step is a pure function of the name, so the result (and the
+ * name's validation fault) is memoised per name; a filter file reload
+ * invalidates the memo.
  */
 export class Router<D> {
   private readonly cache: RouteCache<Route<D>>;
@@ -72,7 +85,7 @@ export class Router<D> {
   route(name: string): Route<D> {
     // Before the cache: a name over the limit must never become a key (one per distinct name, each up to a frame long).
     if (name.length > this.alwaysFits && isNameTooLong(name, this.maxNameLength)) {
-      return { verdict: RouteVerdict.NameTooLong, name, destinations: NO_DESTINATIONS, tagError: false };
+      return { verdict: RouteVerdict.NameTooLong, name, destinations: NO_DESTINATIONS, tagError: false, fault: NameFault.None, rewritten: false };
     }
     return this.cache.get(name);
   }
@@ -83,19 +96,37 @@ export class Router<D> {
   }
 
   private resolve(name: string): Route<D> {
-    if (!isValidMetricName(name)) return { verdict: RouteVerdict.InvalidName, name, destinations: [], tagError: false };
+    const base = baseNameFault(name);
+    if (base === NameFault.Unsafe) return dropped(RouteVerdict.InvalidName, name, base);
+    // the base fault outranks any strict one, so strict is only asked about names that pass the base checks
+    const fault = base !== NameFault.None || this.opts.strict === undefined ? base : this.opts.strict.fault(name);
     const f = this.opts.filter?.verdict(name) ?? FilterVerdict.Pass;
-    if (f === FilterVerdict.Blacklisted) return { verdict: RouteVerdict.Blacklisted, name, destinations: [], tagError: false };
-    if (f === FilterVerdict.NotWhitelisted) return { verdict: RouteVerdict.NotWhitelisted, name, destinations: [], tagError: false };
+    if (f === FilterVerdict.Blacklisted) return dropped(RouteVerdict.Blacklisted, name, fault);
+    if (f === FilterVerdict.NotWhitelisted) return dropped(RouteVerdict.NotWhitelisted, name, fault);
     let routed = name;
+    let rewritten = false;
+    if (this.opts.rewriter !== undefined) {
+      const r = this.opts.rewriter.rewrite(name);
+      if (r !== name) {
+        // a rewrite's output is never cleansed (as in carbon-c-relay), so it is held to the bounds every level keeps
+        if (isNameTooLong(r, this.maxNameLength)) return dropped(RouteVerdict.InvalidRewrite, name, fault, true);
+        if (baseNameFault(r) === NameFault.Unsafe) return dropped(RouteVerdict.InvalidRewrite, r, fault, true);
+        routed = r;
+        rewritten = true;
+      }
+    }
     let tagError = false;
     if (this.opts.normalizeTags) {
-      const normalized = normalizeTaggedName(name);
+      const normalized = normalizeTaggedName(routed);
       if (normalized === undefined) tagError = true;
       else routed = normalized;
     }
     const destinations: D[] = [];
     for (const target of this.rules.match(routed)) target.collect(routed, destinations);
-    return { verdict: RouteVerdict.Ok, name: routed, destinations, tagError };
+    return { verdict: RouteVerdict.Ok, name: routed, destinations, tagError, fault, rewritten };
   }
+}
+
+function dropped(verdict: RouteVerdict, name: string, fault: NameFault, rewritten = false): Route<never> {
+  return { verdict, name, destinations: NO_DESTINATIONS, tagError: false, fault, rewritten };
 }

@@ -62,6 +62,16 @@ export class IngestCounters {
   invalidNames = 0;
   /** Datapoints whose name is over listen.maxNameLength UTF-8 bytes. */
   nameTooLong = 0;
+  /** validation: strict: datapoints whose name has an empty path component (`a..b`, `.lead`, `trail.`). */
+  invalidNameEmptyComponent = 0;
+  /** validation: strict: datapoints whose name has a character outside listen.strict.allowedCharacters. */
+  invalidNameCharacter = 0;
+  /** validation: strict: datapoints whose name is over listen.strict.maxLength. */
+  invalidNameStrictLength = 0;
+  /** Datapoints whose name a rewrite rule changed (and that were routed). */
+  rewritten = 0;
+  /** Datapoints dropped because a rewrite made their name empty, unsafe or over maxNameLength. */
+  invalidRewrites = 0;
   /** Datapoints matched by a rule with no destinations (an explicit blackhole). */
   blackholed = 0;
   /** Datapoints whose name matched the blacklist (carbon's blacklistMatches). */
@@ -153,6 +163,11 @@ const INGEST_COUNTERS = {
   invalidPickleItems: 'counter',
   invalidNames: 'counter',
   nameTooLong: 'counter',
+  invalidNameEmptyComponent: 'counter',
+  invalidNameCharacter: 'counter',
+  invalidNameStrictLength: 'counter',
+  rewritten: 'counter',
+  invalidRewrites: 'counter',
   blackholed: 'counter',
   blacklistMatches: 'counter',
   whitelistRejects: 'counter',

@@ -41,7 +41,16 @@ describe('defaults', () => {
     expect(cfg.shutdownTimeoutMs).toBe(10_000);
     expect(cfg.routeCacheSize).toBe(100_000);
     expect(cfg.selfMetrics).toEqual({ intervalMs: 60_000, prefix: undefined });
-    expect(cfg.listen).toEqual({ maxConnections: 1024, maxConnectionsPerClient: 64, idleTimeout: 180_000, proxyProtocol: false, maxConnectionAge: 0, maxNameLength: 4096 });
+    expect(cfg.listen).toEqual({
+      maxConnections: 1024,
+      maxConnectionsPerClient: 64,
+      idleTimeout: 180_000,
+      proxyProtocol: false,
+      maxConnectionAge: 0,
+      maxNameLength: 4096,
+      strict: { allowedCharacters: 'A-Za-z0-9_.-', maxLength: 1024 },
+    });
+    expect(cfg.rewrites).toEqual([]);
     expect(cfg.groups).toEqual([]);
     expect(cfg.filters).toBeUndefined();
     expect(cfg.normalizeTags).toBe(false);
@@ -91,8 +100,9 @@ describe('defaults', () => {
       proxyProtocol: false,
       maxConnectionAge: 0,
       maxNameLength: 4096,
-      line: { tcp: { host: '0.0.0.0', port: 2003 }, udp: { host: '0.0.0.0', port: 2003 }, maxLineLength: 16_384 },
-      pickle: { tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 1_048_576 },
+      strict: { allowedCharacters: 'A-Za-z0-9_.-', maxLength: 1024 },
+      line: { tcp: { host: '0.0.0.0', port: 2003 }, udp: { host: '0.0.0.0', port: 2003 }, maxLineLength: 16_384, validation: 'carbon' },
+      pickle: { tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 1_048_576, validation: 'carbon' },
     });
   });
 

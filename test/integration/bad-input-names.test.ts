@@ -3,34 +3,10 @@ import net from 'node:net';
 import request from 'supertest';
 import type { Relay } from '../../src/relay/relay';
 import { startRelay } from '../helpers/relay';
+import { binfloat, frame, pickleOf, u32le } from '../helpers/pickle-frames';
 import { CaptureServer, waitFor } from '../helpers/sink';
 
 const TS = 1_700_000_000;
-
-function frame(payload: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt32BE(payload.length);
-  return Buffer.concat([h, payload]);
-}
-
-const u32le = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-};
-
-const binfloat = (x: number): Buffer => {
-  const b = Buffer.alloc(9);
-  b[0] = 0x47;
-  b.writeDoubleBE(x, 1);
-  return b;
-};
-
-/** Protocol-2 pickle of [(name, (ts, value))], as Python writes it. */
-function pickleOf(name: string, ts: number, value: number): Buffer {
-  const n = Buffer.from(name, 'utf8');
-  return Buffer.concat([Buffer.from([0x80, 2, 0x5d, 0x28, 0x58]), u32le(n.length), n, binfloat(ts), binfloat(value), Buffer.from([0x86, 0x86, 0x65, 0x2e])]);
-}
 
 /**
  * The issue's amplification frame: one ~1 MB name in a datapoint memoised

@@ -6,6 +6,7 @@ import { makeTestCa, type TestCa } from '../helpers/certs';
 import { stopRelay } from '../helpers/cleanup';
 import { startRelay } from '../helpers/relay';
 import { CaptureServer, waitFor } from '../helpers/sink';
+import { metric } from '../helpers/scrape';
 
 const lines = (prefix: string, n: number, ts = 1700000000): string => Array.from({ length: n }, (_, i) => `${prefix}.${i} ${i} ${ts + i}\n`).join('');
 
@@ -36,19 +37,6 @@ function pickleFrame(name: string, value: number, timestamp: number): Buffer {
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length);
   return Buffer.concat([head, body]);
-}
-
-/** The value of one sample of the relay's /metrics, by name and labels (undefined when absent). */
-async function metric(relay: Relay, name: string, labels: Record<string, string>): Promise<number | undefined> {
-  const body = await (await fetch(`http://127.0.0.1:${relay.topology.admin!.port}/metrics`)).text();
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of body.split('\n')) {
-    const m = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
-    if (m === null || m[1] !== `carbon_fanout_${name}`) continue;
-    const have = (m[2] as string).split(',');
-    if (want.every((w) => have.includes(w)) && have.length === want.length) return Number(m[3]);
-  }
-  return undefined;
 }
 
 async function connected(port: number): Promise<net.Socket> {

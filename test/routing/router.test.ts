@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NameFilter } from '../../src/routing/name-filter';
 import type { RouteCache } from '../../src/routing/route-cache';
+import { NameFault } from '../../src/codec/name-validation';
 import { DirectTarget, Router, RouteVerdict } from '../../src/routing/router';
 import { RuleSet } from '../../src/routing/rule-set';
 import { silentLogger } from '../../src/telemetry/logger';
@@ -16,19 +17,21 @@ describe('Router', () => {
 
   it('routes the tag-normalised name and reports unparsable tags without dropping', () => {
     const r = new Router(rules, { normalizeTags: true, cacheSize: 100 });
-    expect(r.route('host.cpu;z=1;a=2')).toEqual({ verdict: RouteVerdict.Ok, name: 'host.cpu;a=2;z=1', destinations: ['a', 'b'], tagError: false });
-    expect(r.route('mem;=bad')).toEqual({ verdict: RouteVerdict.Ok, name: 'mem;=bad', destinations: ['b'], tagError: true });
+    expect(r.route('host.cpu;z=1;a=2')).toEqual({ verdict: RouteVerdict.Ok, name: 'host.cpu;a=2;z=1', destinations: ['a', 'b'], tagError: false, fault: NameFault.None, rewritten: false });
+    expect(r.route('mem;=bad')).toEqual({ verdict: RouteVerdict.Ok, name: 'mem;=bad', destinations: ['b'], tagError: true, fault: NameFault.None, rewritten: false });
   });
 
-  it('rejects names that would corrupt the line protocol', () => {
+  it('rejects names that would corrupt the line protocol, at every level', () => {
     const r = new Router(rules, { normalizeTags: false, cacheSize: 100 });
-    for (const bad of ['', 'a b', 'a\tb', 'a\u0000b', 'a\u00a0b']) expect(r.route(bad).verdict).toBe(RouteVerdict.InvalidName);
+    for (const bad of ['', 'a b', 'a\tb', 'a\u0000b', 'a\u00a0b', 'a\u0085b', 'a\u2028b']) {
+      expect(r.route(bad)).toMatchObject({ verdict: RouteVerdict.InvalidName, fault: NameFault.Unsafe, destinations: [] });
+    }
   });
 
-  it('rejects C1 control characters (U+0080-U+009F), not only U+0085', () => {
+  it('routes C1 control characters (U+0080-U+009F) but marks them Unprintable, which carbon and strict listeners refuse', () => {
     const r = new Router(rules, { normalizeTags: false, cacheSize: 100 });
-    for (const bad of ['a\u0080b', 'a\u0085b', 'a\u009fb']) expect(r.route(bad).verdict).toBe(RouteVerdict.InvalidName);
-    expect(r.route('a\u00a1b').verdict).toBe(RouteVerdict.Ok);
+    for (const bad of ['a\u0080b', 'a\u009fb', 'a\ufeffb']) expect(r.route(bad)).toMatchObject({ verdict: RouteVerdict.Ok, fault: NameFault.Unprintable, destinations: ['b'] });
+    expect(r.route('a\u00a1b')).toMatchObject({ verdict: RouteVerdict.Ok, fault: NameFault.None });
   });
 
   it('refuses names over maxNameLength UTF-8 bytes before the cache, and never caches them', () => {
@@ -38,7 +41,7 @@ describe('Router', () => {
     expect(r.route('a'.repeat(10)).verdict).toBe(RouteVerdict.Ok);
     expect(cacheSize()).toBe(1);
     const long = 'a'.repeat(11);
-    expect(r.route(long)).toEqual({ verdict: RouteVerdict.NameTooLong, name: long, destinations: [], tagError: false });
+    expect(r.route(long)).toEqual({ verdict: RouteVerdict.NameTooLong, name: long, destinations: [], tagError: false, fault: NameFault.None, rewritten: false });
     expect(r.route('\u00e9'.repeat(5)).verdict).toBe(RouteVerdict.Ok); // 10 bytes
     expect(r.route('\u00e9'.repeat(6)).verdict).toBe(RouteVerdict.NameTooLong); // 12 bytes, 6 units
     expect(r.route('x'.repeat(1_000_000)).verdict).toBe(RouteVerdict.NameTooLong);
