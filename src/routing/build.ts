@@ -11,6 +11,8 @@ import { RuleSet } from './rule-set';
 export interface BuiltRouters<D> {
   received: Router<D>;
   internal: Router<D>;
+  /** aggregation.output as destination/group names: a router that sends every aggregate there (undefined: aggregates go through `internal`). */
+  aggregates?: Router<D>;
   /** Files to poll; after a change both routers must be invalidated. */
   reloadables: Reloadable[];
 }
@@ -64,9 +66,15 @@ export function buildRouters<D>(config: RelayConfig, destinationFor: (d: Destina
   const filter = f === undefined ? undefined : new NameFilter(f, log);
   if (filter !== undefined) reloadables.push(filter);
   const { maxNameLength } = config.listen;
+  const output = config.aggregation?.output;
   return {
     received: new Router(rules, { filter, normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize, maxNameLength }),
     internal: new Router(rules, { normalizeTags: config.normalizeTags, cacheSize: 10_000, maxNameLength }),
+    // a rule set of only a default rule: the same targets (hash and health groups too) the rules would name
+    aggregates:
+      output === undefined || output === 'rules'
+        ? undefined
+        : new Router(new RuleSet([], output.map((name) => targets.get(name) as Target<D>)), { normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize, maxNameLength }),
     reloadables,
   };
 }
