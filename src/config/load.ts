@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KAFKA_MISSING, loadKafkaClient } from '../common/kafka-client';
 import { deepFreeze } from '../common/deep-freeze';
 import { ConfigError, ConfigErrorCode } from './config-error';
-import { configSchema, httpSchema, isHashGroup, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
+import { configSchema, httpSchema, type AggregationInput, isHashGroup, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { compilePythonRegex } from '../common/python/regex';
 import { compileRewrite, RewriteSyntaxError, type CompiledRewrite } from './rewrite-rules';
@@ -36,6 +37,24 @@ export interface RelayConfig {
   readonly dataDir: string | undefined;
   /** Pull sources (Catchpoint pollers), names unique. */
   readonly sources: readonly SourceConfig[];
+  /** undefined: no aggregation. */
+  readonly aggregation: AggregationConfig | undefined;
+}
+
+/** carbon-aggregator's settings; the rules file's text is read with the config, so a reload sees (and the hash covers) its changes. */
+export interface AggregationConfig {
+  /** Absolute path of aggregation-rules.conf. */
+  readonly rulesFile: string;
+  /** Its content, parsed when the aggregator is built (routing/aggregation-rules.ts). */
+  readonly rulesText: string;
+  readonly keepRaw: boolean;
+  /** `rules`, or destination/group names. */
+  readonly output: 'rules' | readonly string[];
+  readonly maxIntervals: number;
+  /** Seconds. */
+  readonly writeBackFrequency: number | undefined;
+  readonly maxAggregates: number;
+  readonly maxValues: number;
 }
 
 /** A relay rule with its pattern compiled. */
@@ -168,6 +187,12 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   });
   if (defaultRule === undefined) throw new ConfigError('exactly one rule must have `default: true`', { file: rules[0].source.file, line: rules[0].source.lineOf(['rules']), path: 'rules' }, ConfigErrorCode.DEFAULT_RULE);
 
+  const aggregation = resolveAggregation(main, cfg.aggregation, dir, names);
+  // an aggregate must see every input datapoint: split over processes, each would emit its own partial value
+  if (aggregation !== undefined && typeof cfg.workers === 'number' && cfg.workers > 1) {
+    throw new ConfigError('aggregation keeps its aggregates in one process: set workers: 1 (or leave workers out, which then means 1)', { file: main.file, line: main.lineOf(['workers']), path: 'workers' }, ConfigErrorCode.SCHEMA);
+  }
+
   const sourceNames = new Set<string>();
   cfg.sources.forEach((s, i) => {
     if (sourceNames.has(s.name)) throw at({ value: s, source: main, path: ['sources', i] }, ['name'], `duplicate source name "${s.name}"`, ConfigErrorCode.DUPLICATE_NAME);
@@ -191,7 +216,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     logLevel: cfg.logLevel,
     shutdownTimeoutMs: cfg.shutdownTimeout,
     shutdownGraceMs: cfg.shutdownGrace,
-    workers: cfg.workers === 'auto' ? os.availableParallelism() : cfg.workers,
+    workers: cfg.workers !== 'auto' ? cfg.workers : aggregation !== undefined ? 1 : os.availableParallelism(),
     admin: cfg.admin,
     routeCacheSize: cfg.routeCacheSize,
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
@@ -206,7 +231,35 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     minTimestampResolution: cfg.minTimestampResolution,
     dataDir,
     sources: cfg.sources,
+    aggregation,
   });
+}
+
+function resolveAggregation(source: ConfigSource, a: AggregationInput | undefined, dir: string, targets: ReadonlySet<string>): AggregationConfig | undefined {
+  if (a === undefined) return undefined;
+  const where = (p: (string | number)[]) => ({ file: source.file, line: source.lineOf(['aggregation', ...p]), path: ['aggregation', ...p].join('.') });
+  if (a.output !== 'rules') {
+    a.output.forEach((name, i) => {
+      if (!targets.has(name)) throw new ConfigError(`unknown destination or group "${name}" (known: ${[...targets].join(', ')})`, where(['output', i]), ConfigErrorCode.UNKNOWN_DESTINATION);
+    });
+  }
+  const rulesFile = path.resolve(dir, a.rules);
+  let rulesText: string;
+  try {
+    rulesText = fs.readFileSync(rulesFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the aggregation rules ${rulesFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, where(['rules']), ConfigErrorCode.READ);
+  }
+  return {
+    rulesFile,
+    rulesText,
+    keepRaw: a.keepRaw,
+    output: a.output,
+    maxIntervals: a.maxIntervals,
+    writeBackFrequency: a.writeBackFrequency === undefined ? undefined : a.writeBackFrequency / 1000,
+    maxAggregates: a.maxAggregates,
+    maxValues: a.maxValues,
+  };
 }
 
 function at<T>(loc: Located<T>, sub: (string | number)[], problem: string, code: ConfigErrorCode): ConfigError {

@@ -295,6 +295,24 @@ export const kafkaSourceSchema = z.strictObject({
   librdkafka: kafkaProperties(['bootstrap.servers', 'group.id', 'enable.auto.commit', 'enable.auto.offset.store', 'auto.offset.reset']),
 });
 
+/** carbon-aggregator's aggregation of received datapoints (README, "Aggregation"). */
+export const aggregationSchema = z.strictObject({
+  /** carbon's aggregation-rules.conf, read unchanged; relative to this file. */
+  rules: z.string().min(1),
+  /** carbon's FORWARD_ALL: datapoints a rule matches are routed raw too. Datapoints no rule matches are always routed. */
+  keepRaw: z.boolean().default(true),
+  /** Where aggregates go: `rules` (the rules, without the filters, as carbon-aggregator relays them) or destination/group names. */
+  output: z.union([z.literal('rules'), z.array(z.string().min(1)).min(1)], { error: 'expected `rules` or a list of destination or group names' }).default('rules'),
+  /** carbon's MAX_AGGREGATION_INTERVALS: intervals behind the current one still re-emitted on late data (and accepted ahead of it). */
+  maxIntervals: z.number().int().min(0).default(5),
+  /** carbon's WRITE_BACK_FREQUENCY: compute at least this often (whole seconds) when a rule's frequency is longer. */
+  writeBackFrequency: duration.pipe(z.number().min(1000, 'must be at least 1s').refine((ms) => ms % 1000 === 0, 'must be whole seconds')).optional(),
+  /** Open aggregates (output names) at most; datapoints for further ones are dropped and counted (aggregateCapHits). */
+  maxAggregates: z.number().int().positive().default(100_000),
+  /** Values held for percentile methods at most, over all aggregates; further ones are dropped and counted (valueCapHits). */
+  maxValues: z.number().int().positive().default(1_000_000),
+});
+
 /** A pull source: fetches datapoints on a schedule (or consumes them) and feeds them to the rules like a receiver. `type` picks the kind. */
 export const sourceSchema = z.discriminatedUnion('type', [catchpointSourceSchema, kafkaSourceSchema]);
 
@@ -435,6 +453,8 @@ export const configSchema = z.strictObject({
   normalizeTags: z.boolean().default(false),
   /** carbon's MIN_TIMESTAMP_RESOLUTION: floor received timestamps to a multiple of this many seconds (0 = off). */
   minTimestampResolution: z.number().int().min(0).default(0),
+  /** Aggregation as carbon-aggregator does it, over received datapoints before routing. */
+  aggregation: aggregationSchema.optional(),
   /** Where the relay keeps state across restarts (destination spools), relative to this file. Setting it turns the spool on (overflow) for network destinations. */
   dataDir: z.string().min(1).optional(),
 });
@@ -455,5 +475,6 @@ export type HttpConfig = z.infer<typeof httpSchema>;
 export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
 export type ConfigObject = z.input<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
+export type AggregationInput = z.infer<typeof aggregationSchema>;
 export type CatchpointSourceConfig = z.infer<typeof catchpointSourceSchema>;
 export type KafkaSourceConfig = z.infer<typeof kafkaSourceSchema>;

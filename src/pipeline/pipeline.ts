@@ -19,11 +19,23 @@ const STRICT_REASON: Readonly<Record<StrictFault, string>> = {
   [NameFault.StrictTooLong]: 'longer than listen.strict.maxLength',
 };
 
+/**
+ * Sees each received datapoint that passed the filters, before it is routed
+ * (the aggregator). Returns false when the datapoint must not be routed raw.
+ */
+export interface ReceivedTap {
+  offer(name: string, timestamp: number, value: number): boolean;
+}
+
 export interface PipelineRouters {
   /** For received datapoints: filters, tags, rules. */
   received: Router<DatapointTarget>;
   /** For the relay's own metrics, which bypass the white/blacklists as in carbon. */
   internal: Router<DatapointTarget>;
+  /** For aggregates when aggregation sends them to named destinations; undefined: through `internal` (the rules). */
+  aggregates?: Router<DatapointTarget>;
+  /** Aggregation, when configured: fed every received datapoint before routing. */
+  tap?: ReceivedTap;
 }
 
 /**
@@ -55,12 +67,22 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters, Na
       const ts = batch.timestamps;
       for (let i = 0; i < batch.length; i++) ts[i] = Math.floor(Math.trunc(ts[i]) / res) * res;
     }
-    counters.metricsReceived += this.offer(batch, origin, this.routers.received, counters, faultThreshold(validation));
+    counters.metricsReceived += this.offer(batch, origin, this.routers.received, counters, faultThreshold(validation), this.routers.tap);
   }
 
   /** The relay's own metrics: routed like any other, not counted as received, not filtered. */
   acceptInternal(batch: MetricBatch): void {
-    this.offer(batch, 'self-metrics', this.routers.internal, this.counters, CARBON_THRESHOLD);
+    this.offer(batch, 'self-metrics', this.routers.internal, this.counters, CARBON_THRESHOLD, undefined);
+  }
+
+  /**
+   * Aggregates: routed to the configured destinations, or by the rules without
+   * the filters (as carbon-aggregator relays what it generates); never
+   * aggregated again, not counted as received.
+   */
+  acceptAggregates(batch: MetricBatch): void {
+    const r = this.routers;
+    this.offer(batch, 'aggregator', r.aggregates ?? r.internal, this.counters, CARBON_THRESHOLD, undefined);
   }
 
   /** Convenience for single-datapoint producers (HTTP, pollers); same path as accept(). */
@@ -104,7 +126,7 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters, Na
   }
 
   /** Returns how many datapoints were accepted for routing. */
-  private offer(batch: MetricBatch, origin: string, router: Router<DatapointTarget>, c: IngestCounters, threshold: NameFault): number {
+  private offer(batch: MetricBatch, origin: string, router: Router<DatapointTarget>, c: IngestCounters, threshold: NameFault, tap: ReceivedTap | undefined): number {
     const { names, values, timestamps } = batch;
     let accepted = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -121,6 +143,7 @@ export class Pipeline implements PressureListener, MetricSink<IngestCounters, Na
       accepted++;
       if (route.tagError) c.invalidTags++;
       if (route.rewritten) c.rewritten++;
+      if (tap !== undefined && !tap.offer(route.name, timestamps[i], values[i])) continue;
       const dests = route.destinations;
       if (dests.length === 0) {
         c.blackholed++;

@@ -11,7 +11,7 @@ import type { SelfMetrics } from '../telemetry/self-metrics';
 import { HttpListener } from '../ingest/http/server';
 import { buildSource, sourceStateDir } from '../sources/build';
 import { defaultSelfMetricsPrefix } from '../telemetry/self-metrics';
-import { buildHttpFrontDoor, buildListeners, buildRouting, buildTopology, httpDeps, type Listeners, type RoutingPart, type Topology, type TopologyDeps } from './topology';
+import { buildHttpFrontDoor, buildListeners, buildRouting, buildTopology, httpDeps, pipelineRouters, type Listeners, type RoutingPart, type Topology, type TopologyDeps } from './topology';
 
 export type RelayDeps = TopologyDeps;
 
@@ -173,16 +173,22 @@ export class Relay {
     await old.reloader.stop(Date.now());
     for (const g of old.healthGroups) await g.stop(Date.now());
     t.pipeline.flow.watch([...routing.destinations.values()]);
-    t.pipeline.replaceRouters(routing.routers);
+    t.pipeline.replaceRouters(pipelineRouters(routing));
     replaceContents(t.lists.destinations, [...routing.destinations.values()]);
     replaceContents(t.lists.healthGroups, routing.healthGroups);
-    replaceContents(t.lists.reporters, [t.lists.ingestReporter, ...routing.destinations.values(), ...routing.healthGroups, ...t.sources.values()]);
+    replaceContents(t.lists.reporters, [t.lists.ingestReporter, t.lists.aggregationReporter, ...routing.destinations.values(), ...routing.healthGroups, ...t.sources.values()]);
     live.config = next;
     live.hash = hash;
     live.routing = routing;
     await routing.reloader.start();
     for (const g of routing.healthGroups) await g.start();
     const reconfigured: string[] = [];
+    if (old.aggregator !== routing.aggregator) {
+      // the old one emits what it holds (through the new routing); the new one starts empty, as carbon clears its buffers on new rules
+      await old.aggregator?.stop(Date.now());
+      await routing.aggregator?.start();
+      reconfigured.push('aggregation');
+    }
     if (rebind.length > 0) {
       await this.rebindListeners(next, rebind);
       reconfigured.push(...rebind.map((k) => this.topology.listeners[k]?.name ?? k));
@@ -324,7 +330,7 @@ export class Relay {
     }
     if (changed.length > 0) {
       replaceContents(t.lists.sources, [...t.sources.values()]);
-      replaceContents(t.lists.reporters, [t.lists.ingestReporter, ...t.lists.destinations, ...t.lists.healthGroups, ...t.sources.values()]);
+      replaceContents(t.lists.reporters, [t.lists.ingestReporter, t.lists.aggregationReporter, ...t.lists.destinations, ...t.lists.healthGroups, ...t.sources.values()]);
     }
     return changed;
   }
@@ -363,7 +369,10 @@ export class Relay {
     // Producers stop first, so what they already handed over is delivered below.
     const produced = await Promise.all(t.producers.map((c) => c.stop(producerDeadline)));
     const routing = t.live.routing;
-    const background: StopReport[] = [await routing.reloader.stop(deadline)];
+    const background: StopReport[] = [];
+    // before the destinations stop: the aggregates it emits at stop are delivered with the rest
+    if (routing.aggregator !== undefined) background.push(await routing.aggregator.stop(deadline));
+    background.push(await routing.reloader.stop(deadline));
     for (const g of routing.healthGroups) background.push(await g.stop(deadline));
     for (const c of t.background) background.push(await c.stop(deadline));
     const destinations = await Promise.all([...routing.destinations.values()].map((d) => d.stop(deadline)));
@@ -383,6 +392,7 @@ export class Relay {
 
 async function startRouting(routing: RoutingPart): Promise<void> {
   for (const d of routing.destinations.values()) await d.start();
+  await routing.aggregator?.start();
   await routing.reloader.start();
   for (const g of routing.healthGroups) await g.start();
 }

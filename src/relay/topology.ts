@@ -25,7 +25,11 @@ import { buildDestination } from '../output/kinds';
 import type { DatapointTarget } from '../model/datapoint-target';
 import type { MetricBatch } from '../model/metric';
 import type { NameValidation } from '../codec/name-validation';
-import { Pipeline } from '../pipeline/pipeline';
+import { Pipeline, type PipelineRouters } from '../pipeline/pipeline';
+import { Aggregator } from '../aggregation/aggregator';
+import { AggregationCounters, aggregationCounterReporter } from '../aggregation/counters';
+import { parseAggregationRules } from '../routing/aggregation-rules';
+import type { Timers } from '../common/timers';
 import { buildRouters, type BuiltRouters } from '../routing/build';
 import { CARBON_RELOAD_INTERVAL_MS, Reloader } from '../routing/reloader';
 import { buildSources } from '../sources/build';
@@ -70,6 +74,8 @@ export interface RoutingPart {
   readonly healthGroups: readonly HealthGroup[];
   readonly routers: BuiltRouters<DatapointTarget>;
   readonly reloader: Reloader;
+  /** The config's `aggregation`; a reload that leaves it (and its rules file) as it was keeps this one, with what it holds. */
+  readonly aggregator: Aggregator | undefined;
 }
 
 export interface RoutingDeps {
@@ -77,6 +83,15 @@ export interface RoutingDeps {
   now: () => number;
   pressure: PressureListener;
   dataDir: string | undefined;
+  timers: Timers;
+  /** Every aggregator's counters (one object, so they never go backwards across reloads) and where aggregates go. */
+  aggregation: { counters: AggregationCounters; emit: (batch: MetricBatch) => void };
+}
+
+/** What the pipeline routes with for a routing part: its routers, and its aggregator as the tap on received datapoints. */
+export function pipelineRouters(routing: RoutingPart): PipelineRouters {
+  const { received, internal, aggregates } = routing.routers;
+  return { received, internal, aggregates, tap: routing.aggregator };
 }
 
 /** The config in force and what was built from it; a reload replaces all three together. */
@@ -101,6 +116,7 @@ export interface Topology {
     readonly healthGroups: HealthGroup[];
     readonly reporters: CounterReporter[];
     readonly ingestReporter: CounterReporter;
+    readonly aggregationReporter: CounterReporter;
     readonly sources: Source[];
   };
   readonly routingDeps: RoutingDeps;
@@ -134,6 +150,8 @@ export interface Topology {
  */
 export function buildRouting(config: RelayConfig, deps: RoutingDeps, keep?: { config: RelayConfig; routing: RoutingPart }): RoutingPart {
   const { log } = deps;
+  // first: a bad rules file must refuse the config before anything is built
+  const aggregator = buildAggregator(config, deps, keep);
   const previous = new Map((keep?.config.destinations ?? []).map((d) => [d.name, JSON.stringify(d)]));
   const destinations = new Map<string, Destination>();
   for (const d of config.destinations) {
@@ -151,7 +169,21 @@ export function buildRouting(config: RelayConfig, deps: RoutingDeps, keep?: { co
     routers.received.invalidate();
     routers.internal.invalidate();
   });
-  return { destinations, healthGroups, routers, reloader };
+  return { destinations, healthGroups, routers, reloader, aggregator };
+}
+
+/** The aggregator a config asks for: the one in force when nothing it is built from changed, else a new one (not started). */
+function buildAggregator(config: RelayConfig, deps: RoutingDeps, keep: { config: RelayConfig; routing: RoutingPart } | undefined): Aggregator | undefined {
+  const a = config.aggregation;
+  if (a === undefined) return undefined;
+  const settings = (c: RelayConfig): string => JSON.stringify([c.aggregation, c.routeCacheSize]);
+  if (keep?.routing.aggregator !== undefined && settings(keep.config) === settings(config)) return keep.routing.aggregator;
+  const rules = parseAggregationRules(a.rulesText, a.rulesFile);
+  const { keepRaw, maxIntervals, writeBackFrequency, maxAggregates, maxValues } = a;
+  return new Aggregator(
+    { rules, keepRaw, maxIntervals, writeBackFrequency, maxAggregates, maxValues, nameCacheSize: config.routeCacheSize },
+    { emit: deps.aggregation.emit, counters: deps.aggregation.counters, log: deps.log, now: deps.now, timers: deps.timers },
+  );
 }
 
 /** Turns a validated config into a topology. Builds only: opens nothing, starts nothing. */
@@ -162,9 +194,11 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   // the pipeline exists only once the routers do, which need the destinations: pressure is forwarded late
   let pipeline: Pipeline | undefined;
   const pressure = { onPressure: (d: Destination, high: boolean) => pipeline?.onPressure(d, high) };
-  const routingDeps: RoutingDeps = { log, now, pressure, dataDir: config.dataDir };
+  const aggregationCounters = new AggregationCounters();
+  const aggregation = { counters: aggregationCounters, emit: (b: MetricBatch) => pipeline?.acceptAggregates(b) };
+  const routingDeps: RoutingDeps = { log, now, pressure, dataDir: config.dataDir, timers: deps.timers ?? realTimers, aggregation };
   const routing = buildRouting(config, routingDeps);
-  pipeline = new Pipeline(routing.routers, counters.relay, log, config.minTimestampResolution);
+  pipeline = new Pipeline(pipelineRouters(routing), counters.relay, log, config.minTimestampResolution);
   pipeline.flow.watch([...routing.destinations.values()]);
   // live lists: a reload replaces their contents in place, between two events, so every reader follows
   const destinationList = [...routing.destinations.values()];
@@ -181,7 +215,8 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   const listeners = buildListeners(config, pipeline, counters, log, now);
 
   const ingestReporter = ingestCounterReporter(() => counters.total(), () => live.config.listen.http !== undefined, counters.httpResponses);
-  const reporters: CounterReporter[] = [ingestReporter, ...destinationList, ...healthGroups, ...sources.values()];
+  const aggregationReporter = aggregationCounterReporter(aggregationCounters, () => live.config.aggregation !== undefined);
+  const reporters: CounterReporter[] = [ingestReporter, aggregationReporter, ...destinationList, ...healthGroups, ...sources.values()];
   const p = pipeline;
   const selfMetrics = new SelfMetrics(
     { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
@@ -219,6 +254,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
       destinations: destinationList,
       groups: healthGroups,
       sources: sourceList,
+      aggregation: aggregationReporter,
       version: status.version,
       get configHash() {
         return live.hash;
@@ -227,7 +263,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   const admin = config.admin === false ? undefined : new AdminListener(config.admin, { status, readiness, log, metrics: () => prometheus().scrape() });
   return {
     live,
-    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter, sources: sourceList },
+    lists: { destinations: destinationList, healthGroups, reporters, ingestReporter, aggregationReporter, sources: sourceList },
     routingDeps,
     readiness,
     status,

@@ -3,13 +3,17 @@ import { ConfigError, ConfigErrorCode } from '../config/config-error';
 import type { Logger } from '../telemetry/logger';
 import { compilePythonRegex } from '../common/python/regex';
 
-const METHODS = new Set(['sum', 'avg', 'min', 'max', 'p50', 'p75', 'p80', 'p90', 'p95', 'p99', 'p999', 'count']);
+/** carbon 1.1's AGGREGATION_METHODS (aggregator/rules.py), every one of them. */
+export const AGGREGATION_METHODS = ['sum', 'avg', 'min', 'max', 'p50', 'p75', 'p80', 'p90', 'p95', 'p99', 'p999', 'count'] as const;
+export type AggregationMethod = (typeof AGGREGATION_METHODS)[number];
+const METHODS: ReadonlySet<string> = new Set(AGGREGATION_METHODS);
 
 /**
- * One line of carbon's aggregation-rules.conf, `output (freq) = method input`,
- * reduced to what routing needs: the aggregate name a metric belongs to.
- * aggregated-consistent-hashing hashes on those names, so every input of one
- * aggregate lands on the same carbon-aggregator.
+ * One line of carbon's aggregation-rules.conf, `output (freq) = method input`.
+ * Routing needs only the aggregate name a metric belongs to
+ * (aggregated-consistent-hashing hashes on those names, so every input of one
+ * aggregate lands on the same carbon-aggregator); the aggregator also uses the
+ * method and the frequency.
  */
 export class AggregationRule {
   readonly regex: RegExp;
@@ -17,6 +21,9 @@ export class AggregationRule {
   constructor(
     readonly input: string,
     readonly output: string,
+    readonly method: AggregationMethod,
+    /** Seconds per interval (a positive integer). */
+    readonly frequency: number,
   ) {
     this.regex = compilePythonRegex(buildRegex(input), { ignoreCase: false, anchorStart: true });
   }
@@ -70,6 +77,9 @@ export function parseAggregationRules(text: string, file: string): AggregationRu
     const right = line.slice(eq + 1).trim().split(/\s+/);
     if (left.length !== 2 || right.length !== 2) fail('expected "output (frequency) = method input"');
     if (!/^\(?\d+\)?$/.test(left[1])) fail(`frequency ${JSON.stringify(left[1])} is not an integer`);
+    // carbon accepts 0 and then fails every matching datapoint (timestamp % 0)
+    const frequency = Number(left[1].replace(/[()]/g, ''));
+    if (frequency === 0) fail('frequency must be at least 1 second');
     if (!METHODS.has(right[0])) fail(`unknown method ${JSON.stringify(right[0])}`);
     // carbon fails each matching datapoint with a KeyError at run time; a rule that can never work is refused up front
     const fields = new Set([...right[1].matchAll(/<<?([^<>]*)>>?/g)].map((m) => m[1]));
@@ -80,7 +90,7 @@ export function parseAggregationRules(text: string, file: string): AggregationRu
     }
     if (template.replace(/%\(([^)]*)\)s/g, '').includes('%')) fail(`output ${JSON.stringify(left[0])} has a stray % or unbalanced < >`);
     try {
-      rules.push(new AggregationRule(right[1], left[0]));
+      rules.push(new AggregationRule(right[1], left[0], right[0] as AggregationMethod, frequency));
     } catch (err) {
       fail(`input pattern is not a valid regex: ${(err as Error).message}`);
     }

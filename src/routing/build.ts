@@ -13,6 +13,8 @@ import { StrictNameRules } from '../codec/name-validation';
 export interface BuiltRouters<D> {
   received: Router<D>;
   internal: Router<D>;
+  /** aggregation.output as destination/group names: a router that sends every aggregate there (undefined: aggregates go through `internal`). */
+  aggregates?: Router<D>;
   /** Files to poll; after a change both routers must be invalidated. */
   reloadables: Reloadable[];
 }
@@ -69,9 +71,15 @@ export function buildRouters<D>(config: RelayConfig, destinationFor: (d: Destina
   // off (and free) unless configured: no strict pass over new names, no rewrite step
   const strict = usesStrictValidation(config) ? new StrictNameRules(config.listen.strict) : undefined;
   const rewriter = config.rewrites.length > 0 ? new Rewriter(config.rewrites) : undefined;
+  const output = config.aggregation?.output;
   return {
     received: new Router(rules, { filter, normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize, maxNameLength, strict, rewriter }),
     internal: new Router(rules, { normalizeTags: config.normalizeTags, cacheSize: 10_000, maxNameLength }),
+    // a rule set of only a default rule: the same targets (hash and health groups too) the rules would name
+    aggregates:
+      output === undefined || output === 'rules'
+        ? undefined
+        : new Router(new RuleSet([], output.map((name) => targets.get(name) as Target<D>)), { normalizeTags: config.normalizeTags, cacheSize: config.routeCacheSize, maxNameLength }),
     reloadables,
   };
 }

@@ -108,6 +108,13 @@ export const FAMILIES = {
   source_rebalances_total: counter('Kafka sources: partition assignments received.', 'source'),
   source_pauses_total: counter('Kafka sources: times consumption paused because destinations were pressured.', 'source'),
   source_last_success_timestamp_seconds: across(gauge('Unix time the last fully successful poll finished (0: none yet).', 'source'), 'max'),
+
+  aggregation_datapoints_total: counter('Datapoints added to aggregates (a datapoint feeding two aggregates counts twice).'),
+  aggregation_emitted_total: counter('Aggregate values emitted, re-emissions of an interval that received late values included (carbon aggregateDatapointsSent).'),
+  aggregation_dropped_total: counter('Datapoints the aggregator refused, by reason: max_aggregates (a new aggregate over the cap), max_values (percentile values over the cap), late (interval older than maxIntervals), future (interval more than maxIntervals ahead).', 'reason'),
+  aggregation_raw_consumed_total: counter('Received datapoints not routed raw because they were aggregated (keepRaw false, or named like their own aggregate).'),
+  aggregation_open_aggregates: gauge('Aggregates open now (carbon allocatedBuffers).'),
+  aggregation_held_values: gauge('Values held for percentile methods now.'),
 } as const satisfies Record<string, Family>;
 
 export type FamilyName = keyof typeof FAMILIES;
@@ -256,6 +263,19 @@ export const SOURCE_TARGETS: Readonly<Record<string, Target | null>> = {
   pauses: to('source_pauses_total'),
 };
 
+/** Aggregator keys (reporter path `aggregator`). */
+export const AGGREGATION_TARGETS: Readonly<Record<string, Target | null>> = {
+  datapointsAggregated: to('aggregation_datapoints_total'),
+  aggregatesEmitted: to('aggregation_emitted_total'),
+  aggregateCapHits: to('aggregation_dropped_total', 'max_aggregates'),
+  valueCapHits: to('aggregation_dropped_total', 'max_values'),
+  lateDatapoints: to('aggregation_dropped_total', 'late'),
+  futureDatapoints: to('aggregation_dropped_total', 'future'),
+  rawConsumed: to('aggregation_raw_consumed_total'),
+  openAggregates: to('aggregation_open_aggregates'),
+  heldValues: to('aggregation_held_values'),
+};
+
 const API_ERRORS = 'apiErrors.';
 
 /** Own keys only: a reported key such as `constructor` must not find Object.prototype's. */
@@ -263,7 +283,7 @@ function lookup(table: Readonly<Record<string, Target | null>>, key: string): Ta
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
-export type Scope = 'relay' | 'destination' | 'group' | 'source';
+export type Scope = 'relay' | 'destination' | 'group' | 'source' | 'aggregator';
 
 /** Where a reported key goes: a target, null when deliberately not exported, undefined when unknown. */
 export function targetOf(scope: Scope, key: string): Target | null | undefined {
@@ -283,5 +303,7 @@ export function targetOf(scope: Scope, key: string): Target | null | undefined {
     case 'source':
       if (key.startsWith(API_ERRORS)) return { family: 'source_api_errors_total', kind: key.slice(API_ERRORS.length) };
       return lookup(SOURCE_TARGETS, key);
+    case 'aggregator':
+      return lookup(AGGREGATION_TARGETS, key);
   }
 }

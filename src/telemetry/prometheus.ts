@@ -43,6 +43,8 @@ export interface PrometheusInputs {
   readonly destinations: readonly ExportedDestination[];
   readonly groups: readonly ExportedGroup[];
   readonly sources: readonly ExportedSource[];
+  /** The aggregator's counters (it reports none while aggregation is off). */
+  readonly aggregation?: CounterReporter;
   readonly version: string;
   readonly configHash: string;
 }
@@ -175,6 +177,7 @@ export class PrometheusExporter {
       add('group_members', { group: g.name }, g.memberHealth().length);
     }
     for (const s of i.sources) visitAll('source', s, { source: s.name });
+    if (i.aggregation !== undefined) visitAll('aggregator', i.aggregation, {});
     return out;
   }
 }

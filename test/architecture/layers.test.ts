@@ -34,6 +34,7 @@ describe('layers', () => {
       ['ingest-hands-to-pipeline', 'src/ingest/zz-layer-probe.ts', "import type { Destination } from '../output/destination';\nexport type Probe = Destination;\n"],
       ['config-is-data', 'src/config/zz-layer-probe.ts', "import type { Router } from '../routing/router';\nexport type Probe = Router<string>;\n"],
       ['output-knows-no-input', 'src/output/zz-layer-probe.ts', "import type { Pipeline } from '../pipeline/pipeline';\nexport type Probe = Pipeline;\n"],
+      ['aggregation-hands-back', 'src/aggregation/zz-layer-probe.ts', "import type { Pipeline } from '../pipeline/pipeline';\nexport type Probe = Pipeline;\n"],
       ['nothing-imports-cli', 'src/relay/zz-layer-probe.ts', "import { main } from '../cli';\nexport const probe = main;\n"],
       ['only-cli-forks', 'src/admin/zz-layer-probe.ts', "import type { Primary } from '../cluster/primary';\nexport type Probe = Primary;\n"],
       ['no-cycles', 'src/model/zz-layer-probe.ts', "import type { Probe2 } from './zz-layer-probe-2';\nexport type Probe = Probe2;\n"],

@@ -43,13 +43,13 @@ export function canConnect(port: number): Promise<boolean> {
 }
 
 
-export type CarbonProgram = 'cache' | 'relay';
+export type CarbonProgram = 'cache' | 'relay' | 'aggregator';
 
 export interface CarbonDaemonSpec {
   program: CarbonProgram;
-  /** Keys for the `[cache]` or `[relay]` section, besides the directories this helper points into its temp dir. */
+  /** Keys for the `[cache]`, `[relay]` or `[aggregator]` section, besides the directories this helper points into its temp dir. */
   settings: Record<string, string | number | boolean>;
-  /** More files for CONF_DIR, by name (storage-schemas.conf, relay-rules.conf). */
+  /** More files for CONF_DIR, by name (storage-schemas.conf, relay-rules.conf, aggregation-rules.conf). */
   files?: Record<string, string>;
   /** Ports on 127.0.0.1 that must accept connections before start() resolves. */
   readyPorts: readonly number[];
@@ -255,6 +255,30 @@ export async function startCarbonRelay(destinations: readonly string[], protocol
       DESTINATION_PROTOCOL: protocol,
     },
     files: { 'relay-rules.conf': `[default]\ndefault = true\ndestinations = ${list}\n` },
+    readyPorts: [line, pickle],
+  }));
+  return { daemon, linePort: ports[0], picklePort: ports[1] };
+}
+
+export interface CarbonAggregator {
+  daemon: CarbonDaemon;
+  linePort: number;
+  picklePort: number;
+}
+
+/** carbon-aggregator with `rules` as CONF_DIR/aggregation-rules.conf, relaying (aggregates and forwarded datapoints) to `destinations` (`host:port`). */
+export async function startCarbonAggregator(destinations: readonly string[], rules: string, settings: CarbonDaemonSpec['settings'] = {}): Promise<CarbonAggregator> {
+  const { daemon, ports } = await startOnFreePorts(2, ([line, pickle]) => ({
+    program: 'aggregator',
+    settings: {
+      LINE_RECEIVER_INTERFACE: '127.0.0.1',
+      LINE_RECEIVER_PORT: line,
+      PICKLE_RECEIVER_INTERFACE: '127.0.0.1',
+      PICKLE_RECEIVER_PORT: pickle,
+      DESTINATIONS: destinations.join(', '),
+      ...settings,
+    },
+    files: { 'aggregation-rules.conf': rules },
     readyPorts: [line, pickle],
   }));
   return { daemon, linePort: ports[0], picklePort: ports[1] };

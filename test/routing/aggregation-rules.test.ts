@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/telemetry/logger';
 import { tempDir } from '../helpers/relay';
 
 describe('aggregation rules (carbon-aggregator naming, for aggregated-consistent-hashing)', () => {
-  const rules = (fixture.rules as [string, string][]).map(([output, input]) => new AggregationRule(input, output));
+  const rules = (fixture.rules as [string, string][]).map(([output, input]) => new AggregationRule(input, output, 'sum', 60));
 
   it.each(fixture.cases as [string, (string | null)[]][])('%j maps like carbon AggregationRule.get_aggregate_metric', (metric, expected) => {
     expect(rules.map((r) => r.aggregateName(metric) ?? null)).toEqual(expected);
@@ -18,6 +18,8 @@ describe('aggregation rules (carbon-aggregator naming, for aggregated-consistent
     expect(() => parseAggregationRules(text, 'agg.conf')).toThrow(new ConfigError('invalid aggregation rule: expected "output (frequency) = method input"', { file: 'agg.conf', line: 4 }, 'CF_ERR_CONFIG_AGGREGATION_RULES'));
     expect(() => parseAggregationRules('a (60) = median b', 'agg.conf')).toThrow(/line|unknown method "median"/);
     expect(parseAggregationRules('all.<a> (60) = sum x.<a>', 'f').map((r) => r.output)).toEqual(['all.<a>']);
+    expect(parseAggregationRules('a.<x> (10) = p999 b.<x>\nc (60 = count d', 'f').map((r) => [r.method, r.frequency])).toEqual([['p999', 10], ['count', 60]]);
+    expect(() => parseAggregationRules('a (0) = sum b', 'agg.conf')).toThrow(/agg\.conf:1: invalid aggregation rule: frequency must be at least 1 second/);
   });
 
   it('refuses an output naming a field its input does not capture (carbon drops every matching datapoint with a KeyError)', () => {

@@ -216,7 +216,7 @@ describe('Prometheus /metrics on the admin listener', () => {
     const scopeOf = (r: CounterReporter): Scope => {
       if (r.counterPath === '') return 'relay';
       const head = r.counterPath.split('.')[0];
-      return head === 'destinations' ? 'destination' : head === 'groups' ? 'group' : 'source';
+      return head === 'destinations' ? 'destination' : head === 'groups' ? 'group' : head === 'aggregator' ? 'aggregator' : 'source';
     };
     const unknown: string[] = [];
     for (const r of relay.topology.lists.reporters) r.reportCounters((key) => targetOf(scopeOf(r), key) === undefined && unknown.push(`${r.counterPath}:${key}`));
