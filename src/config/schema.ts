@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
-import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, listenAddress, port, tlsListen } from './schema-types';
+import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, lineListenAddress, lineTlsListen, listenAddress, port } from './schema-types';
 
 export {
   destinationSchema,
@@ -343,9 +343,9 @@ export const configSchema = z.strictObject({
       maxNameLength: z.number().int().min(1).max(16_000).default(4096),
       line: z
         .strictObject({
-          tcp: listenAddress.optional(),
-          udp: listenAddress.optional(),
-          tls: tlsListen.optional(),
+          tcp: lineListenAddress.optional(),
+          udp: lineListenAddress.optional(),
+          tls: lineTlsListen.optional(),
           maxLineLength: z.number().int().positive().default(16_384),
         })
         .optional(),

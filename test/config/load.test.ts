@@ -91,7 +91,7 @@ describe('defaults', () => {
       proxyProtocol: false,
       maxConnectionAge: 0,
       maxNameLength: 4096,
-      line: { tcp: { host: '0.0.0.0', port: 2003 }, udp: { host: '0.0.0.0', port: 2003 }, maxLineLength: 16_384 },
+      line: { tcp: { host: '0.0.0.0', port: 2003, timestampOptional: true }, udp: { host: '0.0.0.0', port: 2003, timestampOptional: true }, maxLineLength: 16_384 },
       pickle: { tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 1_048_576 },
     });
   });
