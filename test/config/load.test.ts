@@ -53,6 +53,7 @@ describe('defaults', () => {
         host: '127.0.0.1',
         port: 2004,
         protocol: 'pickle',
+        apiKeyMode: 'prefixIfMissing',
         maxFrameBytes: 1_000_000,
         maxLineBytes: 16_384,
         tls: false,
