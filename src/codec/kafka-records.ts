@@ -2,6 +2,7 @@ import type { ByteWriter } from './byte-writer';
 import type { DatapointView } from '../model/datapoint-view';
 import type { Encoder } from './encoder';
 import { formatTimestamp, formatValue } from './line-encoder';
+import type { NamePrefix } from './name-prefix';
 import { PickleEncoder } from './pickle-encoder';
 
 /**
@@ -50,8 +51,8 @@ export type KafkaPartitioner = (key: Uint8Array, start: number, end: number, par
 export interface KafkaRecordEncoderOptions {
   /** `line`: newline-terminated plaintext lines (go-carbon's Kafka receiver); `pickle`: one carbon pickle payload, without the 4-byte length header (message boundaries frame it). */
   format: 'line' | 'pickle';
-  /** Prefixed to every name (Hosted Graphite's API key), and part of the key. */
-  prefix: string;
+  /** Prefixed to the names (Hosted Graphite's API key, see NamePrefix), and part of the key. */
+  prefix: NamePrefix;
   /** Largest record value. */
   maxMessageBytes: number;
   /** Largest plaintext line, newline included (line format). */
@@ -93,7 +94,7 @@ export class KafkaRecordEncoder implements Encoder {
   constructor(private readonly opts: KafkaRecordEncoderOptions) {
     // a pickle payload plus the 4-byte frame header PickleEncoder writes (stripped below)
     this.pickle = new PickleEncoder(opts.prefix, opts.maxMessageBytes + 4);
-    this.prefixBytes = Buffer.from(opts.prefix, 'utf8');
+    this.prefixBytes = opts.prefix.bytes;
   }
 
   encode(queue: DatapointView, max: number, out: ByteWriter): number {
@@ -120,7 +121,7 @@ export class KafkaRecordEncoder implements Encoder {
       const tail = format === 'line' ? ' ' + formatValue(queue.valueAt(k)) + ' ' + formatTimestamp(queue.timestampAt(k)) + '\n' : '';
       pos = this.ensureScratch(pos, this.prefixBytes.length + name.length * 3 + tail.length);
       const start = pos;
-      pos += this.prefixBytes.copy(this.scratch, pos);
+      if (this.opts.prefix.appliesTo(name)) pos += this.prefixBytes.copy(this.scratch, pos);
       pos += this.scratch.write(name, pos, 'utf8');
       const keyEnd = pos;
       pos += this.scratch.write(tail, pos, 'latin1');

@@ -14,6 +14,13 @@ export const enum LineVerdict {
   NanValue = 3,
   /** Blank line (carbon logs these as invalid too). */
   Empty = 4,
+  /** Accepted without a timestamp (`timestampOptional`): it got the relay's clock, in whole seconds. */
+  OkTimestampAssigned = 5,
+}
+
+/** Whether the line became a datapoint (with its own timestamp or the relay's). */
+export function isAccepted(v: LineVerdict): boolean {
+  return v === LineVerdict.Ok || v === LineVerdict.OkTimestampAssigned;
 }
 
 /** ASCII bytes Python's str.split() treats as separators: \t\n\v\f\r, \x1c-\x1f and space. */
@@ -25,7 +32,8 @@ function isAsciiSpace(c: number): boolean {
  * Carbon's plaintext line: `name value timestamp`, fields split like Python
  * str.split(), numbers parsed like float(). A timestamp with int(ts) == -1
  * means "now"; with `timestampOptional` (Hosted Graphite's format) a missing
- * one does too. Pure: bytes in, datapoint appended to the batch.
+ * one does too, as whole seconds, and the verdict says so (OkTimestampAssigned)
+ * so a receiver can count such clients. Pure: bytes in, datapoint appended to the batch.
  */
 export function decodeLine(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional = false): LineVerdict {
   // Fields as [s0,e0) [s1,e1) [s2,e2); bail to the string path on any non-ASCII byte.
@@ -47,9 +55,9 @@ export function decodeLine(buf: Buffer, start: number, end: number, batch: Metri
     field++;
   }
   if (field === 0) return LineVerdict.Empty;
-  if (field !== 3 && !(field === 2 && timestampOptional)) return LineVerdict.Malformed;
+  if (field !== 3) return field === 2 && timestampOptional ? withoutTimestamp(latin1Slice(buf, s0, e0), parseAsciiFloat(buf, s1, e1), batch, nowSeconds) : LineVerdict.Malformed;
   const value = parseAsciiFloat(buf, s1, e1);
-  const ts = field === 2 ? nowSeconds : parseAsciiFloat(buf, s2, e2);
+  const ts = parseAsciiFloat(buf, s2, e2);
   if (value === undefined || ts === undefined) return LineVerdict.Malformed;
   return accept(latin1Slice(buf, s0, e0), value, ts, batch, nowSeconds);
 }
@@ -59,11 +67,18 @@ function decodeNonAscii(buf: Buffer, start: number, end: number, batch: MetricBa
   if (line === undefined) return LineVerdict.Malformed;
   const parts = pySplit(line);
   if (parts.length === 0) return LineVerdict.Empty;
-  if (parts.length !== 3 && !(parts.length === 2 && timestampOptional)) return LineVerdict.Malformed;
+  if (parts.length !== 3) return parts.length === 2 && timestampOptional ? withoutTimestamp(parts[0], parsePyFloat(parts[1]), batch, nowSeconds) : LineVerdict.Malformed;
   const value = parsePyFloat(parts[1]);
-  const ts = parts.length === 2 ? nowSeconds : parsePyFloat(parts[2]);
+  const ts = parsePyFloat(parts[2]);
   if (value === undefined || ts === undefined) return LineVerdict.Malformed;
   return accept(parts[0], value, ts, batch, nowSeconds);
+}
+
+/** A `name value` line (timestampOptional): the relay's clock in whole seconds, as Hosted Graphite stamps them. */
+function withoutTimestamp(name: string, value: number | undefined, batch: MetricBatch, nowSeconds: number): LineVerdict {
+  if (value === undefined) return LineVerdict.Malformed;
+  const v = accept(name, value, Math.floor(nowSeconds), batch, nowSeconds);
+  return v === LineVerdict.Ok ? LineVerdict.OkTimestampAssigned : v;
 }
 
 /** The checks carbon's metricReceived applies, shared by every receiver. */

@@ -1,6 +1,7 @@
 import type { ByteWriter } from './byte-writer';
 import type { Encoder } from './encoder';
 import type { DatapointView } from '../model/datapoint-view';
+import { NamePrefix } from './name-prefix';
 
 /**
  * Carbon's line-protocol value format, ("%.10f" % v).rstrip('0').rstrip('.'):
@@ -43,7 +44,7 @@ export const DEFAULT_MAX_LINE_BYTES = 16_384;
  */
 export class LineEncoder implements Encoder {
   constructor(
-    private readonly prefix = '',
+    private readonly prefix = NamePrefix.NONE,
     private readonly maxLineBytes = DEFAULT_MAX_LINE_BYTES,
   ) {}
 
@@ -51,8 +52,9 @@ export class LineEncoder implements Encoder {
     const n = Math.min(max, queue.length);
     for (let k = 0; k < n; k++) {
       const lineStart = out.pos;
-      if (this.prefix.length > 0) out.utf8(this.prefix);
-      out.utf8(queue.nameAt(k));
+      const name = queue.nameAt(k);
+      if (this.prefix.appliesTo(name)) out.utf8(this.prefix.text);
+      out.utf8(name);
       out.utf8(' ' + formatValue(queue.valueAt(k)) + ' ' + formatTimestamp(queue.timestampAt(k)) + '\n');
       if (out.pos - lineStart > this.maxLineBytes) {
         out.truncate(lineStart);

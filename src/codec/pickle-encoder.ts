@@ -1,6 +1,7 @@
 import type { ByteWriter } from './byte-writer';
 import type { Encoder } from './encoder';
 import type { DatapointView } from '../model/datapoint-view';
+import { NamePrefix } from './name-prefix';
 
 const PROTO = 0x80, EMPTY_LIST = 0x5d, MARK = 0x28, APPENDS = 0x65, STOP = 0x2e;
 const BINUNICODE = 0x58, BINFLOAT = 0x47, TUPLE2 = 0x86;
@@ -15,7 +16,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 1_000_000;
  * pickle.dumps([(name, (ts, value)), ...], protocol=2) means, as a list of
  * tuples with BINUNICODE names and BINFLOAT numbers (carbon's relay sends
  * floats too). No memo opcodes: unpicklers do not need them (pickle-sample.md
- * example 6). An optional prefix (Hosted Graphite API key) goes before every name.
+ * example 6). An optional prefix (Hosted Graphite API key) goes before the names (see NamePrefix).
  * A frame holds at most `maxFrameBytes` bytes including its length header; a
  * datapoint that does not fit in a frame of its own is left at the queue head
  * and encode() returns 0 (the destination drops and counts it).
@@ -24,10 +25,10 @@ export class PickleEncoder implements Encoder {
   private readonly prefix: Buffer;
 
   constructor(
-    prefix = '',
+    private readonly namePrefix = NamePrefix.NONE,
     private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
   ) {
-    this.prefix = Buffer.from(prefix, 'utf8');
+    this.prefix = namePrefix.bytes;
   }
 
   encode(queue: DatapointView, max: number, out: ByteWriter): number {
@@ -53,11 +54,12 @@ export class PickleEncoder implements Encoder {
       buf[out.pos] = BINUNICODE;
       const lenAt = out.pos + 1;
       out.pos += 5;
-      if (this.prefix.length > 0) {
-        this.prefix.copy(buf, out.pos);
-        out.pos += this.prefix.length;
+      let nameBytes = 0;
+      if (this.namePrefix.appliesTo(name)) {
+        nameBytes = this.prefix.copy(buf, out.pos);
+        out.pos += nameBytes;
       }
-      const nameBytes = this.prefix.length + out.utf8(name);
+      nameBytes += out.utf8(name);
       buf.writeUInt32LE(nameBytes, lenAt);
       let p = out.pos;
       buf[p] = BINFLOAT;

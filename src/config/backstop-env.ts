@@ -39,7 +39,8 @@ export function backstopConfigFromEnv(env: NodeJS.ProcessEnv): ConfigObject | un
       port: Number(u.port),
       instance: String(i + 1),
       protocol: 'line' as const,
-      ...(env.API_KEY !== undefined && env.API_KEY !== '' && { apiKey: env.API_KEY }),
+      // Backstop prefixed every name, even one that already started with the key: keep the series names it made
+      ...(env.API_KEY !== undefined && env.API_KEY !== '' && { apiKey: env.API_KEY, apiKeyMode: 'always' as const }),
     };
   });
   const users = (env.BACKSTOP_AUTH ?? '')

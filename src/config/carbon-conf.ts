@@ -350,7 +350,9 @@ export function readCarbonConf(opts: CarbonConfOptions): CarbonConfResult {
   const listen: NonNullable<ConfigObject['listen']> = {};
   const lineTcp = listener('LINE_RECEIVER_INTERFACE', 'LINE_RECEIVER_PORT', 'listen.line.tcp');
   const lineUdp = bool(settings.get('ENABLE_UDP_LISTENER')) ? listener('UDP_RECEIVER_INTERFACE', 'UDP_RECEIVER_PORT', 'listen.line.udp') : undefined;
-  if (lineTcp !== undefined || lineUdp !== undefined) listen.line = { ...(lineTcp && { tcp: lineTcp }), ...(lineUdp && { udp: lineUdp }) };
+  // carbon's line receivers require all three fields ("name value" is an invalid line)
+  const strict = { timestampOptional: false };
+  if (lineTcp !== undefined || lineUdp !== undefined) listen.line = { ...(lineTcp && { tcp: { ...lineTcp, ...strict } }), ...(lineUdp && { udp: { ...lineUdp, ...strict } }) };
   const pickleTcp = listener('PICKLE_RECEIVER_INTERFACE', 'PICKLE_RECEIVER_PORT', 'listen.pickle.tcp');
   if (pickleTcp !== undefined) {
     const maxLen = settings.get('PICKLE_RECEIVER_MAX_LENGTH');

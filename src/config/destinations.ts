@@ -17,8 +17,10 @@ const name =
 const naming = {
   /** The `<d>` in self-metrics `destinations.<d>.sent` etc. Default: the name with dots as underscores. */
   metricName: z.string().regex(/^[^.\s]+$/, 'no dots or whitespace').optional(),
-  /** Prefixed to every name sent here (`KEY.my.metric`), as Hosted Graphite requires. */
+  /** Prefixed to the names sent here (`KEY.my.metric`), as Hosted Graphite requires. */
   apiKey: z.string().min(1).optional(),
+  /** prefixIfMissing: a name that already starts with `KEY.` (a client following Hosted Graphite's instructions) is sent as is; always: every name gets it. */
+  apiKeyMode: z.enum(['prefixIfMissing', 'always']).default('prefixIfMissing'),
 };
 
 /** The queue, flow control and reconnect. */

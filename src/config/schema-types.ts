@@ -46,6 +46,16 @@ export const tlsListen = z.strictObject({
   maxConnectionsPerClient: perListenerClientLimit,
 });
 
+/**
+ * A plaintext listener's own key: a `name value` line without a timestamp means
+ * "now" (Hosted Graphite's documented examples send those). Carbon requires
+ * three fields; carbon.conf mode sets it false.
+ */
+const timestampOptional = { timestampOptional: z.boolean().default(true) };
+export const lineListenAddress = listenAddress.extend(timestampOptional);
+export const lineTcpListen = tcpListen.extend(timestampOptional);
+export const lineTlsListen = tlsListen.extend(timestampOptional);
+
 export const tlsClient = z.union([
   z.boolean(),
   z.strictObject({

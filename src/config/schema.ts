@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
 import { DEFAULT_STRICT_CHARACTERS, DEFAULT_STRICT_MAX_LENGTH, NAME_VALIDATION_LEVELS, parseCharacterSet } from '../codec/name-validation';
-import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, listenAddress, port, tcpListen, tlsListen } from './schema-types';
+import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, lineListenAddress, lineTcpListen, lineTlsListen, port, tcpListen } from './schema-types';
 
 export {
   destinationSchema,
@@ -380,9 +380,9 @@ export const configSchema = z.strictObject({
       maxNameLength: z.number().int().min(1).max(16_000).default(4096),
       line: z
         .strictObject({
-          tcp: tcpListen.optional(),
-          udp: listenAddress.optional(),
-          tls: tlsListen.optional(),
+          tcp: lineTcpListen.optional(),
+          udp: lineListenAddress.optional(),
+          tls: lineTlsListen.optional(),
           maxLineLength: z.number().int().positive().default(16_384),
           /** Name checks for line TCP, TLS and UDP: none, carbon (default) or strict (listen.strict). */
           validation: nameValidation,

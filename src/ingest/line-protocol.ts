@@ -17,6 +17,13 @@ export interface LineProtocolDeps {
   now: () => number;
 }
 
+/** One plaintext listener's settings (listen.line and its tcp/udp/tls entry). */
+export interface LineProtocolOptions {
+  maxLineLength: number;
+  /** A `name value` line means "now" (Hosted Graphite's format), counted in timestampsAssigned; off: invalid, as carbon. */
+  timestampOptional: boolean;
+}
+
 /**
  * Decodes plaintext lines from one peer into batches. Used per TCP/TLS
  * connection and per UDP datagram. Unlike carbon-relay, a bad line never costs
@@ -25,15 +32,20 @@ export interface LineProtocolDeps {
 export class LineProtocol implements StreamProtocol, LineHandler {
   private readonly framer: LineFramer;
   private readonly batch = new MetricBatch(512);
+  private readonly timestampOptional: boolean;
+  /** What a malformed line is told it should have been. */
+  private readonly expected: string;
   private nowSeconds = 0;
   private lines = 0;
 
   constructor(
     private peer: string,
-    maxLineLength: number,
+    options: LineProtocolOptions,
     private readonly deps: LineProtocolDeps,
   ) {
-    this.framer = new LineFramer(maxLineLength, this);
+    this.framer = new LineFramer(options.maxLineLength, this);
+    this.timestampOptional = options.timestampOptional;
+    this.expected = options.timestampOptional ? 'expected "name value [timestamp]"' : 'expected "name value timestamp"';
   }
 
   /** Lines taken whole (good, bad or oversized): the listener's idle timeout runs from the last one. */
@@ -72,11 +84,14 @@ export class LineProtocol implements StreamProtocol, LineHandler {
 
   onLine(buf: Buffer, start: number, end: number): void {
     this.lines++;
-    const v = decodeLine(buf, start, end, this.batch, this.nowSeconds);
+    const v = decodeLine(buf, start, end, this.batch, this.nowSeconds, this.timestampOptional);
     if (v === LineVerdict.Ok) return;
     const c = this.deps.counters;
     let reason: string;
-    if (v === LineVerdict.NanValue) {
+    if (v === LineVerdict.OkTimestampAssigned) {
+      c.timestampsAssigned++;
+      return;
+    } else if (v === LineVerdict.NanValue) {
       c.nanValues++;
       return; // carbon drops these silently; counting them is enough
     } else if (v === LineVerdict.BadTimestamp) {
@@ -84,7 +99,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
       reason = 'timestamp is NaN or infinite';
     } else {
       c.invalidLines++;
-      reason = v === LineVerdict.Empty ? 'empty line' : 'expected "name value timestamp"';
+      reason = v === LineVerdict.Empty ? 'empty line' : this.expected;
     }
     const peer = this.peer;
     this.deps.limited.warn(`line:${hostOf(peer)}`, 'invalid line received, ignoring', () => ({ peer, reason, line: excerpt(buf.subarray(start, end)) }));

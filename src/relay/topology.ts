@@ -291,20 +291,27 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
   const limits = (own: { maxConnectionsPerClient?: number }) => ({ maxConnections, maxConnectionsPerClient: own.maxConnectionsPerClient ?? maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge });
   const out: { -readonly [K in keyof Listeners]: Listeners[K] } = {};
   if (line !== undefined) {
-    const lineProtocol = (counters: IngestCounters) => (peer: string): LineProtocol => new LineProtocol(peer, line.maxLineLength, protocolDeps(counters, line.validation));
+    const lineProtocol =
+      (counters: IngestCounters, timestampOptional: boolean) =>
+      (peer: string): LineProtocol =>
+        new LineProtocol(peer, { maxLineLength: line.maxLineLength, timestampOptional }, protocolDeps(counters, line.validation));
     if (line.tcp) {
+      const { host, port, timestampOptional } = line.tcp;
       const c = counterSet.listener('line', 'line');
-      out.line = new StreamListener({ name: 'line', host: line.tcp.host, port: line.tcp.port, ...limits(line.tcp) }, { ...listenerDeps(c), protocol: lineProtocol(c) });
+      out.line = new StreamListener({ name: 'line', host, port, ...limits(line.tcp) }, { ...listenerDeps(c), protocol: lineProtocol(c, timestampOptional) });
     }
     if (line.tls) {
       const t = line.tls;
       const c = counterSet.listener('line-tls', 'line');
       out.lineTls = new StreamListener(
         { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, ...limits(t) },
-        { ...listenerDeps(c), protocol: lineProtocol(c) },
+        { ...listenerDeps(c), protocol: lineProtocol(c, t.timestampOptional) },
       );
     }
-    if (line.udp) out.udp = new UdpListener(line.udp, { log, protocol: lineProtocol(counterSet.listener('line-udp', 'line')) });
+    if (line.udp) {
+      const { host, port, timestampOptional } = line.udp;
+      out.udp = new UdpListener({ host, port }, { log, protocol: lineProtocol(counterSet.listener('line-udp', 'line'), timestampOptional) });
+    }
   }
   if (pickle?.tcp) {
     const c = counterSet.listener('pickle', 'pickle');

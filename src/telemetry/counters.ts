@@ -50,6 +50,8 @@ export class IngestCounters {
   invalidTimestamps = 0;
   /** Datapoints whose value is NaN (carbon drops these silently). */
   nanValues = 0;
+  /** Plaintext lines without a timestamp (a listener's timestampOptional) that were given the relay's clock: accepted, not dropped. */
+  timestampsAssigned = 0;
   /** Pickle frames rejected whole (bad opcode, truncated, forbidden opcode). */
   invalidPickles = 0;
   /** Pickle frames over the size limit, skipped. */
@@ -157,6 +159,7 @@ const INGEST_COUNTERS = {
   incompleteLines: 'counter',
   invalidTimestamps: 'counter',
   nanValues: 'counter',
+  timestampsAssigned: 'counter',
   invalidPickles: 'counter',
   pickleTooLong: 'counter',
   pickleTooDeep: 'counter',

@@ -5,11 +5,11 @@ import { batchDatapoints, type Datapoint } from '../helpers/fixtures';
 const NOW = 1_700_000_123.25;
 
 /** Decode one line placed between junk bytes, so reading outside [start, end) would show. */
-function decode(line: string | Buffer): { verdict: LineVerdict; points: Datapoint[] } {
+function decode(line: string | Buffer, timestampOptional = false): { verdict: LineVerdict; points: Datapoint[] } {
   const body = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
   const buf = Buffer.concat([Buffer.from('x 9 9\n'), body, Buffer.from('\n7 7 7')]);
   const batch = new MetricBatch(1);
-  const verdict = decodeLine(buf, 6, 6 + body.length, batch, NOW);
+  const verdict = decodeLine(buf, 6, 6 + body.length, batch, NOW, timestampOptional);
   return { verdict, points: batchDatapoints(batch) };
 }
 
@@ -113,6 +113,41 @@ describe('decodeLine: rejected lines leave the batch untouched', () => {
     ['nan value and inf timestamp', 'a.b nan inf', LineVerdict.BadTimestamp],
   ])('%s', (_label, line, verdict) => {
     expect(decode(line)).toEqual({ verdict, points: [] });
+  });
+});
+
+describe('decodeLine with timestampOptional (Hosted Graphite\'s "name value")', () => {
+  const NOW_WHOLE = Math.floor(NOW);
+
+  it.each<[string, string | Buffer, Datapoint]>([
+    ["Hosted Graphite's example", 'KEY.foo 1.2', dp('KEY.foo', 1.2, NOW_WHOLE)],
+    ['surrounding whitespace and \\r', '  KEY.foo\t-3e2 \r', dp('KEY.foo', -300, NOW_WHOLE)],
+    ['non-ASCII name (the string path)', 'm\u00e9trique 7', dp('m\u00e9trique', 7, NOW_WHOLE)],
+    ['non-ASCII separator (the string path)', 'a.b\u30007', dp('a.b', 7, NOW_WHOLE)],
+  ])('%s: stamped with the clock in whole seconds, and says so', (_label, line, expected) => {
+    expect(decode(line, true)).toEqual({ verdict: LineVerdict.OkTimestampAssigned, points: [expected] });
+  });
+
+  it('leaves three-field lines as they are (Ok, their own timestamp; -1 still means now, unfloored)', () => {
+    expect(decode('a.b 1 1700000000', true)).toEqual({ verdict: LineVerdict.Ok, points: [dp('a.b', 1, 1700000000)] });
+    expect(decode('a.b 1 -1', true)).toEqual({ verdict: LineVerdict.Ok, points: [dp('a.b', 1, NOW)] });
+  });
+
+  it.each<[string, string | Buffer, LineVerdict]>([
+    ['one field', 'a.b', LineVerdict.Malformed],
+    ['one field, non-ASCII', '\u00e9', LineVerdict.Malformed],
+    ['four fields', 'a.b 1 2 3', LineVerdict.Malformed],
+    ['text value', 'a.b abc', LineVerdict.Malformed],
+    ['text value, non-ASCII', '\u00e9 abc', LineVerdict.Malformed],
+    ['nan value', 'a.b nan', LineVerdict.NanValue],
+    ['blank', ' ', LineVerdict.Empty],
+  ])('still rejects %s', (_label, line, verdict) => {
+    expect(decode(line, true)).toEqual({ verdict, points: [] });
+  });
+
+  it('is off by default: a two-field line is malformed, as in carbon', () => {
+    expect(decode('KEY.foo 1.2')).toEqual({ verdict: LineVerdict.Malformed, points: [] });
+    expect(decode('m\u00e9trique 7')).toEqual({ verdict: LineVerdict.Malformed, points: [] });
   });
 });
 

@@ -1,4 +1,5 @@
 import { ByteWriter } from '../../src/codec/byte-writer';
+import { NamePrefix } from '../../src/codec/name-prefix';
 import { PickleDecoder } from '../../src/codec/pickle-decoder';
 import { PickleEncoder } from '../../src/codec/pickle-encoder';
 import { DatapointQueue } from '../../src/output/queue';
@@ -26,7 +27,7 @@ function queueOf(points: readonly Datapoint[], limit = Math.max(1, points.length
 
 function encodeAll(points: readonly Datapoint[], prefix = '', max = 500, writer = new ByteWriter(64)): Buffer {
   const q = queueOf(points);
-  expect(new PickleEncoder(prefix).encode(q, max, writer)).toBe(Math.min(max, points.length));
+  expect(new PickleEncoder(new NamePrefix(prefix, 'always')).encode(q, max, writer)).toBe(Math.min(max, points.length));
   return writer.take();
 }
 
@@ -237,7 +238,7 @@ describe('PickleEncoder: frames stay under carbon\'s 2^20-byte pickle limit', ()
     const w = new ByteWriter(64);
     w.byte(7);
     const q = queueOf([{ name: 'x'.repeat(2000), timestamp: 1, value: 1 }]);
-    expect(new PickleEncoder('', 1024).encode(q, 500, w)).toBe(0);
+    expect(new PickleEncoder(NamePrefix.NONE, 1024).encode(q, 500, w)).toBe(0);
     expect(w.pos).toBe(1);
   });
 });

@@ -13,9 +13,10 @@ describe("Backstop's environment variables as the config", () => {
     const obj = backstopConfigFromEnv({ CARBON_URLS: 'carbon://10.0.0.1:2003,tcp://[::1]:2103', PREFIXES: 'app,note', API_KEY: 'k-1', BACKSTOP_AUTH: 'ops:pa:ss,ci:x', PORT: '8080' });
     const config = loadConfigObject(obj, 'backstop-environment', {});
     expect(config.listen.http).toMatchObject({ port: 8080 });
-    expect(carbonDestinations(config.destinations).map((d) => [d.host, d.port, d.protocol, d.apiKey])).toEqual([
-      ['10.0.0.1', 2003, 'line', 'k-1'],
-      ['::1', 2103, 'line', 'k-1'],
+    // apiKeyMode always: Backstop prefixed every name, so the series it made keep their names
+    expect(carbonDestinations(config.destinations).map((d) => [d.host, d.port, d.protocol, d.apiKey, d.apiKeyMode])).toEqual([
+      ['10.0.0.1', 2003, 'line', 'k-1', 'always'],
+      ['::1', 2103, 'line', 'k-1', 'always'],
     ]);
     expect(config.groups).toHaveLength(1);
     expect(config.http?.publish.prefixes).toEqual(['app', 'note']);

@@ -74,7 +74,7 @@ describe('readCarbonConf: the fixtures', () => {
     const { config, warnings } = read('debian');
     expect(config).toStrictEqual({
       listen: {
-        line: { tcp: { host: '0.0.0.0', port: 2013 } },
+        line: { tcp: { host: '0.0.0.0', port: 2013, timestampOptional: false } },
         pickle: { tcp: { host: '0.0.0.0', port: 2014 }, maxFrameLength: 1048576 },
       },
       destinations: [{ name: '127.0.0.1:2004', host: '127.0.0.1', port: 2004, metricName: '127_0_0_1:2004:None', protocol: 'pickle', maxQueueSize: 10000, maxDatapointsPerMessage: 500 }],
@@ -107,7 +107,7 @@ describe('readCarbonConf: the fixtures', () => {
     const { config, warnings } = read('rules');
     expect(config).toStrictEqual({
       listen: {
-        line: { tcp: { host: '127.0.0.1', port: 2013 }, udp: { host: '0.0.0.0', port: 2013 } },
+        line: { tcp: { host: '127.0.0.1', port: 2013, timestampOptional: false }, udp: { host: '0.0.0.0', port: 2013, timestampOptional: false } },
         pickle: { tcp: { host: '0.0.0.0', port: 2014 }, maxFrameLength: 1048576 },
       },
       destinations: [
@@ -134,7 +134,7 @@ describe('readCarbonConf: the fixtures', () => {
   it('overlays [relay:b] on [relay] for instance b', () => {
     const { config, warnings } = read('rules', { instance: 'b' });
     expect(config.listen).toStrictEqual({
-      line: { tcp: { host: '127.0.0.1', port: 2113 } },
+      line: { tcp: { host: '127.0.0.1', port: 2113, timestampOptional: false } },
       pickle: { tcp: { host: '0.0.0.0', port: 2114 }, maxFrameLength: 1048576 },
     });
     expect(config.destinations?.map((d) => [d.name, d.protocol, d.maxQueueSize])).toEqual([
@@ -209,8 +209,13 @@ describe('readCarbonConf: the fixtures', () => {
       const parsed = configSchema.parse(config);
       const listener = (iface: string, port: string): { host: string; port: number } | undefined =>
         s[port] === 0 ? undefined : { host: s[iface] as string, port: s[port] as number };
-      expect(parsed.listen.line?.tcp).toEqual(listener('LINE_RECEIVER_INTERFACE', 'LINE_RECEIVER_PORT'));
-      expect(parsed.listen.line?.udp).toEqual(s.ENABLE_UDP_LISTENER ? listener('UDP_RECEIVER_INTERFACE', 'UDP_RECEIVER_PORT') : undefined);
+      // carbon's line receivers require a timestamp
+      const lineListener = (iface: string, port: string): { host: string; port: number; timestampOptional: false } | undefined => {
+        const l = listener(iface, port);
+        return l === undefined ? undefined : { ...l, timestampOptional: false };
+      };
+      expect(parsed.listen.line?.tcp).toEqual(lineListener('LINE_RECEIVER_INTERFACE', 'LINE_RECEIVER_PORT'));
+      expect(parsed.listen.line?.udp).toEqual(s.ENABLE_UDP_LISTENER ? lineListener('UDP_RECEIVER_INTERFACE', 'UDP_RECEIVER_PORT') : undefined);
       expect(parsed.listen.pickle?.tcp).toEqual(listener('PICKLE_RECEIVER_INTERFACE', 'PICKLE_RECEIVER_PORT'));
       if (parsed.listen.pickle !== undefined) expect(parsed.listen.pickle.maxFrameLength).toBe(s.PICKLE_RECEIVER_MAX_LENGTH);
       if (s.MAX_RECEIVER_CONNECTIONS !== 'inf') expect(parsed.listen.maxConnections).toBe(s.MAX_RECEIVER_CONNECTIONS);
@@ -500,7 +505,7 @@ describe('readCarbonConf: settings', () => {
     const { config } = readText(
       '[relay]\nDESTINATIONS = 127.0.0.1:2004\nLINE_RECEIVER_INTERFACE =\nPICKLE_RECEIVER_PORT = 0\nPICKLE_RECEIVER_MAX_LENGTH = inf\nMAX_RECEIVER_CONNECTIONS = 1e3\nENABLE_UDP_LISTENER = 1\nUDP_RECEIVER_PORT = 0\n',
     );
-    expect(config.listen).toStrictEqual({ line: { tcp: { host: '0.0.0.0', port: 2003 } }, maxConnections: 1000 });
+    expect(config.listen).toStrictEqual({ line: { tcp: { host: '0.0.0.0', port: 2003, timestampOptional: false } }, maxConnections: 1000 });
     const pickle = readText('[relay]\nDESTINATIONS = 127.0.0.1:2004\nPICKLE_RECEIVER_MAX_LENGTH = inf\n').config.listen?.pickle;
     expect(pickle).toStrictEqual({ tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 4294967295 });
   });

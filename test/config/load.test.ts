@@ -62,6 +62,7 @@ describe('defaults', () => {
         host: '127.0.0.1',
         port: 2004,
         protocol: 'pickle',
+        apiKeyMode: 'prefixIfMissing',
         maxFrameBytes: 1_000_000,
         maxLineBytes: 16_384,
         tls: false,
@@ -101,7 +102,7 @@ describe('defaults', () => {
       maxConnectionAge: 0,
       maxNameLength: 4096,
       strict: { allowedCharacters: 'A-Za-z0-9_.-', maxLength: 1024 },
-      line: { tcp: { host: '0.0.0.0', port: 2003 }, udp: { host: '0.0.0.0', port: 2003 }, maxLineLength: 16_384, validation: 'carbon' },
+      line: { tcp: { host: '0.0.0.0', port: 2003, timestampOptional: true }, udp: { host: '0.0.0.0', port: 2003, timestampOptional: true }, maxLineLength: 16_384, validation: 'carbon' },
       pickle: { tcp: { host: '0.0.0.0', port: 2004 }, maxFrameLength: 1_048_576, validation: 'carbon' },
     });
   });

@@ -22,13 +22,13 @@ interface Harness {
 }
 
 /** A LineProtocol with real counters and a real RateLimitedLog (every warning logged unless logIntervalMs says otherwise). */
-function harness(opts: { peer?: string; maxLineLength?: number; logIntervalMs?: number } = {}): Harness {
+function harness(opts: { peer?: string; maxLineLength?: number; logIntervalMs?: number; timestampOptional?: boolean } = {}): Harness {
   const sink = new CopyingSink();
   const counters = new IngestCounters();
   const { log, entries } = captureLog();
   const clock = { ms: NOW_MS };
   const deps: LineProtocolDeps = { sink, counters, limited: new RateLimitedLog(log, opts.logIntervalMs ?? 0, () => clock.ms), now: () => clock.ms };
-  const open = (peer: string): LineProtocol => new LineProtocol(peer, opts.maxLineLength ?? 1024, deps);
+  const open = (peer: string): LineProtocol => new LineProtocol(peer, { maxLineLength: opts.maxLineLength ?? 1024, timestampOptional: opts.timestampOptional ?? false }, deps);
   return { protocol: open(opts.peer ?? PEER), open, sink, counters, entries, clock };
 }
 
@@ -131,6 +131,20 @@ describe('LineProtocol over TCP (onData)', () => {
     ]);
     h.protocol.onData(bytes('after 2 200\n'));
     expect(h.sink.copies[1].points).toEqual([dp('after', 2, 200)]);
+  });
+
+  it('with timestampOptional, stamps "name value" lines with the clock in whole seconds and counts them (not logged)', () => {
+    const h = harness({ timestampOptional: true });
+    h.protocol.onData(bytes('KEY.foo 1.2\nKEY.bar 3 1700000000\nKEY.baz 4\n'));
+    h.clock.ms += 2500;
+    h.protocol.onData(bytes('KEY.later 5\n'));
+    expect(h.sink.points).toEqual([dp('KEY.foo', 1.2, Math.floor(NOW)), dp('KEY.bar', 3, 1700000000), dp('KEY.baz', 4, Math.floor(NOW)), dp('KEY.later', 5, Math.floor(NOW + 2.5))]);
+    expect(moved(h.counters)).toEqual({ timestampsAssigned: 3 });
+    expect(h.entries).toEqual([]);
+    // what is still invalid is told the timestamp is optional
+    h.protocol.onData(bytes('only.name\n'));
+    expect(moved(h.counters)).toEqual({ timestampsAssigned: 3, invalidLines: 1 });
+    expect(h.entries).toEqual([invalid('expected "name value [timestamp]"', 'only.name')]);
   });
 
   it('logs an invalid line cut to 400 characters', () => {

@@ -107,7 +107,7 @@ describe('StreamListener on real sockets', () => {
         log,
         protocol: (peer) => {
           peers.push(peer);
-          return kind === 'line' ? new LineProtocol(peer, 1024, protocolDeps) : new PickleProtocol(peer, 1024, { ...protocolDeps, decoder });
+          return kind === 'line' ? new LineProtocol(peer, { maxLineLength: 1024, timestampOptional: false }, protocolDeps) : new PickleProtocol(peer, 1024, { ...protocolDeps, decoder });
         },
       },
     );
@@ -578,7 +578,7 @@ describe('UdpListener stop', () => {
     const counters = new IngestCounters();
     const sink = new CopyingSink();
     const deps = { sink, counters, limited: new RateLimitedLog(silentLogger()), now: Date.now };
-    const udp = new UdpListener({ host: '127.0.0.1', port: 0 }, { log: silentLogger(), protocol: (peer) => new LineProtocol(peer, 1024, deps) });
+    const udp = new UdpListener({ host: '127.0.0.1', port: 0 }, { log: silentLogger(), protocol: (peer) => new LineProtocol(peer, { maxLineLength: 1024, timestampOptional: false }, deps) });
     await udp.start();
     const started = Date.now();
     expect(await udp.stop(started + 60_000)).toEqual({ name: 'line-udp', undelivered: 0, abandoned: [] });

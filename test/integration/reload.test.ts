@@ -122,7 +122,7 @@ describe('reload', () => {
     await new Promise<void>((resolve) => held.once('connect', () => resolve()));
     let heldClosed = false;
     held.on('close', () => (heldClosed = true));
-    const next = { ...r.config, listen: { ...r.config.listen, line: { ...r.config.listen.line!, tcp: { host: '127.0.0.1', port: newPort } } } };
+    const next = { ...r.config, listen: { ...r.config.listen, line: { ...r.config.listen.line!, tcp: { ...r.config.listen.line!.tcp!, port: newPort } } } };
     expect(await r.reload(next)).toMatchObject({ result: 'applied' });
     expect(r.listeners.line!.port).toBe(newPort);
     expect(r.listeners.pickle).toBe(pickle);

@@ -1,4 +1,5 @@
 import { ByteWriter } from '../../src/codec/byte-writer';
+import { NamePrefix } from '../../src/codec/name-prefix';
 import { PickleEncoder } from '../../src/codec/pickle-encoder';
 import { DatapointQueue } from '../../src/output/queue';
 import { fromPyRepr, runPythonJson } from '../helpers/python';
@@ -60,7 +61,7 @@ print(json.dumps(frames))
 function encodeStream(points: readonly Point[], prefix: string, max: number): Buffer {
   const queue = new DatapointQueue(points.length);
   for (const p of points) expect(queue.push(p.name, p.timestamp, p.value)).toBe(true);
-  const encoder = new PickleEncoder(prefix);
+  const encoder = new PickleEncoder(new NamePrefix(prefix, 'always'));
   const writer = new ByteWriter(16); // tiny, so the writer has to grow mid-frame
   while (queue.length > 0) {
     const n = encoder.encode(queue, max, writer);

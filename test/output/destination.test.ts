@@ -1,4 +1,5 @@
 import { LineEncoder } from '../../src/codec/line-encoder';
+import { NamePrefix } from '../../src/codec/name-prefix';
 import { PickleEncoder } from '../../src/codec/pickle-encoder';
 import type { Encoder } from '../../src/codec/encoder';
 import { Destination, type DestinationOptions, type PressureListener } from '../../src/output/destination';
@@ -619,7 +620,7 @@ describe('Destination: debug log', () => {
 describe('Destination: what a peer can be sent, and what it is counted as', () => {
   it('a pickle frame never exceeds maxFrameBytes; a datapoint too large for a frame of its own is dropped and counted', async () => {
     const t = new ScriptedTransport('stream');
-    const { d, entries } = build(t, {}, { encoder: new PickleEncoder('', 2048) });
+    const { d, entries } = build(t, {}, { encoder: new PickleEncoder(NamePrefix.NONE, 2048) });
     await d.start();
     offerMany(d, 'fits.in.frames.of.two.kib', 200);
     d.offer(`huge.${'x'.repeat(5000)}`, TS, 1);
@@ -636,7 +637,7 @@ describe('Destination: what a peer can be sent, and what it is counted as', () =
 
   it('no plaintext line exceeds maxLineBytes: a longer one is dropped and counted, the lines around it go out', async () => {
     const t = new ScriptedTransport('stream');
-    const { d } = build(t, {}, { encoder: new LineEncoder('', 64) });
+    const { d } = build(t, {}, { encoder: new LineEncoder(NamePrefix.NONE, 64) });
     await d.start();
     d.offer('short.one', TS, 1);
     d.offer(`long.${'y'.repeat(60)}`, TS, 2);

@@ -1,4 +1,5 @@
 import type { DestinationConfig } from '../../config/schema';
+import { NamePrefix } from '../../codec/name-prefix';
 import { Destination, type PressureListener } from '../destination';
 import { DatapointQueue, type DestinationQueue } from '../queue';
 import type { Encoder } from '../../codec/encoder';
@@ -15,9 +16,9 @@ export interface DestinationKindDeps {
   now?: () => number;
 }
 
-/** The name prefix a destination's apiKey stands for (`KEY.`), or ''. */
-export function apiKeyPrefix(d: DestinationConfig): string {
-  return d.apiKey === undefined ? '' : d.apiKey.endsWith('.') ? d.apiKey : d.apiKey + '.';
+/** The name prefix a destination's apiKey stands for (`KEY.`), applied as its apiKeyMode says. */
+export function apiKeyPrefix(d: DestinationConfig): NamePrefix {
+  return d.apiKey === undefined ? NamePrefix.NONE : new NamePrefix(d.apiKey.endsWith('.') ? d.apiKey : d.apiKey + '.', d.apiKeyMode);
 }
 
 /** A destination from the keys every kind shares, around the kind's own transport and encoder. */

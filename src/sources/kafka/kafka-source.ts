@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Backoff } from '../../common/backoff';
 import { kafkaSecurity, requireKafkaClient, type KafkaConfig, type KafkaConsumer, type KafkaError, type KafkaMessage, type KafkaModule, type KafkaTopicPartition } from '../../common/kafka-client';
-import { decodeLine, LineVerdict } from '../../codec/line-decoder';
+import { decodeLine, isAccepted, LineVerdict } from '../../codec/line-decoder';
 import { PickleDecodeError, PickleDecoder } from '../../codec/pickle-decoder';
 import type { KafkaSourceConfig } from '../../config/schema';
 import { MetricBatch } from '../../model/metric';
@@ -287,7 +287,7 @@ export class KafkaSource implements Source {
       if (end > start && value[end - 1] === 0x0d) end--;
       if (end > start) {
         const v = end - start > this.cfg.maxLineLength ? LineVerdict.Malformed : decodeLine(value, start, end, this.batch, nowSeconds, this.cfg.timestampOptional);
-        if (v !== LineVerdict.Ok && v !== LineVerdict.NanValue) {
+        if (!isAccepted(v) && v !== LineVerdict.NanValue) {
           this.counters.invalidLines++;
           const line = value.subarray(start, Math.min(end, start + 200)).toString('utf8');
           this.limited.warn(`kafka-source:${this.name}:line`, 'invalid line in a Kafka message, skipping it', () => ({ source: this.name, origin, line: JSON.stringify(line) }));

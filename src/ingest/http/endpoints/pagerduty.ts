@@ -75,6 +75,8 @@ interface Incident {
   servicedesc: string | undefined;
   /** The incident's creation time; the datapoint's timestamp. */
   created: unknown;
+  /** `high` or `low` (REST v2 incidents). */
+  urgency: string | undefined;
 }
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
@@ -90,6 +92,7 @@ function fromRestV1(o: Record<string, unknown>): Incident {
     hostname: text(field(tsd, 'HOSTNAME')),
     servicedesc: text(field(tsd, 'SERVICEDESC')),
     created: o.created_on,
+    urgency: text(o.urgency),
   };
 }
 
@@ -113,6 +116,7 @@ function fromRestV2(o: Record<string, unknown>, fallbackCreated?: unknown): Inci
     hostname: nagios.get('host_name'),
     servicedesc: nagios.get('event_source') === 'host' ? '' : nagios.get('service_desc'),
     created: o.created_at ?? fallbackCreated,
+    urgency: text(o.urgency),
   };
 }
 
@@ -120,8 +124,12 @@ function fromRestV2(o: Record<string, unknown>, fallbackCreated?: unknown): Inci
  * Backstop's naming, after `alerts.`; a string saying why when the incident
  * is not one Backstop knew. Backstop sanitised only what it names below;
  * every component here also goes through lineSafe so no field can break the line.
+ * `anyService` (v3 webhooks, which any PagerDuty service sends, unlike the
+ * integrations Backstop's rules were written for) names every other service
+ * `alerts.<service>.<urgency>`: a level each, so a series per service and
+ * urgency rather than a whisper file per incident.
  */
-function alertName(i: Incident): { name: string } | { ignored: string } {
+function alertName(i: Incident, anyService: boolean): { name: string } | { ignored: string } {
   switch (i.service) {
     case 'Pingdom': {
       if (i.incidentKey === undefined || i.incidentKey.trim() === '') return { ignored: 'Pingdom incident without incident_key' };
@@ -140,9 +148,14 @@ function alertName(i: Incident): { name: string } | { ignored: string } {
       if (i.serviceId === undefined || i.serviceId === '') return { ignored: 'Enterprise Zendesk incident without service id' };
       return { name: `alerts.enterprise.zendesk.${lineSafe(i.serviceId)}` };
     default:
-      return { ignored: i.service === undefined ? 'unknown alert: no service name' : `unknown alert: service ${quoted(i.service)} (only Pingdom, nagios and Enterprise Zendesk become metrics)` };
+      if (i.service === undefined || i.service.trim() === '') return { ignored: 'unknown alert: no service name' };
+      if (anyService) return { name: `alerts.${oneLevel(i.service)}.${oneLevel(i.urgency ?? 'unknown')}` };
+      return { ignored: `unknown alert: service ${quoted(i.service)} (only Pingdom, nagios and Enterprise Zendesk become metrics from v1/v2 messages and form incidents; v3 webhooks name any service)` };
   }
 }
+
+/** Free text as one name level: dots as `_` (as Backstop treats a nagios host), then lineSafe; trimmed so padding adds no `_`. */
+const oneLevel = (s: string): string => lineSafe(s.trim().replace(/\./g, '_'));
 
 /** Event ids remembered to drop PagerDuty's at-least-once redeliveries; insertion-ordered, oldest forgotten first. */
 const MAX_RECENT_EVENTS = 10_000;
@@ -153,6 +166,7 @@ const MAX_RECENT_EVENTS = 10_000;
  * `alerts.nagios.<HOSTNAME, . as _>.<SERVICEDESC, or host_down when empty>`,
  * `alerts.enterprise.zendesk.<service id>`, value 1, at the incident's
  * creation time (the time of receipt when it has none or it is not ISO 8601).
+ * v3 incidents of any other service are `alerts.<service, . as _>.<urgency>`.
  *
  * Bodies accepted:
  * - v3 webhooks `{event: {id, event_type, data}}`: `incident.triggered` counts
@@ -219,12 +233,12 @@ export function createPagerdutyEndpoints(ctx: EndpointContext): EndpointGroup {
     const ignored: Rejection[] = [];
     const counted: string[] = [];
     /** One incident that would count: dropped if its delivery was seen, else named by Backstop's rules. */
-    const consider = (where: string, incident: Incident, id: string | undefined): void => {
+    const consider = (where: string, incident: Incident, id: string | undefined, anyService = false): void => {
       if (id !== undefined && (recent.has(id) || counted.includes(id))) {
         ignored.push({ where, reason: `duplicate delivery of ${quoted(id)}` });
         return;
       }
-      const alert = alertName(incident);
+      const alert = alertName(incident, anyService);
       if ('ignored' in alert) {
         ignored.push({ where, reason: alert.ignored });
         return;
@@ -238,7 +252,7 @@ export function createPagerdutyEndpoints(ctx: EndpointContext): EndpointGroup {
       const type = text(event.event_type);
       if (type !== 'incident.triggered') ignored.push({ where: 'event', reason: `event_type ${quoted(type ?? 'missing')} is not counted (only incident.triggered)` });
       else if (!isRecord(event.data)) ignored.push({ where: 'event', reason: 'incident.triggered without data' });
-      else consider('event', fromRestV2(event.data, event.occurred_at), text(event.id));
+      else consider('event', fromRestV2(event.data, event.occurred_at), text(event.id), true);
     } else if (Array.isArray(body.messages)) {
       body.messages.forEach((msg: unknown, n) => {
         const where = `messages[${n}]`;

@@ -1,10 +1,23 @@
 import type { Request, Response } from 'express';
 import { bodyText, readBody } from '../body';
 import type { EndpointContext, EndpointGroup } from '../endpoint-group';
-import { HttpError, HttpErrorCode } from '../http-error';
+import { HttpError, HttpErrorCode, quoted } from '../http-error';
+import { numberFrom } from '../request-metrics';
+import { lineSafe } from './webhook';
 
 /** Ruby truthiness, as Backstop tests fields: only nil and false are missing (0 and "" pass). */
 const missing = (v: unknown): boolean => v === null || v === undefined || v === false;
+
+/**
+ * The 400 reason for a text value. Backstop's README records a release as
+ * `"value": "v214"`, which carbon cannot store (it drops the line); the
+ * answer shows the numeric way instead: the text as the last name level
+ * (dots as `_`, so it stays one level for aliasByNode) with the value 1.
+ */
+function textValueReason(metric: string | number, value: string): string {
+  const name = `${metric}.${lineSafe(value.trim().replace(/\./g, '_'))}`;
+  return `value ${quoted(value)} is not a number (Graphite stores only numbers); to record an event such as a release, put the text in the metric name and send 1: {"metric": ${quoted(name)}, "value": 1, "measure_time": ...}`;
+}
 
 /**
  * Backstop's `POST /publish/<prefix>`: a JSON object or array of
@@ -40,6 +53,7 @@ export function createPublishEndpoints(ctx: EndpointContext): EndpointGroup {
       const absent = [['metric', metric], ['value', value], ['measure_time', time]].filter(([, v]) => missing(v)).map(([k]) => k);
       if (absent.length > 0) return m.reject(where, `missing fields: ${absent.join(', ')}`);
       if (typeof metric !== 'string' && typeof metric !== 'number') return m.reject(where, 'metric must be a string');
+      if (typeof value === 'string' && value.trim() !== '' && numberFrom(value) === undefined) return m.reject(where, textValueReason(metric, value));
       return m.add(where, `${prefix}.${metric}`, value, time);
     });
     ingest.submitAll(m, `http:${req.ip ?? ''}`);

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { decodeUtf8Strict } from '../../../common/bytes';
-import { decodeLine, LineVerdict } from '../../../codec/line-decoder';
+import { decodeLine, isAccepted, LineVerdict } from '../../../codec/line-decoder';
 import { checkMetricName, NameProblem } from '../../../codec/metric-name';
 import { pySplit } from '../../../common/python/str';
 import { readBody } from '../body';
@@ -55,7 +55,7 @@ export function createSinkEndpoints(ctx: EndpointContext): EndpointGroup {
       m.checkSize();
       const before = batch.length;
       const verdict = decodeLine(body, start, end, batch, m.now, true);
-      if (verdict === LineVerdict.Ok) {
+      if (isAccepted(verdict)) {
         // the TCP path leaves name checks to the router; here a bad or over-long name gets its line named in the answer
         if (checkMetricName(batch.names[before]!, m.maxNameLength) === NameProblem.None) {
           start = end + 1;

@@ -71,7 +71,7 @@ describe('POST /pagerduty (Backstop alert naming)', () => {
   it('answers 2xx for incidents Backstop did not know, saying why, and sends nothing for them', async () => {
     h = await startHttpGroup(createPagerdutyEndpoints, {}, () => NOW_MS);
     const cases: [string, string][] = [
-      ['service[name]=Datadog&incident_key=x', 'ok: 0 alerts sent, 1 ignored\nincident: unknown alert: service "Datadog" (only Pingdom, nagios and Enterprise Zendesk become metrics)\n'],
+      ['service[name]=Datadog&incident_key=x', 'ok: 0 alerts sent, 1 ignored\nincident: unknown alert: service "Datadog" (only Pingdom, nagios and Enterprise Zendesk become metrics from v1/v2 messages and form incidents; v3 webhooks name any service)\n'],
       ['service[id]=PX&incident_key=x', 'ok: 0 alerts sent, 1 ignored\nincident: unknown alert: no service name\n'],
       ['service[name]=nagios&trigger_summary_data[SERVICEDESC]=load', 'ok: 0 alerts sent, 1 ignored\nincident: nagios incident without a HOSTNAME (trigger_summary_data[HOSTNAME], or host_name= in the incident key)\n'],
       ['service[name]=Pingdom', 'ok: 0 alerts sent, 1 ignored\nincident: Pingdom incident without incident_key\n'],
@@ -110,7 +110,7 @@ describe('POST /pagerduty (Backstop alert naming)', () => {
     expect(res.text).toBe(
       [
         'ok: 2 alerts sent, 4 ignored',
-        'messages[0]: unknown alert: service "Production XDB Cluster" (only Pingdom, nagios and Enterprise Zendesk become metrics)',
+        'messages[0]: unknown alert: service "Production XDB Cluster" (only Pingdom, nagios and Enterprise Zendesk become metrics from v1/v2 messages and form incidents; v3 webhooks name any service)',
         'messages[2]: type "incident.resolve" is not counted (only incident.trigger)',
         'messages[4]: not an object',
         'messages[5]: neither a v1 message (type) nor a v2 message (event)',
@@ -140,7 +140,7 @@ describe('POST /pagerduty (Backstop alert naming)', () => {
     const post = (body: string): request.Test => request(h.app).post('/pagerduty').set('Content-Type', 'application/json').set('User-Agent', 'PagerDuty-Webhook/V3.0').send(body);
     const docs = await post(V3_DOCS);
     expect(docs.status).toBe(200);
-    expect(docs.text).toBe('ok: 0 alerts sent, 1 ignored\nevent: unknown alert: service "API Service" (only Pingdom, nagios and Enterprise Zendesk become metrics)\n');
+    expect(docs.text).toBe('ok: 1 alert sent\n');
     const acked = await post(v3({}, { event_type: 'incident.acknowledged' }));
     expect(acked.text).toBe('ok: 0 alerts sent, 1 ignored\nevent: event_type "incident.acknowledged" is not counted (only incident.triggered)\n');
     const service = await post(JSON.stringify({ event: { id: 'e-svc', event_type: 'service.updated', data: { id: 'PF9KMXH' } } }));
@@ -150,13 +150,40 @@ describe('POST /pagerduty (Backstop alert naming)', () => {
     await post(v3({ incident_key: 'event_source=host;host_name=web1.example.com', service: { id: 'P1', summary: 'nagios' } }, { id: 'e-2' })).expect(200);
     await post(v3({ incident_key: 'www.example.com (HTTP check)', service: { id: 'P2', summary: 'Pingdom' }, created_at: undefined }, { id: 'e-3' })).expect(200);
     await post(v3({ service: { id: 'PZD', summary: 'Enterprise Zendesk' } }, { id: 'e-4' })).expect(200);
-    await waitFor(() => h.lines().length === 4, '4 alerts');
+    await waitFor(() => h.lines().length === 5, '5 alerts');
     expect(h.lines()).toEqual([
+      // the docs' event: a service Backstop had no rule for
+      'alerts.API_Service.high 1 1586445387',
       'alerts.nagios.aux1.fs_partition_8 1 1586445387',
       'alerts.nagios.web1_example_com.host_down 1 1586445387',
       // no created_at: the event's occurred_at
       'alerts.pingdom.www_example_com.HTTP.check 1 1601664322',
       'alerts.enterprise.zendesk.PZD 1 1586445387',
+    ]);
+  });
+
+  it('names v3 incidents of any other service alerts.<service>.<urgency>, each part one sanitised level', async () => {
+    h = await startHttpGroup(createPagerdutyEndpoints, {}, () => NOW_MS);
+    const post = (body: string): request.Test => request(h.app).post('/pagerduty').set('Content-Type', 'application/json').set('User-Agent', 'PagerDuty-Webhook/V3.0').send(body);
+    const svc = (summary: unknown): Json => ({ id: 'PSVC', summary, type: 'service_reference', self: 'https://api.pagerduty.com/services/PSVC', html_url: 'https://acme.pagerduty.com/services/PSVC' });
+    await post(v3({ service: svc('Checkout'), urgency: 'low', created_at: '2024-03-01T12:00:00Z' }, { id: 'a-1' })).expect(200, 'ok: 1 alert sent\n');
+    // dots would add levels, whitespace and controls would break the line
+    await post(v3({ service: svc(' shop.example.com  (EU)\tprod '), created_at: '2024-03-01T12:00:01Z' }, { id: 'a-2' })).expect(200, 'ok: 1 alert sent\n');
+    await post(v3({ service: svc('Datadog'), urgency: undefined, created_at: '2024-03-01T12:00:02Z' }, { id: 'a-3' })).expect(200, 'ok: 1 alert sent\n');
+    await post(v3({ service: svc('Datadog'), urgency: 'high', created_at: undefined }, { id: 'a-4', occurred_at: '2024-03-01T12:00:03.5Z' })).expect(200, 'ok: 1 alert sent\n');
+    // Backstop's three keep their names and their checks
+    await post(v3({ service: svc('Pingdom'), incident_key: undefined }, { id: 'a-5' })).expect(200, 'ok: 0 alerts sent, 1 ignored\nevent: Pingdom incident without incident_key\n');
+    for (const summary of [undefined, null, '  ']) {
+      await post(v3({ service: svc(summary) }, { id: `no-name-${String(summary)}` })).expect(200, 'ok: 0 alerts sent, 1 ignored\nevent: unknown alert: no service name\n');
+    }
+    // only triggered incidents count, whatever the service
+    await post(v3({ service: svc('Checkout') }, { id: 'a-6', event_type: 'incident.resolved' })).expect(200, 'ok: 0 alerts sent, 1 ignored\nevent: event_type "incident.resolved" is not counted (only incident.triggered)\n');
+    await waitFor(() => h.lines().length === 4, '4 alerts');
+    expect(h.lines()).toEqual([
+      'alerts.Checkout.low 1 1709294400',
+      'alerts.shop_example_com_(EU)_prod.high 1 1709294401',
+      'alerts.Datadog.unknown 1 1709294402',
+      'alerts.Datadog.high 1 1709294403',
     ]);
   });
 

@@ -42,11 +42,36 @@ describe('POST /publish/<prefix> (Backstop)', () => {
     expect(items.status).toBe(400);
     expect(code(items)).toBe('CF_ERR_HTTP_INVALID_ITEMS');
     expect(items.text).toBe(
-      ['3 of 4 datapoints rejected; nothing was accepted', 'item 1: missing fields: value', 'item 2: value "v214" is not a number', 'item 3: not an object', ''].join('\n'),
+      [
+        '3 of 4 datapoints rejected; nothing was accepted',
+        'item 1: missing fields: value',
+        'item 2: value "v214" is not a number (Graphite stores only numbers); to record an event such as a release, put the text in the metric name and send 1: {"metric": "release.v214", "value": 1, "measure_time": ...}',
+        'item 3: not an object',
+        '',
+      ].join('\n'),
     );
     await request(h.app).post('/publish/test').send({ metric: 'sentinel', value: 1, measure_time: 5 });
     await waitFor(() => h.lines().length === 1, 'sentinel');
     expect(h.lines()).toEqual(['test.sentinel 1 5']);
+  });
+
+  it("answers Backstop's annotation example (a text value) with a 400 that shows the numeric way, which then works", async () => {
+    h = await startHttpGroup(createPublishEndpoints, { publish: { prefixes: ['note'] } });
+    // Backstop's README, word for word but for the time
+    const example = await request(h.app).post('/publish/note').send([{ metric: 'foobar.release', value: 'v214', measure_time: 1700000000 }]);
+    expect([example.status, code(example)]).toEqual([400, 'CF_ERR_HTTP_INVALID_ITEMS']);
+    expect(example.text).toBe(
+      '1 of 1 datapoints rejected; nothing was accepted\n' +
+        'item 0: value "v214" is not a number (Graphite stores only numbers); to record an event such as a release, put the text in the metric name and send 1: {"metric": "foobar.release.v214", "value": 1, "measure_time": ...}\n',
+    );
+    // dots and whitespace in the text would add levels or break the line: the hint keeps it one level
+    const dotted = await request(h.app).post('/publish/note').send({ metric: 'shop.deploy', value: ' v2.1.4 hotfix', measure_time: 1700000000 });
+    expect(dotted.text).toMatch(/\{"metric": "shop\.deploy\.v2_1_4_hotfix", "value": 1, "measure_time": \.\.\.\}\n$/);
+    // numeric strings are numbers, as carbon's float() reads them
+    await request(h.app).post('/publish/note').send({ metric: 'numeric.text', value: ' 214 ', measure_time: 1700000001 }).expect(200);
+    await request(h.app).post('/publish/note').send([{ metric: 'foobar.release.v214', value: 1, measure_time: 1700000000 }]).expect(200);
+    await waitFor(() => h.lines().length === 2, 'the numeric annotation');
+    expect(h.lines()).toEqual(['note.numeric.text 214 1700000001', 'note.foobar.release.v214 1 1700000000']);
   });
 
   it('with users configured (Backstop BACKSTOP_AUTH), needs Basic credentials', async () => {
