@@ -10,12 +10,14 @@ import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig, HealthGroupConfig } from './config/schema';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
+import { packageVersion } from './admin/status';
+import { openToTheNetwork } from './ingest/http/groups';
 import { Relay, type ReloadOutcome } from './relay/relay';
 import { dropSpool, inspectSpool, locateSpool, verifySpool, type CommandDeps, type SpoolLocation } from './output/spool/inspect';
 import { SpoolLockedError } from './output/spool/spool';
 import { importCatchpointIntegration } from './sources/catchpoint/integration-config';
 import { pollOnce } from './sources/poll-once';
-import { createLogger, type Logger, type LogLevel } from './telemetry/logger';
+import { createLogger, silentLogger, type Logger, type LogLevel } from './telemetry/logger';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream;
@@ -35,6 +37,7 @@ export interface CliIO {
 }
 
 const USAGE = `usage:
+  carbon-fanout --version | -V              print the version
   carbon-fanout start [-c FILE]             run the relay (default config: config/relay.yaml)
   carbon-fanout check -c FILE               validate a config; exit 0 with a summary, 1 with the error
   carbon-fanout route -c FILE [METRIC...]   print METRIC<TAB>destinations for each metric (args or stdin lines)
@@ -94,6 +97,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         source: { type: 'string' },
         yes: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (err) {
@@ -102,6 +106,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   }
   const v = parsed.values;
   const [command, ...rest] = parsed.positionals;
+  if (v.version === true) {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   if (v.help || command === undefined) {
     (v.help ? io.stdout : io.stderr).write(USAGE);
     return v.help ? 0 : 2;
@@ -161,6 +169,14 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   if (command !== 'start') for (const w of loaded.carbon?.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
   switch (command) {
     case 'check':
+      // aggregation rules are parsed when the routers are built: build them as start does, so check refuses what start would
+      try {
+        buildRouters(loaded.config, (d) => d.name, silentLogger());
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        io.stderr.write(`config error: ${err.message}\n`);
+        return 1;
+      }
       io.stdout.write(`${summary(loaded.config)}\n`);
       return 0;
     case 'route':
@@ -378,8 +394,17 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   const onInspectSignal = (): void => {
     log.warn('SIGUSR1 ignored: the Node inspector stays closed in the relay (start node with --inspect to debug)');
   };
+  let relay: Relay;
+  try {
+    relay = Relay.fromConfig(config, { log });
+  } catch (err) {
+    // building can still meet a bad file the loader does not parse (aggregation rules): an answer, never a stack trace
+    if (err instanceof ConfigError) io.stderr.write(`config error: ${err.message}\n`);
+    else log.error('startup failed', { error: (err as Error).message });
+    if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
+    return 1;
+  }
   if (io.shutdown === undefined) process.on('SIGUSR1', onInspectSignal);
-  const relay = Relay.fromConfig(config, { log });
   try {
     await relay.start();
   } catch (err) {
@@ -389,6 +414,14 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
     return 1;
   }
   log.info('carbon-fanout started', { config: config.file, destinations: [...relay.destinations.values()].map((d) => `${d.name}=${d.description}`) });
+  const open = config.listen.http === undefined ? [] : openToTheNetwork(config.listen.http.host, config.http);
+  if (open.length > 0) {
+    log.warn('the HTTP front door listens beyond this host without authentication: anyone who can reach it can send datapoints (set http.auth, or listen.http.host: 127.0.0.1)', {
+      host: config.listen.http?.host,
+      port: config.listen.http?.port,
+      endpointGroups: open,
+    });
+  }
   io.onStarted?.(relay);
   // SIGHUP (and POST /reload on the admin listener) reloads; reloads run one at a time, in order
   let reloading: Promise<unknown> = Promise.resolve();
