@@ -386,7 +386,7 @@ function logLevel(config: RelayConfig, io: CliIO): LogLevel {
 
 async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig): Promise<number> {
   const config = loaded.config;
-  const log = io.log ?? createLogger({ level: logLevel(config, io) });
+  const log = io.log ?? createLogger({ level: logLevel(config, io), file: config.logFile });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
   // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 without authentication: code execution for

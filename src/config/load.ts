@@ -11,6 +11,8 @@ import { compilePythonRegex } from '../common/python/regex';
 export interface RelayConfig {
   readonly file: string;
   readonly logLevel: ConfigInput['logLevel'];
+  /** Path absolute; undefined: stderr only. */
+  readonly logFile: ConfigInput['logFile'];
   readonly shutdownTimeoutMs: number;
   readonly shutdownGraceMs: number;
   /** false: no admin listener. */
@@ -183,11 +185,13 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   }
   const listen = resolveListenPaths(cfg.listen, dir);
   const filters = compileFilters(main, cfg.filters, dir);
-  checkReferencedFiles({ main, listen, destinations, groups, sources, filters, dataDir });
+  const logFile = cfg.logFile === undefined ? undefined : { ...cfg.logFile, path: path.resolve(dir, cfg.logFile.path) };
+  checkReferencedFiles({ main, listen, destinations, groups, sources, filters, dataDir, logFile: logFile?.path });
 
   return deepFreeze({
     file: main.file,
     logLevel: cfg.logLevel,
+    logFile,
     shutdownTimeoutMs: cfg.shutdownTimeout,
     shutdownGraceMs: cfg.shutdownGrace,
     admin: cfg.admin,
@@ -257,6 +261,7 @@ interface ReferencedFiles {
   sources: readonly SourceConfig[];
   filters: FilterConfig | undefined;
   dataDir: string | undefined;
+  logFile: string | undefined;
 }
 
 /**
@@ -305,6 +310,7 @@ function checkReferencedFiles(f: ReferencedFiles): void {
   if (f.filters?.allowFile !== undefined) fail(inMain(['filters', 'allowFile']), [], unreadableIfPresent(f.filters.allowFile));
   if (f.filters?.blockFile !== undefined) fail(inMain(['filters', 'blockFile']), [], unreadableIfPresent(f.filters.blockFile));
   if (f.dataDir !== undefined) fail(inMain(['dataDir']), [], unusableStateDir(f.dataDir));
+  if (f.logFile !== undefined) fail(inMain(['logFile', 'path']), [], unwritableOutputFile(f.logFile));
 }
 
 function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigInput['listen'] {
