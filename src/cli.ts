@@ -171,7 +171,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     case 'check':
       // aggregation rules are parsed when the routers are built: build them as start does, so check refuses what start would
       try {
-        buildRouters(loaded.config, (d) => d.name, silentLogger());
+        buildRouters(loaded.config, (d) => d.name, silentLogger(), healthGroupLabel);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         io.stderr.write(`config error: ${err.message}\n`);
@@ -234,9 +234,10 @@ function routeLabel(loaded: LoadedConfig): (d: DestinationConfig) => string {
   return (d) => (d.type === 'carbon' ? carbonDestinationLabel({ host: d.host, port: d.port, instance: d.instance ?? null }) : d.name);
 }
 
+/** A failover or any_of group picks a member at send time, by health: a dry run names the group and its members. */
+const healthGroupLabel = (g: HealthGroupConfig, members: string[]): string => `${g.name}(${g.type}:${members.join('|')})`;
+
 async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promise<number> {
-  // a failover or any_of group picks a member at send time, by health: the dry run names the group and its members
-  const healthGroupLabel = (g: HealthGroupConfig, members: string[]): string => `${g.name}(${g.type}:${members.join('|')})`;
   const { received } = buildRouters(loaded.config, routeLabel(loaded), io.log ?? createLogger({ level: 'error' }), healthGroupLabel);
   const print = (m: string): void => {
     const r = received.route(m);
