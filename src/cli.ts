@@ -14,14 +14,16 @@ import { WORKER_ENV } from './cluster/protocol';
 import { runWorker, workerView, type PrimaryChannel } from './cluster/worker';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
+import { packageVersion } from './admin/status';
 import { faultThreshold } from './codec/name-validation';
+import { openToTheNetwork } from './ingest/http/groups';
 import { Relay } from './relay/relay';
 import { drainRelay, reloadRelay, serialized, type ReadConfig } from './relay/run';
 import { dropSpool, inspectSpool, locateSpool, verifySpool, type CommandDeps, type SpoolLocation } from './output/spool/inspect';
 import { SpoolLockedError } from './output/spool/spool';
 import { importCatchpointIntegration } from './sources/catchpoint/integration-config';
 import { pollOnce } from './sources/poll-once';
-import { createLogger, type Logger, type LogLevel } from './telemetry/logger';
+import { createLogger, silentLogger, type Logger, type LogLevel } from './telemetry/logger';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream;
@@ -46,6 +48,7 @@ export interface CliIO {
 }
 
 const USAGE = `usage:
+  carbon-fanout --version | -V              print the version
   carbon-fanout start [-c FILE]             run the relay (default config: config/relay.yaml)
   carbon-fanout check -c FILE               validate a config; exit 0 with a summary, 1 with the error
   carbon-fanout route -c FILE [METRIC...]   print METRIC<TAB>destinations for each metric (args or stdin lines)
@@ -105,6 +108,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         source: { type: 'string' },
         yes: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (err) {
@@ -113,6 +117,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   }
   const v = parsed.values;
   const [command, ...rest] = parsed.positionals;
+  if (v.version === true) {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   if (v.help || command === undefined) {
     (v.help ? io.stdout : io.stderr).write(USAGE);
     return v.help ? 0 : 2;
@@ -172,6 +180,14 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   if (command !== 'start') for (const w of loaded.carbon?.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
   switch (command) {
     case 'check':
+      // aggregation rules are parsed when the routers are built: build them as start does, so check refuses what start would
+      try {
+        buildRouters(loaded.config, (d) => d.name, silentLogger(), healthGroupLabel);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        io.stderr.write(`config error: ${err.message}\n`);
+        return 1;
+      }
       io.stdout.write(`${summary(loaded.config)}\n`);
       return 0;
     case 'route':
@@ -237,9 +253,10 @@ function routeLabel(loaded: LoadedConfig): (d: DestinationConfig) => string {
   return (d) => (d.type === 'carbon' ? carbonDestinationLabel({ host: d.host, port: d.port, instance: d.instance ?? null }) : d.name);
 }
 
+/** A failover or any_of group picks a member at send time, by health: a dry run names the group and its members. */
+const healthGroupLabel = (g: HealthGroupConfig, members: string[]): string => `${g.name}(${g.type}:${members.join('|')})`;
+
 async function route(loaded: LoadedConfig, metrics: string[], io: CliIO): Promise<number> {
-  // a failover or any_of group picks a member at send time, by health: the dry run names the group and its members
-  const healthGroupLabel = (g: HealthGroupConfig, members: string[]): string => `${g.name}(${g.type}:${members.join('|')})`;
   const { received } = buildRouters(loaded.config, routeLabel(loaded), io.log ?? createLogger({ level: 'error' }), healthGroupLabel);
   const print = (m: string): void => {
     const r = received.route(m);
@@ -392,15 +409,24 @@ function logLevel(config: RelayConfig, io: CliIO): LogLevel {
 
 async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig): Promise<number> {
   const config = loaded.config;
-  const log = io.log ?? createLogger({ level: logLevel(config, io) });
+  const log = io.log ?? createLogger({ level: logLevel(config, io), file: config.logFile });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
   // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 without authentication: code execution for
   // any local user who can signal us. A listener of our own replaces that handler (Node 20 has no flag to turn it off).
+  let relay: Relay;
+  try {
+    relay = Relay.fromConfig(config, { log });
+  } catch (err) {
+    // building can still meet a bad file the loader does not parse (aggregation rules): an answer, never a stack trace
+    if (err instanceof ConfigError) io.stderr.write(`config error: ${err.message}\n`);
+    else log.error('startup failed', { error: (err as Error).message });
+    if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
+    return 1;
+  }
   const release = io.shutdown === undefined ? keepInspectorClosed(log) : () => undefined;
   // listening for SIGTERM from the start: a signal while listeners bind stops the relay once started
   const stopSignal = io.shutdown ?? firstStopSignal();
-  const relay = Relay.fromConfig(config, { log });
   try {
     await relay.start();
   } catch (err) {
@@ -410,6 +436,14 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
     return 1;
   }
   log.info('carbon-fanout started', { config: config.file, destinations: [...relay.destinations.values()].map((d) => `${d.name}=${d.description}`) });
+  const open = config.listen.http === undefined ? [] : openToTheNetwork(config.listen.http.host, config.http);
+  if (open.length > 0) {
+    log.warn('the HTTP front door listens beyond this host without authentication: anyone who can reach it can send datapoints (set http.auth, or listen.http.host: 127.0.0.1)', {
+      host: config.listen.http?.host,
+      port: config.listen.http?.port,
+      endpointGroups: open,
+    });
+  }
   io.onStarted?.(relay);
   // SIGHUP (and POST /reload on the admin listener) reloads; reloads run one at a time, in order
   const reloadNow = serialized(() => reloadRelay(relay, () => readForReload(read), log));
@@ -439,7 +473,7 @@ function keepInspectorClosed(log: Logger): () => void {
 /** `workers: N`: this process supervises N worker processes and owns the admin listener. */
 async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig): Promise<number> {
   const config = loaded.config;
-  const log = io.log ?? createLogger({ level: logLevel(config, io) });
+  const log = io.log ?? createLogger({ level: logLevel(config, io), file: config.logFile });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
   const release = keepInspectorClosed(log);
   // listening for SIGTERM from the start: a signal while workers start stops them once started, instead of killing us
@@ -488,7 +522,8 @@ function forkWorker(index: number): WorkerHandle {
 /** A worker process of `workers: N`: runs the relay on its share of the config until the primary (or a signal) stops it. */
 async function startWorker(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig, index: number): Promise<number> {
   const view = (l: LoadedConfig): ReadConfig => ({ config: workerView(l.config, index), warnings: [] });
-  const base = io.log ?? createLogger({ level: logLevel(loaded.config, io) });
+  const own = workerView(loaded.config, index);
+  const base = io.log ?? createLogger({ level: logLevel(own, io), file: own.logFile });
   const log = base.child({ worker: index });
   const release = keepInspectorClosed(log);
   // a reload goes through the primary (it tells every worker); a SIGHUP sent to the whole process group must not kill us

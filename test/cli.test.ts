@@ -5,6 +5,7 @@ import { main, type CliIO } from '../src/cli';
 import type { Relay } from '../src/relay/relay';
 import { silentLogger } from '../src/telemetry/logger';
 import { captureIo, type CapturedIo } from './helpers/cli-io';
+import { captureLog, type LogEntry } from './helpers/capture-log';
 import { tempDir } from './helpers/relay';
 import { sendTcp, waitFor } from './helpers/sink';
 import { freePorts } from './helpers/carbon';
@@ -17,7 +18,7 @@ describe('carbon-fanout CLI', () => {
   it('check: exit 0 with a one-line summary for the shipped default config', async () => {
     const t = io();
     expect(await main(['check', '-c', path.join(ROOT, 'config/relay.yaml')], t)).toBe(0);
-    expect(t.out()).toMatch(/^OK .*relay\.yaml: 4 listeners \(line tcp 0\.0\.0\.0:2003, line udp 0\.0\.0\.0:2003, pickle tcp 0\.0\.0\.0:2004, http 0\.0\.0\.0:8080\), 1 destinations \(stdout\), 1 rules, admin 127\.0\.0\.1:8081; config hash [0-9a-f]{16}\n$/);
+    expect(t.out()).toMatch(/^OK .*relay\.yaml: 4 listeners \(line tcp 0\.0\.0\.0:2003, line udp 0\.0\.0\.0:2003, pickle tcp 0\.0\.0\.0:2004, http 127\.0\.0\.1:8080\), 1 destinations \(stdout\), 1 rules, admin 127\.0\.0\.1:8081; config hash [0-9a-f]{16}\n$/);
   });
 
   it('check: the fan-out example is valid when its API key is set, and names the variable when it is not', async () => {
@@ -103,6 +104,49 @@ describe('carbon-fanout CLI', () => {
     stop('test');
     expect(await exit).toBe(0);
     expect(fs.readFileSync(outFile, 'utf8')).toBe('cli.metric 12.5 1700000000\n');
+  });
+
+  it('--version and -V print the package version', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const t = io();
+      expect(await main([flag], t)).toBe(0);
+      expect(t.out()).toBe(`${version}\n`);
+    }
+  });
+
+  it('start: warns once when the HTTP front door serves other hosts without authentication, naming the open endpoint groups', async () => {
+    const startWith = async (http: Record<string, unknown>, endpoints?: Record<string, unknown>): Promise<LogEntry[]> => {
+      const dir = tempDir();
+      const cfg = path.join(dir, 'relay.yaml');
+      fs.writeFileSync(
+        cfg,
+        YAML.stringify({
+          listen: { http: { port: 0, ...http } },
+          ...(endpoints !== undefined && { http: endpoints }),
+          admin: false,
+          selfMetrics: { interval: 0 },
+          destinations: [{ name: 'f', file: 'out.txt' }],
+          rules: [{ default: true, destinations: ['f'] }],
+        }),
+      );
+      const { log, entries } = captureLog();
+      let stop!: (s: string) => void;
+      let started = false;
+      const exit = main(['start', '-c', cfg], { ...io(), log, shutdown: new Promise((r) => (stop = r)), onStarted: () => (started = true) });
+      await waitFor(() => started, 'relay started');
+      stop('test');
+      expect(await exit).toBe(0);
+      return entries.filter((e) => e.level === 'warn');
+    };
+    const open = await startWith({ host: '0.0.0.0' });
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ message: expect.stringContaining('without authentication'), host: '0.0.0.0', endpointGroups: ['feed', 'sink', 'publish', 'collectd', 'grafana', 'github', 'pagerduty'] });
+    expect(await startWith({ host: '127.0.0.1' })).toEqual([]);
+    // keys for every group but one, which overrides them with no auth: only it is named; a webhook with its secret is not open
+    const oneOpen = await startWith({ host: '0.0.0.0' }, { auth: { apiKeys: ['k'] }, feed: { auth: {} }, pagerduty: { auth: {}, secret: 's' } });
+    expect(oneOpen.map((e) => e.endpointGroups)).toEqual([['feed']]);
+    expect(await startWith({ host: '::' }, { auth: { allow: ['10.0.0.0/8'] } })).toEqual([]);
   });
 
   it('start: SIGHUP re-reads the config: a valid change is applied, an invalid one changes nothing and is counted', async () => {

@@ -14,7 +14,8 @@ import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage } from './pro
  * times). Worker 0 keeps `dataDir` itself, so going from 1 worker to N and
  * back keeps its spools and the sources' positions; worker i > 0 gets
  * `dataDir/workers/<i>` (its own spools and locks). Self-metrics carry the
- * worker (`<prefix>-w<i>`) so workers' counters never overwrite each other.
+ * worker (`<prefix>-w<i>`) so workers' counters never overwrite each other,
+ * and so does a log file (`relay-w<i>.log`).
  */
 export function workerView(config: RelayConfig, index: number): RelayConfig {
   const first = index === 0;
@@ -25,7 +26,15 @@ export function workerView(config: RelayConfig, index: number): RelayConfig {
     sources: first ? config.sources : [],
     listen: first ? config.listen : { ...config.listen, http: undefined },
     selfMetrics: { ...config.selfMetrics, prefix: `${config.selfMetrics.prefix ?? defaultSelfMetricsPrefix()}-w${index}` },
+    // one writer per file: each process rotates its own by size
+    logFile: config.logFile === undefined ? undefined : { ...config.logFile, path: workerLogPath(config.logFile.path, index) },
   };
+}
+
+/** `relay.log` -> `relay-w1.log`: worker i's own log file (the primary writes `logFile.path` itself). */
+export function workerLogPath(file: string, index: number): string {
+  const ext = path.extname(file);
+  return path.join(path.dirname(file), `${path.basename(file, ext)}-w${index}${ext}`);
 }
 
 /** Where worker `index` (> 0) keeps its spools. */

@@ -34,6 +34,12 @@ export const ConfigErrorCode = Object.freeze({
   CARBON_CONF: 'CF_ERR_CONFIG_CARBON_CONF',
   /** A line of carbon's aggregation-rules.conf is invalid. */
   AGGREGATION_RULES: 'CF_ERR_CONFIG_AGGREGATION_RULES',
+  /**
+   * A file or directory the configuration names cannot be used: a TLS certificate, key or CA missing, unreadable
+   * or not PEM; a filter or aggregation-rules file that exists but cannot be read; a dataDir that is not a writable
+   * directory; a file destination whose directory does not exist.
+   */
+  FILE_UNREADABLE: 'CF_ERR_CONFIG_FILE_UNREADABLE',
   /** The config uses Kafka, and the optional Kafka client (@confluentinc/kafka-javascript) is not installed. */
   KAFKA_CLIENT_MISSING: 'CF_ERR_CONFIG_KAFKA_CLIENT_MISSING',
 } as const);

@@ -6,6 +6,7 @@ import { deepFreeze } from '../common/deep-freeze';
 import { ConfigError, ConfigErrorCode } from './config-error';
 import { configSchema, httpSchema, type AggregationInput, isHashGroup, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
+import { unreadable, unreadableIfPresent, unusableCa, unusableKeyPair, unusableStateDir, unwritableOutputFile } from './referenced-files';
 import { compilePythonRegex } from '../common/python/regex';
 import { compileRewrite, RewriteSyntaxError, type CompiledRewrite } from './rewrite-rules';
 
@@ -13,6 +14,8 @@ import { compileRewrite, RewriteSyntaxError, type CompiledRewrite } from './rewr
 export interface RelayConfig {
   readonly file: string;
   readonly logLevel: ConfigInput['logLevel'];
+  /** Path absolute; undefined: stderr only. */
+  readonly logFile: ConfigInput['logFile'];
   readonly shutdownTimeoutMs: number;
   readonly shutdownGraceMs: number;
   /** Worker processes (`auto` resolved to the core count); 1: the relay runs in the process that starts it. */
@@ -193,8 +196,9 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     throw new ConfigError('aggregation keeps its aggregates in one process: set workers: 1 (or leave workers out, which then means 1)', { file: main.file, line: main.lineOf(['workers']), path: 'workers' }, ConfigErrorCode.SCHEMA);
   }
 
+  const sources = cfg.sources.map((s) => (s.type === 'kafka' && typeof s.tls === 'object' ? { ...s, tls: resolveTlsFiles(s.tls, dir) } : s));
   const sourceNames = new Set<string>();
-  cfg.sources.forEach((s, i) => {
+  sources.forEach((s, i) => {
     if (sourceNames.has(s.name)) throw at({ value: s, source: main, path: ['sources', i] }, ['name'], `duplicate source name "${s.name}"`, ConfigErrorCode.DUPLICATE_NAME);
     sourceNames.add(s.name);
   });
@@ -210,27 +214,32 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     const queueAtHigh = Math.floor(value.maxQueueSize * value.highWaterMark);
     if (queueAtHigh < 1) throw at(d, ['highWaterMark'], 'maxQueueSize x highWaterMark must be at least 1', ConfigErrorCode.SCHEMA);
   }
+  const listen = resolveListenPaths(cfg.listen, dir);
+  const filters = compileFilters(main, cfg.filters, dir);
+  const logFile = cfg.logFile === undefined ? undefined : { ...cfg.logFile, path: path.resolve(dir, cfg.logFile.path) };
+  checkReferencedFiles({ main, listen, destinations, groups, sources, filters, dataDir, logFile: logFile?.path });
 
   return deepFreeze({
     file: main.file,
     logLevel: cfg.logLevel,
+    logFile,
     shutdownTimeoutMs: cfg.shutdownTimeout,
     shutdownGraceMs: cfg.shutdownGrace,
     workers: cfg.workers !== 'auto' ? cfg.workers : aggregation !== undefined ? 1 : os.availableParallelism(),
     admin: cfg.admin,
     routeCacheSize: cfg.routeCacheSize,
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
-    listen: resolveListenPaths(cfg.listen, dir),
+    listen,
     http: cfg.http ?? httpSchema.parse({}),
     destinations: destinations.map((d) => d.value),
     groups: groups.map((g) => g.value),
     rules: { rules: compiled, defaultTargets: defaultRule.value.destinations },
     rewrites: compileRewrites(main, cfg.rewrite),
-    filters: compileFilters(main, cfg.filters, dir),
+    filters,
     normalizeTags: cfg.normalizeTags,
     minTimestampResolution: cfg.minTimestampResolution,
     dataDir,
-    sources: cfg.sources,
+    sources,
     aggregation,
   });
 }
@@ -303,8 +312,78 @@ function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: st
 
 function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
   if (d.type === 'file') return d.file === '-' ? d : { ...d, file: path.resolve(dir, d.file) };
-  if (typeof d.tls === 'object' && d.tls.ca !== undefined) return { ...d, tls: { ...d.tls, ca: path.resolve(dir, d.tls.ca) } };
-  return d;
+  // Kafka's cert and key as well as the CA (Kafka's were once read relative to the working directory)
+  return typeof d.tls === 'object' ? { ...d, tls: resolveTlsFiles(d.tls, dir) } : d;
+}
+
+/** A TLS block's PEM file names made absolute; keys it does not set stay unset (the config hash and reload comparisons see no change). */
+function resolveTlsFiles<T extends { ca?: string; cert?: string; key?: string }>(t: T, dir: string): T {
+  const out = { ...t };
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const p = t[k];
+    if (p !== undefined) out[k] = path.resolve(dir, p) as T[typeof k];
+  }
+  return out;
+}
+
+interface ReferencedFiles {
+  main: ConfigSource;
+  listen: ConfigInput['listen'];
+  destinations: readonly Located<DestinationConfig>[];
+  groups: readonly Located<GroupConfig>[];
+  sources: readonly SourceConfig[];
+  filters: FilterConfig | undefined;
+  dataDir: string | undefined;
+  logFile: string | undefined;
+}
+
+/**
+ * Every file and directory the configuration names, checked where it is
+ * named: a certificate, key or CA the relay could not read (or that is not
+ * PEM) fails here, for `check`, `start` and a reload alike, rather than when
+ * a listener binds or a connection is made.
+ */
+function checkReferencedFiles(f: ReferencedFiles): void {
+  const { main } = f;
+  const fail = (loc: Located<unknown>, sub: (string | number)[], problem: string | undefined): void => {
+    if (problem !== undefined) throw at(loc, sub, problem, ConfigErrorCode.FILE_UNREADABLE);
+  };
+  const inMain = (p: (string | number)[]): Located<unknown> => ({ value: undefined, source: main, path: p });
+  const keyPair = (loc: Located<unknown>, t: { cert?: string; key?: string }): void => {
+    if (t.cert === undefined || t.key === undefined) {
+      // one without the other: librdkafka says what is missing when it connects; the file named must still be readable
+      for (const k of ['cert', 'key'] as const) if (t[k] !== undefined) fail(loc, [k], unreadable(t[k]));
+      return;
+    }
+    const bad = unusableKeyPair(t.cert, t.key);
+    if (bad !== undefined) fail(loc, [bad.at], bad.problem);
+  };
+  const lineTls = f.listen.line?.tls;
+  if (lineTls !== undefined) keyPair(inMain(['listen', 'line', 'tls']), lineTls);
+  const http = f.listen.http;
+  if (http !== undefined) keyPair(inMain(['listen', 'http']), http);
+  for (const d of f.destinations) {
+    const { value } = d;
+    if (value.type === 'file') {
+      if (value.file !== '-') fail(d, ['file'], unwritableOutputFile(value.file));
+      continue;
+    }
+    if (typeof value.tls !== 'object') continue;
+    const tlsAt: Located<unknown> = { ...d, path: [...d.path, 'tls'] };
+    if (value.tls.ca !== undefined) fail(tlsAt, ['ca'], unusableCa(value.tls.ca));
+    if (value.type === 'kafka') keyPair(tlsAt, value.tls);
+  }
+  f.sources.forEach((s, i) => {
+    if (s.type !== 'kafka' || typeof s.tls !== 'object') return;
+    const tlsAt = inMain(['sources', i, 'tls']);
+    if (s.tls.ca !== undefined) fail(tlsAt, ['ca'], unusableCa(s.tls.ca));
+    keyPair(tlsAt, s.tls);
+  });
+  for (const g of f.groups) if (g.value.aggregationRules !== undefined) fail(g, ['aggregationRules'], unreadableIfPresent(g.value.aggregationRules));
+  if (f.filters?.allowFile !== undefined) fail(inMain(['filters', 'allowFile']), [], unreadableIfPresent(f.filters.allowFile));
+  if (f.filters?.blockFile !== undefined) fail(inMain(['filters', 'blockFile']), [], unreadableIfPresent(f.filters.blockFile));
+  if (f.dataDir !== undefined) fail(inMain(['dataDir']), [], unusableStateDir(f.dataDir));
+  if (f.logFile !== undefined) fail(inMain(['logFile', 'path']), [], unwritableOutputFile(f.logFile));
 }
 
 function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigInput['listen'] {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
 import { DEFAULT_STRICT_CHARACTERS, DEFAULT_STRICT_MAX_LENGTH, NAME_VALIDATION_LEVELS, parseCharacterSet } from '../codec/name-validation';
-import { duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, lineListenAddress, lineTcpListen, lineTlsListen, port, tcpListen } from './schema-types';
+import { byteSize, duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, lineListenAddress, lineTcpListen, lineTlsListen, port, tcpListen } from './schema-types';
 
 export {
   destinationSchema,
@@ -318,6 +318,18 @@ export const sourceSchema = z.discriminatedUnion('type', [catchpointSourceSchema
 
 export const configSchema = z.strictObject({
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** `start` also writes its log here, as JSON lines, rotated by size (relative to this file). Changing it needs a restart. */
+  logFile: z
+    .strictObject({
+      path: z.string().min(1),
+      /** A line that would take the file past this size starts a new one: the old moves to PATH.1 (PATH.1 to PATH.2, ...), as logrotate names them. */
+      maxSize: byteSize.pipe(z.number().min(4096, 'must be at least 4KiB')).default(100 * 1024 ** 2),
+      /** Files kept, the current one included; the oldest is deleted. */
+      maxFiles: z.number().int().min(1).default(5),
+      /** false: log to the file only, nothing on stderr. */
+      stderr: z.boolean().default(true),
+    })
+    .optional(),
   /** How long SIGTERM/SIGINT waits for queued datapoints to be delivered. */
   shutdownTimeout: duration.default(10_000),
   /** On SIGTERM/SIGINT, /ready turns false this long before receivers stop, so a load balancer stops sending first. */

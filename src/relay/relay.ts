@@ -54,6 +54,8 @@ export type ReloadOutcome = ReloadReport | { result: 'failed'; error: string };
 function restartOnly(prev: RelayConfig, next: RelayConfig): string[] {
   const out: string[] = [];
   if (!same(prev.dataDir, next.dataDir)) out.push('dataDir');
+  // the logger is built once, before the relay
+  if (!same(prev.logFile, next.logFile)) out.push('logFile');
   if ((prev.admin === false) !== (next.admin === false)) out.push('admin (turning the admin listener on or off)');
   return out;
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { workerView } from '../../src/cluster/worker';
+import { workerLogPath, workerView } from '../../src/cluster/worker';
 import { configFrom, tempDirsRemovedAfterAll } from '../helpers/relay';
 
 const newDir = tempDirsRemovedAfterAll();
@@ -40,6 +40,14 @@ describe('workerView: the part of the config one worker runs', () => {
     expect(w2.rules).toBe(config.rules);
     expect(w2.destinations).toBe(config.destinations);
     expect(w2.selfMetrics.prefix).toBe('carbon.relays.web1-a-w2');
+  });
+
+  it('each worker writes (and rotates) its own log file beside the primary\'s', () => {
+    expect(workerLogPath('/var/log/carbon-fanout/relay.log', 1)).toBe('/var/log/carbon-fanout/relay-w1.log');
+    expect(workerLogPath('/var/log/relay', 0)).toBe('/var/log/relay-w0');
+    const withLog = configFrom({ logFile: { path: 'relay.log' }, destinations: [{ name: 'o', type: 'file', file: '-' }], rules: [{ default: true, destinations: ['o'] }] }, {}, dir);
+    expect(workerView(withLog, 2).logFile?.path).toBe(path.join(dir, 'relay-w2.log'));
+    expect(workerView(withLog, 2).logFile?.maxSize).toBe(withLog.logFile?.maxSize);
   });
 
   it('workers defaults to auto: one per core', () => {

@@ -153,7 +153,7 @@ describe('readCarbonConf: the fixtures', () => {
     const dir = path.join(FIXTURES, 'hashing');
     // the schema's destination names cannot hold brackets yet: then the name is carbon's own host:port:instance label
     const ipv6Name = '[2001:db8::7]:2004:c';
-    const tls = { ca: '/etc/ssl/private-ca.pem' };
+    const tls = { ca: '/etc/ssl/certs/ca-certificates.crt' };
     expect(config).toStrictEqual({
       listen: {
         maxConnections: 500,
@@ -184,7 +184,7 @@ describe('readCarbonConf: the fixtures', () => {
     });
     expect(warnings).toEqual([]);
     const parsed = configSchema.parse(config);
-    expect(carbonDestinations(parsed.destinations)[2].tls).toEqual({ ca: '/etc/ssl/private-ca.pem', rejectUnauthorized: true });
+    expect(carbonDestinations(parsed.destinations)[2].tls).toEqual({ ca: '/etc/ssl/certs/ca-certificates.crt', rejectUnauthorized: true });
     expect(parsed.selfMetrics.interval).toBe(0);
   });
 

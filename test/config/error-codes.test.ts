@@ -29,6 +29,7 @@ const PUBLISHED = [
   'CF_ERR_CONFIG_GROUP',
   'CF_ERR_CONFIG_CARBON_CONF',
   'CF_ERR_CONFIG_AGGREGATION_RULES',
+  'CF_ERR_CONFIG_FILE_UNREADABLE',
   'CF_ERR_CONFIG_KAFKA_CLIENT_MISSING',
 ];
 
@@ -99,6 +100,11 @@ const CASES: [ConfigErrorCode, () => unknown, RegExp][] = [
     /relay\.yaml:2: destinations\.0\.type: @confluentinc\/kafka-javascript is not installed .*CKJS_LINKING=dynamic npm ci$/,
   ],
   [ConfigErrorCode.AGGREGATION_RULES, () => parseAggregationRules('# rules\nnot a rule\n', 'aggregation-rules.conf'), /^aggregation-rules\.conf:2: invalid aggregation rule: /],
+  [
+    ConfigErrorCode.FILE_UNREADABLE,
+    () => loadYaml(`listen:\n  line:\n    tls: {port: 0, cert: absent.crt, key: absent.key}\n${DEST}${DEFAULT_RULE}`),
+    /relay\.yaml:3: listen\.line\.tls\.cert: cannot read .*absent\.crt: ENOENT \(no such file or directory\)$/,
+  ],
 ];
 
 describe('ConfigError codes', () => {

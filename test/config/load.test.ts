@@ -415,6 +415,12 @@ describe('destination types and the spool', () => {
     expect(d.spool).toMatchObject({ maxBytes: 2 * 1024 ** 3, segmentBytes: 512 * 1024, maxAge: 7 * 86_400_000, syncInterval: 250 });
   });
 
+  it('durations take hours and days as well as ms, s and m; other units are refused with the accepted ones named', () => {
+    const cfg = load({ destinations: [DEST], rules: [DEFAULT_RULE], selfMetrics: { interval: '6h' }, shutdownTimeout: '1.5m', http: { feed: { eventTtl: '1d' } } });
+    expect([cfg.selfMetrics.intervalMs, cfg.shutdownTimeoutMs, cfg.http.feed.eventTtl]).toEqual([6 * 3_600_000, 90_000, 86_400_000]);
+    expect(() => load({ destinations: [DEST], rules: [DEFAULT_RULE], shutdownTimeout: '2w' })).toThrow(/shutdownTimeout: expected a duration like 250ms, 10s, 2m, 6h or 7d/);
+  });
+
   it('spool mode: overflow by default with a data directory, off without; on without dataDir is an error naming the key', () => {
     const withDir = load({ dataDir: 'state', destinations: [DEST], rules: [DEFAULT_RULE] });
     expect(spoolMode(carbonDestinations(withDir.destinations)[0], withDir.dataDir)).toBe('overflow');

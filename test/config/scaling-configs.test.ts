@@ -7,22 +7,9 @@ import { silentLogger } from '../../src/telemetry/logger';
 
 const ROOT = path.join(__dirname, '../..');
 const DIR = path.join(ROOT, 'config/scaling');
-const FILES = ['single.yaml', 'balanced.yaml', 'edge-kafka.yaml', 'store-kafka.yaml'];
 
-/**
- * The README's "Scaling out" configs are files under config/scaling/: each
- * one loads as `carbon-fanout check` loads it, and the README shows each file
- * as it is (the README is not a second copy that can drift).
- */
+/** The README's "Scaling out" configs (config/scaling/; readme-configs.test.ts checks each is shown verbatim and passes check). */
 describe('config/scaling', () => {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-
-  it.each(FILES)('%s is a valid config, shown verbatim in the README', (file) => {
-    const text = fs.readFileSync(path.join(DIR, file), 'utf8');
-    expect(() => loadConfig(path.join(DIR, file), {})).not.toThrow();
-    expect(readme).toContain(`\`config/scaling/${file}\`:\n\n\`\`\`yaml\n${text}\`\`\``);
-  });
-
   it('the single relay and the balanced tier place every series on the same cache, and so does the store tier behind Kafka', () => {
     const place = (file: string): string[] => {
       const routers = buildRouters(loadConfig(path.join(DIR, file), {}), (d) => d.name, silentLogger());

@@ -59,7 +59,7 @@ const ALIASES: Record<string, string> = {
   lastrawpath: 'rawEndpoint',
   batchsize: 'batchSize',
   refreshtoken: 'ignored',
-  logfile: 'ignored',
+  logfile: 'logFile',
   loglevel: 'ignored',
 };
 
@@ -152,6 +152,8 @@ function normalise(data: unknown, aliases: Record<string, string>, marker: strin
   for (const [k, v] of Object.entries(obj)) {
     const c = canonical(k);
     if (c === undefined) warnings.push(`${path.basename(file)}: ignored unknown key "${k}"`);
+    // the relay's log is not the source's: say where it goes instead of dropping the setting silently
+    else if (c === 'logFile') warnings.push(`${path.basename(file)}: ${k} is not carried over: the relay logs to stderr (journald under systemd); to log to a file, set logFile: { path: ... } in the relay's config`);
     else if (c !== 'ignored') out[c] = v;
   }
   return out;
