@@ -5,6 +5,7 @@ import { ConfigError, ConfigErrorCode } from './config-error';
 import { configSchema, httpSchema, isHashGroup, rulesFileSchema, type CarbonDestinationConfig, type ConfigInput, type DestinationConfig, type GroupConfig, type HttpConfig, type RuleConfig, type SourceConfig } from './schema';
 import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { compilePythonRegex } from '../common/python/regex';
+import { readCaDirectory } from '../common/ca-certificates';
 
 /** The validated, resolved configuration every component is built from. Paths are absolute. */
 export interface RelayConfig {
@@ -180,6 +181,15 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     if (queueAtHigh < 1) throw at(d, ['highWaterMark'], 'maxQueueSize x highWaterMark must be at least 1', ConfigErrorCode.SCHEMA);
   }
 
+  const listen = resolveListenPaths(cfg.listen, dir);
+  const sources = cfg.sources.map((s) => (s.type === 'kafka' ? { ...s, tls: resolveTlsPaths(s.tls, dir) } : s));
+  checkCaDirectories([
+    { tls: listen.line?.tls, source: main, path: ['listen', 'line', 'tls'] },
+    { tls: listen.pickle?.tls, source: main, path: ['listen', 'pickle', 'tls'] },
+    ...destinations.map((d) => ({ tls: d.value.type === 'file' ? undefined : d.value.tls, source: d.source, path: [...d.path, 'tls'] })),
+    ...sources.map((s, i) => ({ tls: s.type === 'kafka' ? s.tls : undefined, source: main, path: ['sources', i, 'tls'] })),
+  ]);
+
   return deepFreeze({
     file: main.file,
     logLevel: cfg.logLevel,
@@ -188,7 +198,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     admin: cfg.admin,
     routeCacheSize: cfg.routeCacheSize,
     selfMetrics: { intervalMs: cfg.selfMetrics.interval, prefix: cfg.selfMetrics.prefix },
-    listen: resolveListenPaths(cfg.listen, dir),
+    listen,
     http: cfg.http ?? httpSchema.parse({}),
     destinations: destinations.map((d) => d.value),
     groups: groups.map((g) => g.value),
@@ -197,7 +207,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     normalizeTags: cfg.normalizeTags,
     minTimestampResolution: cfg.minTimestampResolution,
     dataDir,
-    sources: cfg.sources,
+    sources,
   });
 }
 
@@ -228,16 +238,47 @@ function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: st
   };
 }
 
+/** The keys of a `tls:` block that name files or directories. */
+const TLS_PATH_KEYS = ['ca', 'caPath', 'cert', 'key', 'clientCa', 'clientCaPath'] as const;
+
+/** A `tls:` block with its files resolved against `dir`; `true`/`false` as they are. */
+function resolveTlsPaths<T>(t: T, dir: string): T {
+  if (typeof t !== 'object' || t === null) return t;
+  const out = { ...t } as Record<string, unknown>;
+  for (const k of TLS_PATH_KEYS) if (typeof out[k] === 'string') out[k] = path.resolve(dir, out[k]);
+  return out as T;
+}
+
 function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
   if (d.type === 'file') return d.file === '-' ? d : { ...d, file: path.resolve(dir, d.file) };
-  if (typeof d.tls === 'object' && d.tls.ca !== undefined) return { ...d, tls: { ...d.tls, ca: path.resolve(dir, d.tls.ca) } };
-  return d;
+  return { ...d, tls: resolveTlsPaths(d.tls, dir) } as DestinationConfig;
+}
+
+/**
+ * Every CA directory in the config is read now, so one that is missing,
+ * unreadable or without a certificate fails `check` and `start` naming its
+ * key, instead of refusing every peer later.
+ */
+function checkCaDirectories(candidates: { tls: unknown; source: ConfigSource; path: (string | number)[] }[]): void {
+  for (const { tls, source, path: at } of candidates) {
+    if (typeof tls !== 'object' || tls === null) continue;
+    for (const key of ['caPath', 'clientCaPath'] as const) {
+      const dir = (tls as Partial<Record<typeof key, string>>)[key];
+      if (dir === undefined) continue;
+      try {
+        readCaDirectory(dir);
+      } catch (err) {
+        const p = [...at, key];
+        throw new ConfigError((err as Error).message, { file: source.file, line: source.lineOf(p), path: p.join('.') }, ConfigErrorCode.TLS);
+      }
+    }
+  }
 }
 
 function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigInput['listen'] {
   const out = { ...listen };
-  const t = listen.line?.tls;
-  if (listen.line !== undefined && t !== undefined) out.line = { ...listen.line, tls: { ...t, cert: path.resolve(dir, t.cert), key: path.resolve(dir, t.key) } };
+  if (listen.line?.tls !== undefined) out.line = { ...listen.line, tls: resolveTlsPaths(listen.line.tls, dir) };
+  if (listen.pickle?.tls !== undefined) out.pickle = { ...listen.pickle, tls: resolveTlsPaths(listen.pickle.tls, dir) };
   const h = listen.http;
   if (h?.cert !== undefined && h.key !== undefined) out.http = { ...h, cert: path.resolve(dir, h.cert), key: path.resolve(dir, h.key) };
   return out;

@@ -352,6 +352,8 @@ export const configSchema = z.strictObject({
       pickle: z
         .strictObject({
           tcp: listenAddress.optional(),
+          /** Pickle over TLS (Hosted Graphite's port 20040). */
+          tls: tlsListen.optional(),
           maxFrameLength: z.number().int().positive().default(1_048_576),
         })
         .optional(),
@@ -404,6 +406,7 @@ export function isHashGroup(g: GroupConfig): g is HashGroupConfig {
   return (hashTypes as readonly string[]).includes(g.type);
 }
 export type HttpConfig = z.infer<typeof httpSchema>;
+export type TlsListenConfig = z.infer<typeof tlsListen>;
 export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
 export type ConfigObject = z.input<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;

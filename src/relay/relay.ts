@@ -71,7 +71,9 @@ const REBINDABLE = {
   line: (c: RelayConfig) => [c.listen.line?.tcp, c.listen.line?.maxLineLength, ...connectionLimits(c)],
   lineTls: (c: RelayConfig) => [c.listen.line?.tls, c.listen.line?.maxLineLength, ...connectionLimits(c)],
   udp: (c: RelayConfig) => [c.listen.line?.udp, c.listen.line?.maxLineLength],
-  pickle: (c: RelayConfig) => [c.listen.pickle, ...connectionLimits(c)],
+  pickle: (c: RelayConfig) => [c.listen.pickle?.tcp, c.listen.pickle?.maxFrameLength, ...connectionLimits(c)],
+  // nothing when there is none, so configs without one never report it rebound
+  pickleTls: (c: RelayConfig) => (c.listen.pickle?.tls === undefined ? [] : [c.listen.pickle.tls, c.listen.pickle.maxFrameLength, ...connectionLimits(c)]),
 } as const;
 type Rebindable = keyof typeof REBINDABLE;
 

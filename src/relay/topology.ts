@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import { readCaCertificates } from '../common/ca-certificates';
 import type { Express } from 'express';
 import type { RelayConfig } from '../config/load';
-import type { HttpConfig } from '../config/schema';
+import type { HttpConfig, TlsListenConfig } from '../config/schema';
 import { AdminListener } from '../admin/admin-listener';
 import { StatusBuilder } from '../admin/status';
 import { configHash } from '../config/hash';
@@ -15,7 +16,7 @@ import { HttpIngest, type HttpIngestDeps } from '../ingest/http/http-ingest';
 import { HttpListener } from '../ingest/http/server';
 import { LineProtocol } from '../ingest/line-protocol';
 import { PickleProtocol } from '../ingest/pickle-protocol';
-import { StreamListener } from '../ingest/stream-listener';
+import { StreamListener, type ListenerTls } from '../ingest/stream-listener';
 import { UdpListener } from '../ingest/udp-listener';
 import type { Destination, PressureListener } from '../output/destination';
 import { AnyOfGroup } from '../output/groups/any-of-group';
@@ -49,6 +50,7 @@ export interface Listeners {
   readonly lineTls?: StreamListener;
   readonly udp?: UdpListener;
   readonly pickle?: StreamListener;
+  readonly pickleTls?: StreamListener;
   readonly http?: HttpListener;
 }
 
@@ -182,7 +184,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
     { reporters: () => reporters, emit: (b) => p.acceptInternal(b), now },
   );
-  const { line, lineTls, udp, pickle, http } = listeners;
+  const { line, lineTls, udp, pickle, pickleTls, http } = listeners;
   const live: LiveState = { config, hash: configHash(config), routing };
   const readiness = new Readiness();
   const status = new StatusBuilder({
@@ -196,8 +198,8 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     },
     // read from the record each time, so listeners a reload rebinds show at once
     get listeners() {
-      const { line, lineTls, udp, pickle, http } = listeners;
-      return [line, lineTls, udp, pickle, http].filter((l) => l !== undefined);
+      const { line, lineTls, udp, pickle, pickleTls, http } = listeners;
+      return [line, lineTls, udp, pickle, pickleTls, http].filter((l) => l !== undefined);
     },
     destinations: destinationList,
     groups: healthGroups,
@@ -237,7 +239,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     sourceRelease,
     listeners,
     selfMetrics,
-    producers: [...[line, lineTls, udp, pickle, http].filter((l) => l !== undefined), ...sources.values()],
+    producers: [...[line, lineTls, udp, pickle, pickleTls, http].filter((l) => l !== undefined), ...sources.values()],
     background: [selfMetrics],
   };
 }
@@ -259,23 +261,37 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
     if (line.tls) {
       const t = line.tls;
       const c = counterSet.listener('line-tls', 'line');
-      out.lineTls = new StreamListener(
-        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, ...limits },
-        { ...listenerDeps(c), protocol: lineProtocol(c) },
-      );
+      out.lineTls = new StreamListener({ name: 'line-tls', host: t.host, port: t.port, tls: listenerTls(t), ...limits }, { ...listenerDeps(c), protocol: lineProtocol(c) });
     }
     if (line.udp) out.udp = new UdpListener(line.udp, { log, protocol: lineProtocol(counterSet.listener('line-udp', 'line')) });
   }
-  if (pickle?.tcp) {
-    const c = counterSet.listener('pickle', 'pickle');
-    const pickleDeps = { ...protocolDeps(c), decoder: new PickleDecoder() };
-    out.pickle = new StreamListener(
-      { name: 'pickle', ...pickle.tcp, ...limits },
-      { ...listenerDeps(c), protocol: (peer) => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps) },
-    );
+  if (pickle !== undefined) {
+    const pickleProtocol = (counters: IngestCounters) => {
+      const pickleDeps = { ...protocolDeps(counters), decoder: new PickleDecoder() };
+      return (peer: string): PickleProtocol => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps);
+    };
+    if (pickle.tcp) {
+      const c = counterSet.listener('pickle', 'pickle');
+      out.pickle = new StreamListener({ name: 'pickle', ...pickle.tcp, ...limits }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
+    }
+    if (pickle.tls) {
+      const t = pickle.tls;
+      const c = counterSet.listener('pickle-tls', 'pickle');
+      out.pickleTls = new StreamListener({ name: 'pickle-tls', host: t.host, port: t.port, tls: listenerTls(t), ...limits }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
+    }
   }
   if (http !== undefined) out.http = buildHttpListener(http, config.http, { pipeline, counters: counterSet.listener('http', 'http'), responses: counterSet.httpResponses, log, limited, now });
   return out;
+}
+
+/** A TLS listener's files, read as it is built (a reload that rebinds it reads them again). */
+function listenerTls(t: TlsListenConfig): ListenerTls {
+  return {
+    cert: fs.readFileSync(t.cert),
+    key: fs.readFileSync(t.key),
+    clientCa: readCaCertificates(t.clientCa, t.clientCaPath),
+    requireClientCert: t.requireClientCert,
+  };
 }
 
 /** The HTTP front door's app and endpoint groups for one config; `release` unregisters its ingest from flow control. */

@@ -96,6 +96,8 @@ export class IngestCounters {
   idleTimeouts = 0;
   /** listen.proxyProtocol: connections closed because they did not start with a valid PROXY protocol header. */
   proxyProtocolErrors = 0;
+  /** TLS receiver connections whose handshake failed (not TLS, no common protocol, a client certificate missing or not signed by the client CA); timeouts count as idleTimeouts. */
+  tlsHandshakeFailures = 0;
   /** Connections half-closed at listen.maxConnectionAge (the client then closes and reconnects; nothing is cut). */
   connectionsAged = 0;
   /** Configuration reloads applied. */
@@ -162,6 +164,7 @@ const INGEST_COUNTERS = {
   connectionsRefusedPerClient: 'counter',
   idleTimeouts: 'counter',
   proxyProtocolErrors: 'counter',
+  tlsHandshakeFailures: 'counter',
   connectionsAged: 'counter',
   reloadsApplied: 'counter',
   reloadsFailed: 'counter',
