@@ -76,6 +76,8 @@ export interface RoutingPart {
 export interface RoutingDeps {
   log: Logger;
   now: () => number;
+  /** What destinations wait with (maxRate); the same clock as `now`. */
+  timers?: SourceTimers;
   pressure: PressureListener;
   dataDir: string | undefined;
 }
@@ -135,7 +137,7 @@ export function buildRouting(config: RelayConfig, deps: RoutingDeps, keep?: { co
   const destinations = new Map<string, Destination>();
   for (const d of config.destinations) {
     const same = previous.get(d.name) === JSON.stringify(d) ? keep?.routing.destinations.get(d.name) : undefined;
-    destinations.set(d.name, same ?? buildDestination(d, { log, pressure: deps.pressure, dataDir: deps.dataDir, now: deps.now }));
+    destinations.set(d.name, same ?? buildDestination(d, { log, pressure: deps.pressure, dataDir: deps.dataDir, now: deps.now, timers: deps.timers }));
   }
   const healthGroups: HealthGroup[] = [];
   const routers = buildRouters<DatapointTarget>(config, (d) => destinations.get(d.name) as Destination, log, (g) => {
@@ -159,7 +161,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   // the pipeline exists only once the routers do, which need the destinations: pressure is forwarded late
   let pipeline: Pipeline | undefined;
   const pressure = { onPressure: (d: Destination, high: boolean) => pipeline?.onPressure(d, high) };
-  const routingDeps: RoutingDeps = { log, now, pressure, dataDir: config.dataDir };
+  const routingDeps: RoutingDeps = { log, now, timers: deps.timers, pressure, dataDir: config.dataDir };
   const routing = buildRouting(config, routingDeps);
   pipeline = new Pipeline(routing.routers, counters.relay, log, config.minTimestampResolution);
   pipeline.flow.watch([...routing.destinations.values()]);

@@ -1,3 +1,4 @@
+import type { Timers } from '../common/timers';
 import type { MetricSink } from '../model/metric-sink';
 import type { Component, StopReport } from '../model/component';
 import type { Pausable } from '../model/pausable';
@@ -5,15 +6,8 @@ import type { CounterReporter } from '../telemetry/counters';
 import type { Logger } from '../telemetry/logger';
 
 /** The timers a source schedules with; injectable so tests drive polls with a fake clock. */
-export interface SourceTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: SourceTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+export type SourceTimers = Timers;
+export { realTimers } from '../common/timers';
 
 export interface SourceDeps {
   sink: MetricSink;

@@ -139,6 +139,10 @@ export class DestinationCounters {
   stalls = 0;
   /** Refused for good by the peer after they were written (a Kafka broker's permanent error, such as a record too large for the topic). */
   rejected = 0;
+  /** maxRate: times the writer stopped until it may send more. */
+  rateLimitWaits = 0;
+  /** maxRate: seconds the writer spent stopped (datapoints waited in the queue meanwhile). */
+  rateLimitedSeconds = 0;
 }
 
 /** Reported by every relay (carbon's names where carbon has the counter). */
@@ -283,4 +287,6 @@ export const DESTINATION_COUNTERS = {
   closedByPeer: 'counter',
   stalls: 'counter',
   rejected: 'counter',
+  rateLimitWaits: 'counter',
+  rateLimitedSeconds: 'counter',
 } as const satisfies CounterTable<DestinationCounters>;

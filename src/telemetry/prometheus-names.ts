@@ -58,6 +58,8 @@ export const FAMILIES = {
   destination_handed_over_total: counter('Datapoints moved to another failover/any_of member while this one was down.', 'destination'),
   destination_closed_by_peer_total: counter('Connections the peer closed after data was written (carbon rejects input by hanging up).', 'destination'),
   destination_stalls_total: counter('Times the destination stopped holding receivers after holding them stallTimeout in all.', 'destination'),
+  destination_rate_limit_waits_total: counter('maxRate: times the writer stopped until it may send more.', 'destination'),
+  destination_rate_limited_seconds_total: counter('maxRate: seconds the writer spent stopped (datapoints waited in the queue or spool meanwhile).', 'destination'),
   destination_kafka_messages_total: counter('Kafka destinations: records acknowledged by the brokers.', 'destination'),
   destination_kafka_delivery_errors_total: counter('Kafka destinations: records refused for good, by librdkafka error kind.', 'destination', 'kind'),
   destination_queue_length: gauge('Datapoints in the memory queue.', 'destination'),
@@ -186,6 +188,8 @@ const DESTINATION_COUNTER_TARGETS = {
   closedByPeer: to('destination_closed_by_peer_total'),
   stalls: to('destination_stalls_total'),
   rejected: to('destination_dropped_total', 'rejected'),
+  rateLimitWaits: to('destination_rate_limit_waits_total'),
+  rateLimitedSeconds: to('destination_rate_limited_seconds_total'),
 } as const satisfies Record<keyof CounterTable<DestinationCounters>, Target | null>;
 
 export const DESTINATION_TARGETS: Readonly<Record<string, Target | null>> = {

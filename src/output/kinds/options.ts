@@ -1,3 +1,4 @@
+import type { Timers } from '../../common/timers';
 import type { DestinationConfig } from '../../config/schema';
 import { Destination, type PressureListener } from '../destination';
 import { DatapointQueue, type DestinationQueue } from '../queue';
@@ -13,6 +14,8 @@ export interface DestinationKindDeps {
   dataDir?: string;
   /** Epoch milliseconds. */
   now?: () => number;
+  /** What maxRate waits with (default: real timers). */
+  timers?: Timers;
 }
 
 /** The name prefix a destination's apiKey stands for (`KEY.`), or ''. */
@@ -34,9 +37,10 @@ export function assembleDestination(
       highWaterMark: waterMarks(d).high,
       lowWaterMark: waterMarks(d).low,
       stallTimeoutMs: d.stallTimeout,
+      maxRate: d.maxRate,
       backoff: { initialMs: d.reconnect.initialDelay, maxMs: d.reconnect.maxDelay, factor: 2, jitter: 0.2 },
     },
-    { queue: parts.queue ?? new DatapointQueue(d.maxQueueSize), transport: parts.transport, encoder: parts.encoder, log: deps.log, pressure: deps.pressure },
+    { queue: parts.queue ?? new DatapointQueue(d.maxQueueSize), transport: parts.transport, encoder: parts.encoder, log: deps.log, pressure: deps.pressure, now: deps.now, timers: deps.timers },
   );
 }
 
