@@ -397,6 +397,12 @@ describe('destination types and the spool', () => {
     expect(load({ destinations: [k, c], groups: [{ name: 'g', type: 'failover', members: ['k', 'c'] }], rules: [{ default: true, destinations: ['g'] }] }).groups[0]).toMatchObject({ type: 'failover' });
   });
 
+  it('maxRate: unset by default (no limit), a positive number of datapoints per second on any type', () => {
+    const cfg = load({ destinations: [DEST, { ...DEST, name: 'b', maxRate: 2500 }, { name: 'f', file: 'out.txt', maxRate: 0.5 }], rules: [DEFAULT_RULE] });
+    expect(cfg.destinations.map((d) => d.maxRate)).toEqual([undefined, 2500, 0.5]);
+    expect(() => load({ destinations: [{ ...DEST, maxRate: 0 }], rules: [DEFAULT_RULE] })).toThrow(/destinations\.0\.maxRate: Too small: expected number to be >0/);
+  });
+
   it('dataDir is resolved against the config file; sizes and durations take units', () => {
     const cfg = load({ dataDir: 'state', destinations: [{ ...DEST, spool: { maxBytes: '2GiB', segmentBytes: '512KiB', maxAge: '7d', syncInterval: '250ms' } }], rules: [DEFAULT_RULE] });
     expect(path.isAbsolute(cfg.dataDir ?? '')).toBe(true);
