@@ -89,6 +89,7 @@ export class StatusBuilder {
           pressure: d.pressureState,
           healthy: d.healthy,
           queue: { length: d.queue.length, capacity: d.queue.limit },
+          ...(d.maxRate !== undefined && { maxRate: d.maxRate }),
           sent: { total: d.counters.sent, perSecond: round(r?.sent ?? 0) },
           dropped: { total: dropped(d), perSecond: round(r?.dropped ?? 0) },
           ...(Object.keys(spool).length > 0 && { spool }),

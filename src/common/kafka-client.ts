@@ -6,6 +6,8 @@
  * without it, and load it only when a config asks for Kafka.
  */
 
+import { readCaDirectory } from './ca-certificates';
+
 export type KafkaConfigValue = string | number | boolean;
 export type KafkaConfig = Record<string, KafkaConfigValue | ((...args: never[]) => void)>;
 
@@ -87,6 +89,8 @@ export const KAFKA_PACKAGE = '@confluentinc/kafka-javascript';
 /** TLS to the brokers: PEM files (read when the config is built, so a missing file fails at start, naming it). */
 export interface KafkaTls {
   readonly ca?: string;
+  /** A directory of CA certificates (see readCaDirectory), added to `ca`'s. */
+  readonly caPath?: string;
   readonly cert?: string;
   readonly key?: string;
   readonly rejectUnauthorized: boolean;
@@ -99,13 +103,19 @@ export interface KafkaSasl {
 }
 
 /** librdkafka's security properties for a producer or a consumer. */
-export function kafkaSecurity(tls: KafkaTls | undefined, sasl: KafkaSasl | undefined, readFile: (path: string) => string): KafkaConfig {
+export function kafkaSecurity(
+  tls: KafkaTls | undefined,
+  sasl: KafkaSasl | undefined,
+  readFile: (path: string) => string,
+  readCaDir: (dir: string) => string[] = readCaDirectory,
+): KafkaConfig {
   const c: KafkaConfig = {};
   if (tls === undefined && sasl === undefined) return c;
   c['security.protocol'] = tls !== undefined ? (sasl !== undefined ? 'sasl_ssl' : 'ssl') : 'sasl_plaintext';
   if (tls !== undefined) {
     c['enable.ssl.certificate.verification'] = tls.rejectUnauthorized;
-    if (tls.ca !== undefined) c['ssl.ca.pem'] = readFile(tls.ca);
+    const cas = [...(tls.ca !== undefined ? [readFile(tls.ca)] : []), ...(tls.caPath !== undefined ? readCaDir(tls.caPath) : [])];
+    if (cas.length > 0) c['ssl.ca.pem'] = cas.join('\n');
     if (tls.cert !== undefined) c['ssl.certificate.pem'] = readFile(tls.cert);
     if (tls.key !== undefined) c['ssl.key.pem'] = readFile(tls.key);
   }

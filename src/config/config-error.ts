@@ -42,6 +42,8 @@ export const ConfigErrorCode = Object.freeze({
   FILE_UNREADABLE: 'CF_ERR_CONFIG_FILE_UNREADABLE',
   /** The config uses Kafka, and the optional Kafka client (@confluentinc/kafka-javascript) is not installed. */
   KAFKA_CLIENT_MISSING: 'CF_ERR_CONFIG_KAFKA_CLIENT_MISSING',
+  /** A TLS CA directory (`caPath`, `clientCaPath`) cannot be read, holds no PEM certificate, or holds one that does not parse. */
+  TLS: 'CF_ERR_CONFIG_TLS',
 } as const);
 
 export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];

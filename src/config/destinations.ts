@@ -36,6 +36,11 @@ const delivery = {
    * (0 = never), so a slow peer cannot hold every other destination at its pace.
    */
   stallTimeout: duration.default(30_000),
+  /**
+   * Most datapoints sent per second (unset: no limit). What is over it waits in
+   * the queue (and the spool); the limit itself drops nothing.
+   */
+  maxRate: z.number().positive().optional(),
   reconnect: z
     .strictObject({
       /** At least 10 ms: a zero delay would make a down destination a busy reconnect loop. */

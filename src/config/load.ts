@@ -9,6 +9,7 @@ import { ObjectSource, YamlFile, type ConfigSource } from './yaml-file';
 import { unreadable, unreadableIfPresent, unusableCa, unusableKeyPair, unusableStateDir, unwritableOutputFile } from './referenced-files';
 import { compilePythonRegex } from '../common/python/regex';
 import { compileRewrite, RewriteSyntaxError, type CompiledRewrite } from './rewrite-rules';
+import { readCaDirectory } from '../common/ca-certificates';
 
 /** The validated, resolved configuration every component is built from. Paths are absolute. */
 export interface RelayConfig {
@@ -196,7 +197,7 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
     throw new ConfigError('aggregation keeps its aggregates in one process: set workers: 1 (or leave workers out, which then means 1)', { file: main.file, line: main.lineOf(['workers']), path: 'workers' }, ConfigErrorCode.SCHEMA);
   }
 
-  const sources = cfg.sources.map((s) => (s.type === 'kafka' && typeof s.tls === 'object' ? { ...s, tls: resolveTlsFiles(s.tls, dir) } : s));
+  const sources = cfg.sources.map((s) => (s.type === 'kafka' ? { ...s, tls: resolveTlsPaths(s.tls, dir) } : s));
   const sourceNames = new Set<string>();
   sources.forEach((s, i) => {
     if (sourceNames.has(s.name)) throw at({ value: s, source: main, path: ['sources', i] }, ['name'], `duplicate source name "${s.name}"`, ConfigErrorCode.DUPLICATE_NAME);
@@ -217,6 +218,12 @@ function resolveConfig(main: ConfigSource, env: NodeJS.ProcessEnv): RelayConfig 
   const listen = resolveListenPaths(cfg.listen, dir);
   const filters = compileFilters(main, cfg.filters, dir);
   const logFile = cfg.logFile === undefined ? undefined : { ...cfg.logFile, path: path.resolve(dir, cfg.logFile.path) };
+  checkCaDirectories([
+    { tls: listen.line?.tls, source: main, path: ['listen', 'line', 'tls'] },
+    { tls: listen.pickle?.tls, source: main, path: ['listen', 'pickle', 'tls'] },
+    ...destinations.map((d) => ({ tls: d.value.type === 'file' ? undefined : d.value.tls, source: d.source, path: [...d.path, 'tls'] })),
+    ...sources.map((s, i) => ({ tls: s.type === 'kafka' ? s.tls : undefined, source: main, path: ['sources', i, 'tls'] })),
+  ]);
   checkReferencedFiles({ main, listen, destinations, groups, sources, filters, dataDir, logFile: logFile?.path });
 
   return deepFreeze({
@@ -310,20 +317,20 @@ function compileFilters(source: ConfigSource, f: ConfigInput['filters'], dir: st
   };
 }
 
-function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
-  if (d.type === 'file') return d.file === '-' ? d : { ...d, file: path.resolve(dir, d.file) };
-  // Kafka's cert and key as well as the CA (Kafka's were once read relative to the working directory)
-  return typeof d.tls === 'object' ? { ...d, tls: resolveTlsFiles(d.tls, dir) } : d;
+/** The keys of a `tls:` block that name files or directories. */
+const TLS_PATH_KEYS = ['ca', 'caPath', 'cert', 'key', 'clientCa', 'clientCaPath'] as const;
+
+/** A `tls:` block with its files resolved against `dir`; `true`/`false` as they are. */
+function resolveTlsPaths<T>(t: T, dir: string): T {
+  if (typeof t !== 'object' || t === null) return t;
+  const out = { ...t } as Record<string, unknown>;
+  for (const k of TLS_PATH_KEYS) if (typeof out[k] === 'string') out[k] = path.resolve(dir, out[k]);
+  return out as T;
 }
 
-/** A TLS block's PEM file names made absolute; keys it does not set stay unset (the config hash and reload comparisons see no change). */
-function resolveTlsFiles<T extends { ca?: string; cert?: string; key?: string }>(t: T, dir: string): T {
-  const out = { ...t };
-  for (const k of ['ca', 'cert', 'key'] as const) {
-    const p = t[k];
-    if (p !== undefined) out[k] = path.resolve(dir, p) as T[typeof k];
-  }
-  return out;
+function resolvePaths(d: DestinationConfig, dir: string): DestinationConfig {
+  if (d.type === 'file') return d.file === '-' ? d : { ...d, file: path.resolve(dir, d.file) };
+  return { ...d, tls: resolveTlsPaths(d.tls, dir) } as DestinationConfig;
 }
 
 interface ReferencedFiles {
@@ -358,8 +365,13 @@ function checkReferencedFiles(f: ReferencedFiles): void {
     const bad = unusableKeyPair(t.cert, t.key);
     if (bad !== undefined) fail(loc, [bad.at], bad.problem);
   };
-  const lineTls = f.listen.line?.tls;
-  if (lineTls !== undefined) keyPair(inMain(['listen', 'line', 'tls']), lineTls);
+  for (const kind of ['line', 'pickle'] as const) {
+    const t = f.listen[kind]?.tls;
+    if (t === undefined) continue;
+    const at = inMain(['listen', kind, 'tls']);
+    keyPair(at, t);
+    if (t.clientCa !== undefined) fail(at, ['clientCa'], unusableCa(t.clientCa));
+  }
   const http = f.listen.http;
   if (http !== undefined) keyPair(inMain(['listen', 'http']), http);
   for (const d of f.destinations) {
@@ -371,7 +383,7 @@ function checkReferencedFiles(f: ReferencedFiles): void {
     if (typeof value.tls !== 'object') continue;
     const tlsAt: Located<unknown> = { ...d, path: [...d.path, 'tls'] };
     if (value.tls.ca !== undefined) fail(tlsAt, ['ca'], unusableCa(value.tls.ca));
-    if (value.type === 'kafka') keyPair(tlsAt, value.tls);
+    keyPair(tlsAt, value.tls);
   }
   f.sources.forEach((s, i) => {
     if (s.type !== 'kafka' || typeof s.tls !== 'object') return;
@@ -386,10 +398,31 @@ function checkReferencedFiles(f: ReferencedFiles): void {
   if (f.logFile !== undefined) fail(inMain(['logFile', 'path']), [], unwritableOutputFile(f.logFile));
 }
 
+/**
+ * Every CA directory in the config is read now, so one that is missing,
+ * unreadable or without a certificate fails `check` and `start` naming its
+ * key, instead of refusing every peer later.
+ */
+function checkCaDirectories(candidates: { tls: unknown; source: ConfigSource; path: (string | number)[] }[]): void {
+  for (const { tls, source, path: at } of candidates) {
+    if (typeof tls !== 'object' || tls === null) continue;
+    for (const key of ['caPath', 'clientCaPath'] as const) {
+      const dir = (tls as Partial<Record<typeof key, string>>)[key];
+      if (dir === undefined) continue;
+      try {
+        readCaDirectory(dir);
+      } catch (err) {
+        const p = [...at, key];
+        throw new ConfigError((err as Error).message, { file: source.file, line: source.lineOf(p), path: p.join('.') }, ConfigErrorCode.TLS);
+      }
+    }
+  }
+}
+
 function resolveListenPaths(listen: ConfigInput['listen'], dir: string): ConfigInput['listen'] {
   const out = { ...listen };
-  const t = listen.line?.tls;
-  if (listen.line !== undefined && t !== undefined) out.line = { ...listen.line, tls: { ...t, cert: path.resolve(dir, t.cert), key: path.resolve(dir, t.key) } };
+  if (listen.line?.tls !== undefined) out.line = { ...listen.line, tls: resolveTlsPaths(listen.line.tls, dir) };
+  if (listen.pickle?.tls !== undefined) out.pickle = { ...listen.pickle, tls: resolveTlsPaths(listen.pickle.tls, dir) };
   const h = listen.http;
   if (h?.cert !== undefined && h.key !== undefined) out.http = { ...h, cert: path.resolve(dir, h.cert), key: path.resolve(dir, h.key) };
   return out;

@@ -37,14 +37,28 @@ const perListenerClientLimit = z.number().int().min(0).optional();
 /** A TCP listener's address, and its own limits. */
 export const tcpListen = listenAddress.extend({ maxConnectionsPerClient: perListenerClientLimit });
 
-export const tlsListen = z.strictObject({
-  host: z.string().min(1).default('0.0.0.0'),
-  port,
-  /** PEM files. */
-  cert: z.string().min(1),
-  key: z.string().min(1),
-  maxConnectionsPerClient: perListenerClientLimit,
+/** A certificate and its key (PEM files): set both or neither. */
+const certAndKey = (t: { cert?: string; key?: string }): boolean => (t.cert === undefined) === (t.key === undefined);
+
+const tlsListenFields = z.strictObject({
+    host: z.string().min(1).default('0.0.0.0'),
+    port,
+    /** PEM files. */
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    /** Client certificates: a CA file (PEM, may hold several) and/or a CA directory (stunnel's CApath) that signs them. */
+    clientCa: z.string().min(1).optional(),
+    clientCaPath: z.string().min(1).optional(),
+    /** With a client CA: refuse clients without a certificate (default true); a certificate the CA did not sign is always refused. */
+    requireClientCert: z.boolean().optional(),
+    maxConnectionsPerClient: perListenerClientLimit,
 });
+
+const clientCaNamed = (t: { requireClientCert?: boolean; clientCa?: string; clientCaPath?: string }): boolean =>
+  t.requireClientCert !== true || t.clientCa !== undefined || t.clientCaPath !== undefined;
+const clientCaMissing = { path: ['requireClientCert'], message: 'needs clientCa or clientCaPath (the CA that signs client certificates)' };
+
+export const tlsListen = tlsListenFields.refine(clientCaNamed, clientCaMissing);
 
 /**
  * A plaintext listener's own key: a `name value` line without a timestamp means
@@ -54,15 +68,22 @@ export const tlsListen = z.strictObject({
 const timestampOptional = { timestampOptional: z.boolean().default(true) };
 export const lineListenAddress = listenAddress.extend(timestampOptional);
 export const lineTcpListen = tcpListen.extend(timestampOptional);
-export const lineTlsListen = tlsListen.extend(timestampOptional);
+export const lineTlsListen = tlsListenFields.extend(timestampOptional).refine(clientCaNamed, clientCaMissing);
 
 export const tlsClient = z.union([
   z.boolean(),
-  z.strictObject({
-    ca: z.string().min(1).optional(),
-    servername: z.string().min(1).optional(),
-    rejectUnauthorized: z.boolean().default(true),
-  }),
+  z
+    .strictObject({
+      ca: z.string().min(1).optional(),
+      /** A directory of CA certificates (stunnel's CApath), besides or instead of `ca`. */
+      caPath: z.string().min(1).optional(),
+      /** A client certificate and its key (PEM files), for peers that require one. */
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      servername: z.string().min(1).optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .refine(certAndKey, { message: 'set both cert and key for a client certificate, or neither' }),
 ]);
 
 /** Kafka bootstrap brokers, `host:port`. */
@@ -74,12 +95,16 @@ export const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'Kafka top
 export const kafkaTls = z
   .union([
     z.boolean(),
-    z.strictObject({
-      ca: z.string().min(1).optional(),
-      cert: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-      rejectUnauthorized: z.boolean().default(true),
-    }),
+    z
+      .strictObject({
+        ca: z.string().min(1).optional(),
+        /** A directory of CA certificates, besides or instead of `ca`. */
+        caPath: z.string().min(1).optional(),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .refine(certAndKey, { message: 'set both cert and key for a client certificate, or neither' }),
   ])
   .default(false);
 

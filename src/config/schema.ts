@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseCidr } from '../common/cidr';
 import { destinationSchema } from './destinations';
 import { DEFAULT_STRICT_CHARACTERS, DEFAULT_STRICT_MAX_LENGTH, NAME_VALIDATION_LEVELS, parseCharacterSet } from '../codec/name-validation';
-import { byteSize, duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, lineListenAddress, lineTcpListen, lineTlsListen, port, tcpListen } from './schema-types';
+import { byteSize, duration, kafkaBrokers, kafkaProperties, kafkaSasl, kafkaTls, kafkaTopic, lineListenAddress, lineTcpListen, lineTlsListen, port, tcpListen, tlsListen } from './schema-types';
 
 export {
   destinationSchema,
@@ -403,6 +403,8 @@ export const configSchema = z.strictObject({
       pickle: z
         .strictObject({
           tcp: tcpListen.optional(),
+          /** Pickle over TLS (Hosted Graphite's port 20040). */
+          tls: tlsListen.optional(),
           maxFrameLength: z.number().int().positive().default(1_048_576),
           validation: nameValidation,
         })
@@ -484,6 +486,7 @@ export function isHashGroup(g: GroupConfig): g is HashGroupConfig {
   return (hashTypes as readonly string[]).includes(g.type);
 }
 export type HttpConfig = z.infer<typeof httpSchema>;
+export type TlsListenConfig = z.infer<typeof tlsListen>;
 export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
 export type ConfigObject = z.input<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;

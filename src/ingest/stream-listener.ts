@@ -18,12 +18,22 @@ export interface StreamProtocol {
   readonly completed: number;
 }
 
+/** A TLS listener's certificate, and the CA its clients' certificates must chain to, if it asks for them. */
+export interface ListenerTls {
+  cert: Buffer;
+  key: Buffer;
+  /** CA certificates (PEM): set, every client is asked for a certificate, and one they did not sign is refused. */
+  clientCa?: readonly Buffer[];
+  /** With clientCa: a client without a certificate is refused too (default true). */
+  requireClientCert?: boolean;
+}
+
 export interface StreamListenerOptions {
-  /** For logs: `line`, `line-tls`, `pickle`. */
+  /** For logs: `line`, `line-tls`, `pickle`, `pickle-tls`. */
   name: string;
   host: string;
   port: number;
-  tls?: { cert: Buffer; key: Buffer };
+  tls?: ListenerTls;
   /** Connections beyond this are refused (counted, and logged rate-limited). */
   maxConnections: number;
   /** Connections from one client address beyond this are refused (counted, logged rate-limited); 0: no limit. */
@@ -101,6 +111,12 @@ export class StreamListener implements Pausable, Component {
   private onAllClosed: (() => void) | null = null;
   private unregister: (() => void) | null = null;
   private readonly limited: RateLimitedLog;
+  /**
+   * With proxyProtocol over TLS: the client each header named, by the balancer-side `address:port` of its
+   * connection (unique among open ones), until the handshake on it is over. The TLS server only hands back
+   * the TLS socket, which has that address too.
+   */
+  private readonly proxied = new Map<string, Peer>();
 
   constructor(
     private readonly opts: StreamListenerOptions,
@@ -204,13 +220,11 @@ export class StreamListener implements Pausable, Component {
   }
 
   private createServer(): net.Server {
-    const cert = this.opts.tls;
-    if (this.opts.proxyProtocol === true) {
-      // the header comes in clear before any TLS: read it off the raw socket, then hand the rest to TLS ourselves
-      const secureContext = cert === undefined ? undefined : tls.createSecureContext({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2' });
-      return net.createServer((raw) => this.readProxyHeader(raw, secureContext));
-    }
-    if (cert !== undefined) return this.tlsServer(cert);
+    const proxy = this.opts.proxyProtocol === true;
+    const secure = this.opts.tls === undefined ? undefined : this.tlsServer(this.opts.tls, !proxy);
+    // the header comes in clear before any TLS: read it off the raw socket, then hand the socket to the TLS server
+    if (proxy) return net.createServer((raw) => this.readProxyHeader(raw, secure));
+    if (secure !== undefined) return secure;
     return net.createServer((socket) => {
       this.track(socket);
       const peer = peerOf(socket);
@@ -224,21 +238,65 @@ export class StreamListener implements Pausable, Component {
     return idle > 0 ? Math.min(idle, TLS_HANDSHAKE_TIMEOUT_MS) : TLS_HANDSHAKE_TIMEOUT_MS;
   }
 
-  private tlsServer(cert: { cert: Buffer; key: Buffer }): tls.Server {
-    const handshakeTimeout = this.handshakeTimeout;
-    const server = tls.createServer({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2', handshakeTimeout }, (socket) => this.onConnection(socket, peerOf(socket)));
+  /**
+   * The TLS server: the listening one, or (`listening` false, with proxyProtocol) one that is handed each
+   * connection once its PROXY header is read. With a client CA it asks every client for a certificate and
+   * verifies it against that CA; onSecure refuses the client before reading a byte from it. (Node's own
+   * rejectUnauthorized would close it without saying why or who it was.)
+   */
+  private tlsServer(t: ListenerTls, listening: boolean): tls.Server {
+    const clientAuth = t.clientCa === undefined ? {} : { ca: [...t.clientCa], requestCert: true, rejectUnauthorized: false };
+    const server = tls.createServer({ cert: t.cert, key: t.key, minVersion: 'TLSv1.2', handshakeTimeout: this.handshakeTimeout, ...clientAuth }, (socket) => this.onSecure(socket));
     // the raw socket, before the handshake: a client's slots are taken from the first byte, not after it proves it speaks TLS
-    server.on('connection', (raw: net.Socket) => {
-      this.track(raw);
-      this.admit(raw, peerOf(raw));
-    });
+    if (listening) {
+      server.on('connection', (raw: net.Socket) => {
+        this.track(raw);
+        this.admit(raw, peerOf(raw));
+      });
+    }
     server.on('tlsClientError', (err: Error & { code?: string }, sock: tls.TLSSocket) => {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.deps.counters.idleTimeouts++;
-      this.limited.warn(`tls:${sock.remoteAddress ?? ''}`, 'TLS handshake with client failed', { listener: this.opts.name, peer: peerOf(sock).text, reason: err.message });
+      // ECONNRESET: the client went away mid-handshake (a TCP health check, a port probe); nothing was refused
+      else if (err.code !== 'ECONNRESET') this.deps.counters.tlsHandshakeFailures++;
+      const peer = this.tlsPeer(sock);
+      this.limited.warn(`tls:${peer.address}`, 'TLS handshake with client failed', { listener: this.opts.name, peer: peer.text, reason: err.message });
       // Node reports a handshake timeout but leaves the socket open, holding its slot
       sock.destroy();
     });
     return server;
+  }
+
+  /** Who is at the other end of a TLS socket: the client its PROXY header named, else its peer. */
+  private tlsPeer(socket: tls.TLSSocket): Peer {
+    return this.proxied.get(`${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`) ?? peerOf(socket);
+  }
+
+  /** After the handshake: check and log the client certificate (when asked for), then serve the connection. */
+  private onSecure(socket: tls.TLSSocket): void {
+    const peer = this.tlsPeer(socket);
+    const t = this.opts.tls;
+    if (t?.clientCa !== undefined) {
+      const cert = socket.getPeerCertificate();
+      const presented = Object.keys(cert).length > 0;
+      // requireClientCert false lets a client without a certificate in, never one with a certificate the CA did not sign
+      if (!socket.authorized && (presented || t.requireClientCert !== false)) {
+        this.deps.counters.tlsHandshakeFailures++;
+        this.limited.warn(`tls:${peer.address}`, 'TLS client certificate refused', {
+          listener: this.opts.name,
+          peer: peer.text,
+          ...(presented && { subject: certName(cert.subject) }),
+          reason: presented ? String(socket.authorizationError) : 'no client certificate',
+        });
+        socket.destroy();
+        return;
+      }
+      this.limited.info(`tls-client:${peer.address}:${presented ? certName(cert.subject) : ''}`, presented ? 'TLS client certificate accepted' : 'TLS client without a certificate', {
+        listener: this.opts.name,
+        peer: peer.text,
+        ...(presented && { subject: certName(cert.subject), issuer: certName(cert.issuer) }),
+      });
+    }
+    this.onConnection(socket, peer);
   }
 
   /**
@@ -247,7 +305,7 @@ export class StreamListener implements Pausable, Component {
    * included. A missing, invalid or unfinished header closes the connection and is counted; a connection closed
    * before sending anything (a port probe) is not.
    */
-  private readProxyHeader(raw: net.Socket, secureContext: tls.SecureContext | undefined): void {
+  private readProxyHeader(raw: net.Socket, secure: tls.Server | undefined): void {
     this.track(raw);
     // the balancer (or whoever connected), until the header says otherwise; read now, as a closed socket has no address
     const socketPeer = peerOf(raw);
@@ -284,8 +342,12 @@ export class StreamListener implements Pausable, Component {
       const src = result.source;
       const peer = src === null ? socketPeer : { address: src.address, text: formatPeer(src.address, src.port) };
       if (!this.admit(raw, peer)) return;
-      if (secureContext === undefined) this.onConnection(raw, peer);
-      else this.startTls(raw, peer, secureContext);
+      if (secure === undefined) return this.onConnection(raw, peer);
+      // the handshake (and its timeout) is the TLS server's; bytes unshifted into `raw` are read before the kernel's
+      const key = `${raw.remoteAddress ?? ''}:${raw.remotePort ?? 0}`;
+      this.proxied.set(key, peer);
+      raw.once('close', () => this.proxied.delete(key));
+      secure.emit('connection', raw);
     };
     raw.on('data', onData);
     raw.on('close', () => {
@@ -298,33 +360,6 @@ export class StreamListener implements Pausable, Component {
     this.deps.counters.proxyProtocolErrors++;
     this.limited.warn(`proxy:${peer.address}`, 'closing connection: no valid PROXY protocol header', { listener: this.opts.name, peer: peer.text, reason });
     raw.destroy();
-  }
-
-  /** TLS after a PROXY header, on the raw socket (a tls.Server cannot be handed one mid-stream and say who it was). */
-  private startTls(raw: net.Socket, peer: Peer, secureContext: tls.SecureContext): void {
-    // bytes unshifted into `raw` are read by the TLS socket before the ones still in the kernel
-    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext });
-    let secure = false;
-    const failed = (reason: string): void => {
-      this.limited.warn(`tls:${peer.address}`, 'TLS handshake with client failed', { listener: this.opts.name, peer: peer.text, reason });
-      socket.destroy();
-    };
-    const timer = setTimeout(() => {
-      this.deps.counters.idleTimeouts++;
-      failed('TLS handshake timeout');
-    }, this.handshakeTimeout);
-    timer.unref();
-    socket.once('secure', () => {
-      secure = true;
-      clearTimeout(timer);
-      this.onConnection(socket, peer);
-    });
-    socket.on('error', (err) => {
-      if (secure) return; // onConnection's handler has it
-      clearTimeout(timer);
-      failed(err.message);
-    });
-    socket.on('close', () => clearTimeout(timer));
   }
 
   /** Every accepted TCP socket until it closes, so stop() can close those still handshaking or sending a header. */
@@ -459,6 +494,14 @@ export class StreamListener implements Pausable, Component {
 export function hostOf(peer: string): string {
   const i = peer.lastIndexOf(':');
   return i < 0 ? peer : peer.slice(0, i);
+}
+
+/** A certificate subject's or issuer's CN, else all its `k=v` pairs; bounded, as it is text the client chose. */
+function certName(name: tls.Certificate | undefined): string {
+  if (name === undefined) return '';
+  const cn = name.CN as string | string[] | undefined;
+  const text = cn !== undefined ? (Array.isArray(cn) ? cn.join(',') : cn) : Object.entries(name).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+  return text.slice(0, 200);
 }
 
 function peerOf(socket: net.Socket): Peer {

@@ -1,4 +1,6 @@
 import { Backoff, type BackoffOptions } from '../common/backoff';
+import { realTimers, type Timers } from '../common/timers';
+import { SendRateLimit } from './rate-limit';
 import type { DestinationQueue } from './queue';
 import type { Connection, Transport } from './transport/transport';
 import { ByteWriter } from '../codec/byte-writer';
@@ -64,6 +66,8 @@ export interface DestinationOptions {
    * it stops pausing receivers and drops at its queue bound. 0 = forever.
    */
   stallTimeoutMs: number;
+  /** Most datapoints sent per second; undefined: no limit. */
+  maxRate?: number;
   backoff: BackoffOptions;
 }
 
@@ -73,6 +77,9 @@ export interface DestinationDeps {
   encoder: Encoder;
   log: Logger;
   pressure?: PressureListener;
+  /** The clock and timers maxRate is measured and waited with (default: real ones). */
+  now?: () => number;
+  timers?: Timers;
 }
 
 export interface DestinationStopReport extends StopReport {
@@ -143,6 +150,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
   /** The last connection failure, for the operator's status page. */
   private lastFailure: { readonly reason: string; readonly at: number } | undefined;
   private readonly healthListeners: (() => void)[] = [];
+  /** maxRate; null without one, so the writer pays nothing for it. */
+  private readonly rateLimit: SendRateLimit | null;
 
   constructor(
     private readonly opts: DestinationOptions,
@@ -160,6 +169,13 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.writeAt = deps.transport.framing === 'message' ? 1 : WRITE_CHUNK_BYTES;
     this.backoff = new Backoff(opts.backoff);
     this.limited = new RateLimitedLog(deps.log, 30_000);
+    this.rateLimit =
+      opts.maxRate === undefined ? null : new SendRateLimit(opts.maxRate, { now: deps.now ?? Date.now, timers: deps.timers ?? realTimers, counters: this.counters });
+  }
+
+  /** Datapoints per second it sends at most (maxRate), if limited. */
+  get maxRate(): number | undefined {
+    return this.rateLimit?.perSecond;
   }
 
   /** Datapoints written to the current connection that have not left the process yet (neither sent nor lost). */
@@ -431,17 +447,21 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     this.flushPending = null;
     const conn = this.conn;
     if (this.state !== 'connected' || conn === null) return;
+    const limit = this.rateLimit;
+    // maxRate: the scheduled resume flushes; flushing on each offer meanwhile would send tiny messages
+    if (limit !== null && limit.waiting) return;
+    let budget = limit === null ? Infinity : limit.budget();
     const q = this.queue;
     const w = this.writer;
     const c = this.counters;
     const flight = this.flight;
     const max = this.opts.maxDatapointsPerMessage;
     const writeAt = this.writeAt;
-    while (q.length > 0) {
+    while (q.length > 0 && budget > 0) {
       let datapoints = 0;
-      while (q.length > 0 && w.pos < writeAt) {
+      while (q.length > 0 && w.pos < writeAt && datapoints < budget) {
         const start = w.pos;
-        const n = this.deps.encoder.encode(q, max, w);
+        const n = this.deps.encoder.encode(q, Math.min(max, budget - datapoints), w);
         if (n === 0) {
           this.dropOversized();
           continue;
@@ -454,6 +474,8 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
         c.batchesSent++;
       }
       if (w.pos === 0) break;
+      budget -= datapoints;
+      limit?.spend(datapoints);
       flight.written += datapoints;
       const chunk = w.take();
       const writtenAt = performance.now();
@@ -462,6 +484,7 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
         break;
       }
     }
+    if (limit !== null && q.length > 0 && budget <= 0 && this.state === 'connected') limit.wait(this.flush);
     if (q.length <= this.opts.lowWaterMark && (this.pressure === 'high' || this.pressure === 'stalled')) this.setPressure('normal');
     // empty with the connection still taking writes: the peer kept up (an empty queue behind a full socket buffer does not count)
     if (q.length === 0 && this.state === 'connected') this.heldMs = 0;
@@ -563,6 +586,7 @@ export class Destination implements Component, CounterReporter, DatapointTarget 
     if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     if (this.flushPending !== null) clearImmediate(this.flushPending);
+    this.rateLimit?.cancel();
     this.stallTimer = null;
     this.retryTimer = null;
     this.flushPending = null;

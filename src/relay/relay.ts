@@ -73,7 +73,9 @@ const REBINDABLE = {
   line: (c: RelayConfig) => [c.listen.line?.tcp, c.listen.line?.maxLineLength, c.listen.line?.validation, ...connectionLimits(c)],
   lineTls: (c: RelayConfig) => [c.listen.line?.tls, c.listen.line?.maxLineLength, c.listen.line?.validation, ...connectionLimits(c)],
   udp: (c: RelayConfig) => [c.listen.line?.udp, c.listen.line?.maxLineLength, c.listen.line?.validation],
-  pickle: (c: RelayConfig) => [c.listen.pickle, ...connectionLimits(c)],
+  pickle: (c: RelayConfig) => [c.listen.pickle?.tcp, c.listen.pickle?.maxFrameLength, c.listen.pickle?.validation, ...connectionLimits(c)],
+  // nothing when there is none, so configs without one never report it rebound
+  pickleTls: (c: RelayConfig) => (c.listen.pickle?.tls === undefined ? [] : [c.listen.pickle.tls, c.listen.pickle.maxFrameLength, c.listen.pickle.validation, ...connectionLimits(c)]),
 } as const;
 type Rebindable = keyof typeof REBINDABLE;
 

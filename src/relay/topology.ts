@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import { readCaCertificates } from '../common/ca-certificates';
 import type { Express } from 'express';
 import type { RelayConfig } from '../config/load';
-import type { HttpConfig } from '../config/schema';
+import type { HttpConfig, TlsListenConfig } from '../config/schema';
 import { AdminListener } from '../admin/admin-listener';
 import { StatusBuilder } from '../admin/status';
 import { configHash } from '../config/hash';
@@ -15,7 +16,7 @@ import { HttpIngest, type HttpIngestDeps } from '../ingest/http/http-ingest';
 import { HttpListener } from '../ingest/http/server';
 import { LineProtocol } from '../ingest/line-protocol';
 import { PickleProtocol } from '../ingest/pickle-protocol';
-import { StreamListener } from '../ingest/stream-listener';
+import { StreamListener, type ListenerTls } from '../ingest/stream-listener';
 import { UdpListener } from '../ingest/udp-listener';
 import type { Destination, PressureListener } from '../output/destination';
 import { AnyOfGroup } from '../output/groups/any-of-group';
@@ -54,6 +55,7 @@ export interface Listeners {
   readonly lineTls?: StreamListener;
   readonly udp?: UdpListener;
   readonly pickle?: StreamListener;
+  readonly pickleTls?: StreamListener;
   readonly http?: HttpListener;
 }
 
@@ -83,6 +85,7 @@ export interface RoutingDeps {
   now: () => number;
   pressure: PressureListener;
   dataDir: string | undefined;
+  /** What destinations (maxRate) and the aggregator wait with; the same clock as `now`. */
   timers: Timers;
   /** Every aggregator's counters (one object, so they never go backwards across reloads) and where aggregates go. */
   aggregation: { counters: AggregationCounters; emit: (batch: MetricBatch) => void };
@@ -156,7 +159,7 @@ export function buildRouting(config: RelayConfig, deps: RoutingDeps, keep?: { co
   const destinations = new Map<string, Destination>();
   for (const d of config.destinations) {
     const same = previous.get(d.name) === JSON.stringify(d) ? keep?.routing.destinations.get(d.name) : undefined;
-    destinations.set(d.name, same ?? buildDestination(d, { log, pressure: deps.pressure, dataDir: deps.dataDir, now: deps.now }));
+    destinations.set(d.name, same ?? buildDestination(d, { log, pressure: deps.pressure, dataDir: deps.dataDir, now: deps.now, timers: deps.timers }));
   }
   const healthGroups: HealthGroup[] = [];
   const routers = buildRouters<DatapointTarget>(config, (d) => destinations.get(d.name) as Destination, log, (g) => {
@@ -222,7 +225,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     { intervalMs: config.selfMetrics.intervalMs, prefix: config.selfMetrics.prefix ?? defaultSelfMetricsPrefix() },
     { reporters: () => reporters, emit: (b) => p.acceptInternal(b), now },
   );
-  const { line, lineTls, udp, pickle, http } = listeners;
+  const { line, lineTls, udp, pickle, pickleTls, http } = listeners;
   const live: LiveState = { config, hash: configHash(config), routing };
   const readiness = new Readiness();
   const status = new StatusBuilder({
@@ -236,8 +239,8 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     },
     // read from the record each time, so listeners a reload rebinds show at once
     get listeners() {
-      const { line, lineTls, udp, pickle, http } = listeners;
-      return [line, lineTls, udp, pickle, http].filter((l) => l !== undefined);
+      const { line, lineTls, udp, pickle, pickleTls, http } = listeners;
+      return [line, lineTls, udp, pickle, pickleTls, http].filter((l) => l !== undefined);
     },
     destinations: destinationList,
     groups: healthGroups,
@@ -276,7 +279,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     sourceRelease,
     listeners,
     selfMetrics,
-    producers: [...[line, lineTls, udp, pickle, http].filter((l) => l !== undefined), ...sources.values()],
+    producers: [...[line, lineTls, udp, pickle, pickleTls, http].filter((l) => l !== undefined), ...sources.values()],
     background: [selfMetrics],
   };
 }
@@ -303,26 +306,40 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
     if (line.tls) {
       const t = line.tls;
       const c = counterSet.listener('line-tls', 'line');
-      out.lineTls = new StreamListener(
-        { name: 'line-tls', host: t.host, port: t.port, tls: { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, ...limits(t) },
-        { ...listenerDeps(c), protocol: lineProtocol(c, t.timestampOptional) },
-      );
+      out.lineTls = new StreamListener({ name: 'line-tls', host: t.host, port: t.port, tls: listenerTls(t), ...limits(t) }, { ...listenerDeps(c), protocol: lineProtocol(c, t.timestampOptional) });
     }
     if (line.udp) {
       const { host, port, timestampOptional } = line.udp;
       out.udp = new UdpListener({ host, port }, { log, protocol: lineProtocol(counterSet.listener('line-udp', 'line'), timestampOptional) });
     }
   }
-  if (pickle?.tcp) {
-    const c = counterSet.listener('pickle', 'pickle');
-    const pickleDeps = { ...protocolDeps(c, pickle.validation), decoder: new PickleDecoder() };
-    out.pickle = new StreamListener(
-      { name: 'pickle', host: pickle.tcp.host, port: pickle.tcp.port, ...limits(pickle.tcp) },
-      { ...listenerDeps(c), protocol: (peer) => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps) },
-    );
+  if (pickle !== undefined) {
+    const pickleProtocol = (counters: IngestCounters) => {
+      const pickleDeps = { ...protocolDeps(counters, pickle.validation), decoder: new PickleDecoder() };
+      return (peer: string): PickleProtocol => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps);
+    };
+    if (pickle.tcp) {
+      const c = counterSet.listener('pickle', 'pickle');
+      out.pickle = new StreamListener({ name: 'pickle', host: pickle.tcp.host, port: pickle.tcp.port, ...limits(pickle.tcp) }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
+    }
+    if (pickle.tls) {
+      const t = pickle.tls;
+      const c = counterSet.listener('pickle-tls', 'pickle');
+      out.pickleTls = new StreamListener({ name: 'pickle-tls', host: t.host, port: t.port, tls: listenerTls(t), ...limits(t) }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
+    }
   }
   if (http !== undefined) out.http = buildHttpListener(http, config.http, { pipeline, counters: counterSet.listener('http', 'http'), responses: counterSet.httpResponses, log, limited, now });
   return out;
+}
+
+/** A TLS listener's files, read as it is built (a reload that rebinds it reads them again). */
+function listenerTls(t: TlsListenConfig): ListenerTls {
+  return {
+    cert: fs.readFileSync(t.cert),
+    key: fs.readFileSync(t.key),
+    clientCa: readCaCertificates(t.clientCa, t.clientCaPath),
+    requireClientCert: t.requireClientCert,
+  };
 }
 
 /** The HTTP front door's app and endpoint groups for one config; `release` unregisters its ingest from flow control. */

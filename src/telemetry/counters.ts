@@ -108,6 +108,8 @@ export class IngestCounters {
   idleTimeouts = 0;
   /** listen.proxyProtocol: connections closed because they did not start with a valid PROXY protocol header. */
   proxyProtocolErrors = 0;
+  /** TLS receiver connections whose handshake failed (not TLS, no common protocol, a client certificate missing or not signed by the client CA); timeouts count as idleTimeouts. */
+  tlsHandshakeFailures = 0;
   /** Connections half-closed at listen.maxConnectionAge (the client then closes and reconnects; nothing is cut). */
   connectionsAged = 0;
   /** Configuration reloads applied. */
@@ -149,6 +151,10 @@ export class DestinationCounters {
   stalls = 0;
   /** Refused for good by the peer after they were written (a Kafka broker's permanent error, such as a record too large for the topic). */
   rejected = 0;
+  /** maxRate: times the writer stopped until it may send more. */
+  rateLimitWaits = 0;
+  /** maxRate: seconds the writer spent stopped (datapoints waited in the queue meanwhile). */
+  rateLimitedSeconds = 0;
 }
 
 /** Reported by every relay (carbon's names where carbon has the counter). */
@@ -180,6 +186,7 @@ const INGEST_COUNTERS = {
   connectionsRefusedPerClient: 'counter',
   idleTimeouts: 'counter',
   proxyProtocolErrors: 'counter',
+  tlsHandshakeFailures: 'counter',
   connectionsAged: 'counter',
   reloadsApplied: 'counter',
   reloadsFailed: 'counter',
@@ -298,4 +305,6 @@ export const DESTINATION_COUNTERS = {
   closedByPeer: 'counter',
   stalls: 'counter',
   rejected: 'counter',
+  rateLimitWaits: 'counter',
+  rateLimitedSeconds: 'counter',
 } as const satisfies CounterTable<DestinationCounters>;

@@ -48,6 +48,7 @@ export const FAMILIES = {
   active_connections: gauge('Current TCP receiver connections, by listener.', 'listener', 'protocol'),
   connections_refused_total: counter('TCP/TLS receiver connections refused, by listener and reason: max_connections (listener full), per_client_limit (maxConnectionsPerClient).', 'listener', 'protocol', 'reason'),
   idle_timeouts_total: counter('TCP/TLS receiver connections closed after idleTimeout without a complete line or frame, by listener.', 'listener', 'protocol'),
+  tls_handshake_failures_total: counter('TLS receiver connections whose handshake failed (not TLS, no common protocol or cipher, a client certificate missing or not signed by the client CA), by listener; timeouts count in idle_timeouts_total.', 'listener', 'protocol'),
   connections_aged_total: counter('TCP/TLS receiver connections half-closed at maxConnectionAge (the client closes and reconnects), by listener.', 'listener', 'protocol'),
   http_requests_total: counter('HTTP front door requests answered, by endpoint group (health; none: no group took it, e.g. 404 or rate-limited before routing) and status code.', 'endpoint_group', 'status'),
   http_refused_requests_total: counter('HTTP front door requests refused whole, by reason (a subset of http_requests_total).', 'reason'),
@@ -65,6 +66,8 @@ export const FAMILIES = {
   destination_handed_over_total: counter('Datapoints moved to another failover/any_of member while this one was down.', 'destination'),
   destination_closed_by_peer_total: counter('Connections the peer closed after data was written (carbon rejects input by hanging up).', 'destination'),
   destination_stalls_total: counter('Times the destination stopped holding receivers after holding them stallTimeout in all.', 'destination'),
+  destination_rate_limit_waits_total: counter('maxRate: times the writer stopped until it may send more.', 'destination'),
+  destination_rate_limited_seconds_total: counter('maxRate: seconds the writer spent stopped (datapoints waited in the queue or spool meanwhile).', 'destination'),
   destination_kafka_messages_total: counter('Kafka destinations: records acknowledged by the brokers.', 'destination'),
   destination_kafka_delivery_errors_total: counter('Kafka destinations: records refused for good, by librdkafka error kind.', 'destination', 'kind'),
   destination_queue_length: gauge('Datapoints in the memory queue.', 'destination'),
@@ -160,6 +163,7 @@ export const INGEST_TARGETS = {
   rewritten: to('rewritten_total'),
   invalidRewrites: to('invalid_input_total', 'invalid_rewrite'),
   proxyProtocolErrors: to('invalid_input_total', 'proxy_protocol'),
+  tlsHandshakeFailures: to('tls_handshake_failures_total'),
   blackholed: to('blackholed_total'),
   blacklistMatches: to('filtered_total', 'blacklist'),
   whitelistRejects: to('filtered_total', 'not_whitelisted'),
@@ -205,6 +209,8 @@ const DESTINATION_COUNTER_TARGETS = {
   closedByPeer: to('destination_closed_by_peer_total'),
   stalls: to('destination_stalls_total'),
   rejected: to('destination_dropped_total', 'rejected'),
+  rateLimitWaits: to('destination_rate_limit_waits_total'),
+  rateLimitedSeconds: to('destination_rate_limited_seconds_total'),
 } as const satisfies Record<keyof CounterTable<DestinationCounters>, Target | null>;
 
 export const DESTINATION_TARGETS: Readonly<Record<string, Target | null>> = {

@@ -26,12 +26,17 @@ export class RateLimitedLog {
     this.write('warn', key, message, meta);
   }
 
+  /** As warn(), at info level: for per-connection events worth seeing (who connected) that a client can repeat at will. */
+  info(key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
+    this.write('info', key, message, meta);
+  }
+
   /** As warn(), at error level: for failures that are bugs, which a client can still make happen per request. */
   error(key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
     this.write('error', key, message, meta);
   }
 
-  private write(level: 'warn' | 'error', key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
+  private write(level: 'info' | 'warn' | 'error', key: string, message: string, meta: LogMeta | (() => LogMeta)): void {
     const t = this.now();
     const entry = this.last.get(key);
     if (entry !== undefined && t - entry.at < this.intervalMs) {

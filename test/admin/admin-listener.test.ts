@@ -35,7 +35,7 @@ describe('admin listener', () => {
   it('/health, /ready and a /status snapshot of listeners, destinations and counters', async () => {
     out = new CaptureServer('pickle');
     const port = await out.listen();
-    relay = await startRelay({ destinations: [{ name: 'cache', host: '127.0.0.1', port }, { name: 'down', host: '127.0.0.1', port: 1 }], rules: [{ default: true, destinations: ['cache', 'down'] }] });
+    relay = await startRelay({ destinations: [{ name: 'cache', host: '127.0.0.1', port }, { name: 'down', host: '127.0.0.1', port: 1, maxRate: 500 }], rules: [{ default: true, destinations: ['cache', 'down'] }] });
     const admin = relay.topology.admin!.port;
     expect(await get(admin, '/health')).toMatchObject({ status: 200, body: '{"status":"ok"}' });
     expect(await get(admin, '/ready')).toMatchObject({ status: 200, body: '{"ready":true,"state":"ready"}' });
@@ -56,7 +56,8 @@ describe('admin listener', () => {
     expect(s.listeners.map((l) => l.name)).toEqual(['line', 'line-udp', 'pickle']);
     const [cache, down] = s.destinations;
     expect(cache).toMatchObject({ name: 'cache', state: 'connected', healthy: true, sent: { total: 2 }, queue: { length: 0, capacity: 100_000 }, lastError: null });
-    expect(down).toMatchObject({ name: 'down', healthy: false, queue: { length: 2 } });
+    expect(down).toMatchObject({ name: 'down', healthy: false, queue: { length: 2 }, maxRate: 500 });
+    expect(cache).not.toHaveProperty('maxRate');
     expect(down.lastError?.reason).toMatch(/^connect failed: ECONNREFUSED/);
   });
 

@@ -17,6 +17,12 @@ describe('kafkaSecurity', () => {
     });
   });
 
+  it('a CA directory adds its certificates to the CA file (librdkafka takes them as one PEM bundle)', () => {
+    const dir = (d: string): string[] => [`CERT 1 of ${d}`, `CERT 2 of ${d}`];
+    expect(kafkaSecurity({ ca: '/ca.pem', caPath: '/cas', rejectUnauthorized: true }, undefined, read, dir)['ssl.ca.pem']).toBe('PEM of /ca.pem\nCERT 1 of /cas\nCERT 2 of /cas');
+    expect(kafkaSecurity({ caPath: '/cas', rejectUnauthorized: true }, undefined, read, dir)['ssl.ca.pem']).toBe('CERT 1 of /cas\nCERT 2 of /cas');
+  });
+
   it('SASL over TLS, and SASL alone', () => {
     const sasl = { mechanism: 'SCRAM-SHA-512', username: 'relay', password: 'pw' } as const;
     expect(kafkaSecurity({ rejectUnauthorized: false }, sasl, read)).toEqual({

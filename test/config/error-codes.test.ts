@@ -31,6 +31,7 @@ const PUBLISHED = [
   'CF_ERR_CONFIG_AGGREGATION_RULES',
   'CF_ERR_CONFIG_FILE_UNREADABLE',
   'CF_ERR_CONFIG_KAFKA_CLIENT_MISSING',
+  'CF_ERR_CONFIG_TLS',
 ];
 
 /** Write relay.yaml (and any other files) into a fresh directory and load it. */
@@ -99,6 +100,7 @@ const CASES: [ConfigErrorCode, () => unknown, RegExp][] = [
     () => loadWithoutKafkaClient('destinations:\n  - {type: kafka, name: k, brokers: [127.0.0.1:9092], topic: metrics}\nrules:\n  - {default: true, destinations: [k]}\n'),
     /relay\.yaml:2: destinations\.0\.type: @confluentinc\/kafka-javascript is not installed .*CKJS_LINKING=dynamic npm ci$/,
   ],
+  [ConfigErrorCode.TLS, () => loadYaml(`destinations:\n  - {name: a, host: h, port: 2004, tls: {caPath: ${newDir()}}}\n${DEFAULT_RULE}`), /relay\.yaml:2: destinations\.0\.tls\.caPath: no PEM certificate in CA directory /],
   [ConfigErrorCode.AGGREGATION_RULES, () => parseAggregationRules('# rules\nnot a rule\n', 'aggregation-rules.conf'), /^aggregation-rules\.conf:2: invalid aggregation rule: /],
   [
     ConfigErrorCode.FILE_UNREADABLE,

@@ -6,6 +6,7 @@ import { RuleSet } from '../../src/routing/rule-set';
 import { configFrom, tempDir, tempDirsRemovedAfterAll } from '../helpers/relay';
 import { carbonDestinations } from '../helpers/destinations';
 import { spoolMode } from '../../src/config/destinations';
+import { makeClientCert, makeTestCa } from '../helpers/certs';
 
 const newDir = tempDirsRemovedAfterAll();
 
@@ -407,6 +408,12 @@ describe('destination types and the spool', () => {
     expect(load({ destinations: [k, c], groups: [{ name: 'g', type: 'failover', members: ['k', 'c'] }], rules: [{ default: true, destinations: ['g'] }] }).groups[0]).toMatchObject({ type: 'failover' });
   });
 
+  it('maxRate: unset by default (no limit), a positive number of datapoints per second on any type', () => {
+    const cfg = load({ destinations: [DEST, { ...DEST, name: 'b', maxRate: 2500 }, { name: 'f', file: 'out.txt', maxRate: 0.5 }], rules: [DEFAULT_RULE] });
+    expect(cfg.destinations.map((d) => d.maxRate)).toEqual([undefined, 2500, 0.5]);
+    expect(() => load({ destinations: [{ ...DEST, maxRate: 0 }], rules: [DEFAULT_RULE] })).toThrow(/destinations\.0\.maxRate: Too small: expected number to be >0/);
+  });
+
   it('dataDir is resolved against the config file; sizes and durations take units', () => {
     const cfg = load({ dataDir: 'state', destinations: [{ ...DEST, spool: { maxBytes: '2GiB', segmentBytes: '512KiB', maxAge: '7d', syncInterval: '250ms' } }], rules: [DEFAULT_RULE] });
     expect(path.isAbsolute(cfg.dataDir ?? '')).toBe(true);
@@ -455,5 +462,67 @@ describe('failover and any_of groups', () => {
     expect(() => load({ destinations: [DEST, { name: 'f', file: 'x' }], groups: [{ name: 'ha', type: 'failover', members: ['a', 'f'] }], rules: [{ default: true, destinations: ['ha'] }] })).toThrow(
       /members must be host\/port destinations/,
     );
+  });
+});
+
+describe('TLS settings', () => {
+  let caPem: string;
+  beforeAll(() => {
+    caPem = fs.readFileSync(makeTestCa().caCert, 'utf8');
+  });
+
+  /** A directory holding one CA certificate. */
+  function caDir(dir = newDir()): string {
+    fs.writeFileSync(path.join(dir, 'ca.pem'), caPem);
+    return dir;
+  }
+
+  it('file paths of listeners and destinations are resolved against the config file', () => {
+    const dir = newDir();
+    fs.mkdirSync(path.join(dir, 'cas'));
+    caDir(path.join(dir, 'cas'));
+    // the loader reads every file it is given (check fails on a missing one): real ones, under the relative names
+    const ca = makeTestCa();
+    const client = makeClientCert(ca, 'relay');
+    for (const [name, from] of [['server.crt', ca.serverCert], ['server.key', ca.serverKey], ['clients.pem', ca.caCert], ['ca.pem', ca.caCert], ['relay.crt', client.cert], ['relay.key', client.key]]) fs.copyFileSync(from, path.join(dir, name));
+    const tlsListen = { port: 0, cert: 'server.crt', key: 'server.key', clientCa: 'clients.pem', clientCaPath: 'cas' };
+    const cfg = configFrom(
+      {
+        listen: { line: { tls: tlsListen }, pickle: { tls: { ...tlsListen, requireClientCert: false } } },
+        destinations: [{ ...DEST, tls: { ca: 'ca.pem', caPath: 'cas', cert: 'relay.crt', key: 'relay.key' } }],
+        rules: [DEFAULT_RULE],
+      },
+      {},
+      dir,
+    );
+    const abs = (f: string): string => path.join(dir, f);
+    expect(cfg.listen.line?.tls).toEqual({ host: '0.0.0.0', port: 0, cert: abs('server.crt'), key: abs('server.key'), clientCa: abs('clients.pem'), clientCaPath: abs('cas'), timestampOptional: true });
+    expect(cfg.listen.pickle?.tls).toMatchObject({ clientCaPath: abs('cas'), requireClientCert: false });
+    expect(carbonDestinations(cfg.destinations)[0].tls).toEqual({ ca: abs('ca.pem'), caPath: abs('cas'), cert: abs('relay.crt'), key: abs('relay.key'), rejectUnauthorized: true });
+  });
+
+  it.each([
+    ['requireClientCert without a client CA', { listen: { line: { tls: { port: 0, cert: 'c', key: 'k', requireClientCert: true } } }, destinations: [DEST] }, /listen\.line\.tls\.requireClientCert: needs clientCa or clientCaPath/],
+    ['a destination certificate without its key', { destinations: [{ ...DEST, tls: { cert: 'relay.crt' } }] }, /destinations\.0\.tls: set both cert and key/],
+    ['an unknown key in a pickle TLS listener', { listen: { pickle: { tls: { port: 0, cert: 'c', key: 'k', capath: 'x' } } }, destinations: [DEST] }, /listen\.pickle\.tls: Unrecognized key: "capath"/],
+  ])('refuses %s', (_what, obj, message) => {
+    let err: unknown;
+    try {
+      load({ ...obj, rules: [DEFAULT_RULE] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toMatchObject({ code: 'CF_ERR_CONFIG_SCHEMA', message: expect.stringMatching(message) });
+  });
+
+  it('a CA directory that is missing or holds no certificate fails the load, naming the key and its line', () => {
+    const empty = newDir();
+    const file = yamlFile(`destinations:\n  - name: a\n    host: h\n    port: 2004\n    tls:\n      caPath: ${empty}\nrules:\n  - {default: true, destinations: [a]}\n`);
+    expect(configError(file)).toMatchObject({ code: 'CF_ERR_CONFIG_TLS', message: `${file}:6: destinations.0.tls.caPath: no PEM certificate in CA directory ${empty} (read: *.pem, *.crt, *.cer and c_rehash's <hash>.0 names)` });
+    const listener = yamlFile('listen:\n  pickle:\n    tls: {port: 0, cert: c, key: k, clientCaPath: absent}\ndestinations:\n  - {name: a, host: h, port: 2004}\nrules:\n  - {default: true, destinations: [a]}\n');
+    expect(configError(listener)).toMatchObject({ code: 'CF_ERR_CONFIG_TLS', message: expect.stringMatching(/relay\.yaml:3: listen\.pickle\.tls\.clientCaPath: cannot read CA directory .*absent: ENOENT$/) });
+    const kafkaDir = caDir();
+    expect(() => load({ destinations: [DEST, { type: 'kafka', name: 'k', brokers: ['127.0.0.1:9092'], topic: 't', tls: { caPath: kafkaDir } }], rules: [DEFAULT_RULE] })).not.toThrow();
   });
 });

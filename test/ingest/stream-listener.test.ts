@@ -11,7 +11,7 @@ import { IngestCounters } from '../../src/telemetry/counters';
 import { silentLogger, type Logger } from '../../src/telemetry/logger';
 import { RateLimitedLog } from '../../src/telemetry/rate-limited-log';
 import { captureLog } from '../helpers/capture-log';
-import { makeTestCa } from '../helpers/certs';
+import { makeClientCert, makeTestCa } from '../helpers/certs';
 import { CopyingSink } from '../helpers/copying-sink';
 import { startRelay } from '../helpers/relay';
 import { CaptureServer, waitFor } from '../helpers/sink';
@@ -254,6 +254,23 @@ describe('StreamListener on real sockets', () => {
       expect(h.counters.activeConnections).toBe(0);
     });
 
+    it('counts a failed handshake (plaintext on the TLS port), but not a client that connects and leaves (a TCP health check)', async () => {
+      const { log, entries } = captureLog();
+      const h = await start({ tls: cert, idleTimeout: 5000 }, 'line', log);
+      const probe = await h.connect();
+      probe.socket.end();
+      await probe.closed;
+      await waitFor(() => entries.some((e) => e.message === 'TLS handshake with client failed'), 'the probe seen leaving');
+      expect(entries.find((e) => e.message === 'TLS handshake with client failed')).toMatchObject({ level: 'warn', reason: 'socket hang up' });
+      expect(h.counters.tlsHandshakeFailures).toBe(0);
+      const plain = await h.connect();
+      plain.socket.write(lines('plaintext', 1));
+      await plain.closed;
+      await waitFor(() => h.counters.tlsHandshakeFailures === 1, 'plaintext refused');
+      expect(h.sink.points).toEqual([]);
+      expect(h.counters.activeConnections).toBe(0);
+    });
+
     it('serves a client that completes the handshake and sends lines', async () => {
       const h = await start({ tls: cert, maxConnectionsPerClient: 1, idleTimeout: 5000 });
       const c = tls.connect({ port: h.listener.port, host: '127.0.0.1', ca: fs.readFileSync(ca.caCert), servername: 'localhost' });
@@ -399,6 +416,33 @@ describe('StreamListener on real sockets', () => {
       a.end();
       b.end();
       await waitFor(() => h.counters.activeConnections === 0, 'both closed after EOF');
+      expect(h.counters.proxyProtocolErrors).toBe(0);
+    });
+
+    it('over TLS with a client CA: the certificate is checked after the header, and the log names the client the header named', async () => {
+      const clientCa = makeTestCa();
+      const app = makeClientCert(clientCa, 'behind-the-balancer');
+      const { log, entries } = captureLog();
+      const h = await start({ proxyProtocol: true, tls: { ...cert, clientCa: [fs.readFileSync(clientCa.caCert)] }, idleTimeout: 5000 }, 'line', log);
+      const viaTls = async (client: string, port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> => {
+        const raw = net.connect(h.listener.port, '127.0.0.1');
+        sockets.push(raw);
+        raw.on('error', () => undefined);
+        await new Promise((r) => raw.once('connect', r));
+        raw.write(v1(client, port));
+        const t = tls.connect({ socket: raw, ca: fs.readFileSync(ca.caCert), servername: 'localhost', ...options });
+        t.on('error', () => undefined);
+        return t;
+      };
+      const anonymous = await viaTls('192.0.2.30', 6000, {});
+      await new Promise((r) => anonymous.once('close', r));
+      await waitFor(() => h.counters.tlsHandshakeFailures === 1, 'a client without a certificate refused');
+      expect(entries.find((e) => e.message === 'TLS client certificate refused')).toMatchObject({ peer: '192.0.2.30:6000', reason: 'no client certificate' });
+      const t = await viaTls('192.0.2.31', 6001, { cert: fs.readFileSync(app.cert), key: fs.readFileSync(app.key) });
+      t.end(lines('mtls', 2));
+      await waitFor(() => h.sink.points.length === 2, 'lines from the authenticated client');
+      expect(h.peers).toEqual(['192.0.2.31:6001']);
+      expect(entries.find((e) => e.message === 'TLS client certificate accepted')).toMatchObject({ level: 'info', listener: 'line', peer: '192.0.2.31:6001', subject: 'behind-the-balancer' });
       expect(h.counters.proxyProtocolErrors).toBe(0);
     });
 

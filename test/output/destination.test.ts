@@ -13,6 +13,10 @@ import { strictPickleParser } from '../helpers/fixtures';
 import { eventLoopTurns, ScriptedTransport, type ScriptedConnection } from '../helpers/scripted-transport';
 import { CaptureServer, waitFor } from '../helpers/sink';
 import { settlesWithin } from '../helpers/deadline';
+import { FakeClock } from '../helpers/fake-clock';
+import { tempDirsRemovedAfterAll } from '../helpers/relay';
+import { destinationSchema } from '../../src/config/schema';
+import { buildDestination } from '../../src/output/kinds';
 
 /**
  * Destination on its own: a DatapointQueue, an encoder and a transport.
@@ -49,6 +53,7 @@ class ConnectsAtOnce extends ScriptedTransport {
 }
 
 const created: Destination[] = [];
+const newDir = tempDirsRemovedAfterAll();
 const servers: CaptureServer[] = [];
 
 afterEach(async () => {
@@ -83,7 +88,7 @@ interface Built {
   entries: LogEntry[];
 }
 
-function build(transport: Transport, over: Partial<DestinationOptions> = {}, deps: { limit?: number; encoder?: Encoder } = {}): Built {
+function build(transport: Transport, over: Partial<DestinationOptions> = {}, deps: { limit?: number; encoder?: Encoder; clock?: FakeClock } = {}): Built {
   const pressure = new PressureRecorder();
   const { log, entries } = captureLog();
   const d = new Destination(options(over), {
@@ -92,6 +97,7 @@ function build(transport: Transport, over: Partial<DestinationOptions> = {}, dep
     encoder: deps.encoder ?? new PickleEncoder(),
     log,
     pressure,
+    ...(deps.clock !== undefined && { now: deps.clock.now, timers: deps.clock }),
   });
   created.push(d);
   return { d, pressure, entries };
@@ -555,6 +561,8 @@ describe('Destination: telemetry', () => {
       closedByPeer: 0,
       stalls: 0,
       rejected: 0,
+      rateLimitWaits: 0,
+      rateLimitedSeconds: 0,
     };
     expect(reported(d)).toEqual([
       ...Object.entries(DESTINATION_COUNTERS).map(([key, kind]): [string, number, CounterKind] => [key, expected[key], kind]),
@@ -735,5 +743,105 @@ describe('Destination: stallTimeout counts the time spent holding receivers, not
     expect(d.pressureState).toBe('high');
     jest.advanceTimersByTime(1);
     expect(d.pressureState).toBe('stalled');
+  });
+});
+
+describe('Destination: maxRate', () => {
+  it('sends a burst at most maxRate a second on the injected clock (a tenth of a second at once), every datapoint once, in order', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const s = await server('pickle');
+    const { d } = build(socketTo(s.port), { maxRate: 1000 }, { clock });
+    expect(d.maxRate).toBe(1000);
+    await d.start();
+    await waitFor(() => d.isConnected, 'connected');
+    const start = clock.now();
+    offerMany(d, 'rl', 1000);
+    // the bucket starts with 100 (0.1 s of 1000/s); then 100 more each time the clock moves 100 ms
+    for (let k = 1; k <= 10; k++) {
+      await waitFor(() => s.datapoints.length >= 100 * k, `${100 * k} delivered`);
+      expect(s.datapoints.length).toBe(100 * k);
+      // what the sender may send by now on the injected clock: the saved-up tenth of a second, plus maxRate x elapsed
+      expect(s.datapoints.length).toBeLessThanOrEqual(100 + ((clock.now() - start) / 1000) * 1000);
+      if (k === 10) break;
+      await waitFor(() => clock.pending.length === 1, 'the writer waits for tokens');
+      expect(clock.pending).toEqual([100]);
+      clock.advance(100);
+    }
+    expect(clock.now() - start).toBe(900);
+    expect(s.datapoints.map((p) => p.name)).toEqual(names('rl', 1000));
+    expect(s.frames.every((f) => parser.parse<unknown[]>(f).length <= 100)).toBe(true);
+    await waitFor(() => d.counters.sent === 1000, 'all counted as sent');
+    expect(clock.pending).toEqual([]);
+    expect(d.counters).toMatchObject({ attemptedRelays: 1000, sent: 1000, fullQueueDrops: 0, rateLimitWaits: 9 });
+    expect(d.counters.rateLimitedSeconds).toBeCloseTo(0.9, 9);
+  });
+
+  it('datapoints offered while it waits are sent when the wait ends, not in small messages on each offer; the queue holds them, and its water marks pause receivers as for any slow peer', async () => {
+    const clock = new FakeClock(0);
+    const s = await server('line');
+    const { d, pressure } = build(socketTo(s.port), { maxRate: 50, highWaterMark: 20, lowWaterMark: 5 }, { clock, encoder: new LineEncoder() });
+    await d.start();
+    await waitFor(() => d.isConnected, 'connected');
+    offerMany(d, 'w', 5);
+    await waitFor(() => s.datapoints.length === 5 && clock.pending.length === 0, 'the first 5 (the burst of 50/s) sent at once');
+    for (let i = 5; i < 30; i++) {
+      d.offer(`w.${i}`, TS + i, i);
+      await eventLoopTurns(2);
+    }
+    // nothing more without the clock: the bucket is empty and the writer waits
+    expect(s.datapoints.length).toBe(5);
+    expect(d.queue.length).toBe(25);
+    expect(pressure.calls).toEqual(['d.one:true']);
+    expect(clock.pending).toEqual([100]);
+    for (let sent = 10; sent <= 30; sent += 5) {
+      clock.advance(100);
+      await waitFor(() => s.datapoints.length >= sent, `${sent} delivered`);
+      expect(s.datapoints.length).toBe(sent);
+    }
+    expect(s.datapoints.map((p) => p.name)).toEqual(names('w', 30));
+    expect(pressure.calls).toEqual(['d.one:true', 'd.one:false']);
+    expect(d.counters).toMatchObject({ fullQueueDrops: 0, rateLimitWaits: 5 });
+  });
+
+  it('a burst beyond the queue spills to the spool (whenSlow: spool) and is replayed within maxRate: every datapoint arrives once, nothing is dropped', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const s = await server('line');
+    const { log } = captureLog();
+    const cfg = destinationSchema.parse({ name: 'limited', host: '127.0.0.1', port: s.port, protocol: 'line', maxRate: 10_000, maxQueueSize: 2000, spool: { mode: 'overflow' }, whenSlow: 'spool' });
+    const d = buildDestination(cfg, { log, dataDir: newDir(), now: clock.now, timers: clock });
+    created.push(d);
+    await d.start();
+    await waitFor(() => d.isConnected, 'connected');
+    const n = 5000;
+    offerMany(d, 'sp', n);
+    const start = clock.now();
+    while (s.datapoints.length < n) {
+      // the writer is waiting for tokens, or for the spool to hand it the next records
+      await waitFor(() => clock.pending.length === 1 || s.datapoints.length === n, 'the writer waits for tokens, or is done', 20_000);
+      if (s.datapoints.length === n) break;
+      clock.advance(100);
+      // the saved-up tenth of a second (1000), plus maxRate x elapsed on the injected clock
+      expect(s.datapoints.length).toBeLessThanOrEqual(1000 + ((clock.now() - start) / 1000) * 10_000);
+    }
+    expect(s.datapoints.map((p) => p.name).sort()).toEqual(names('sp', n).sort());
+    expect(clock.now() - start).toBeGreaterThanOrEqual(400);
+    const spool: Record<string, number> = {};
+    d.reportCounters((key, value) => (spool[key] = value));
+    expect(spool['spool.written']).toBeGreaterThan(0);
+    expect(d.counters).toMatchObject({ fullQueueDrops: 0, lostInFlight: 0 });
+  });
+
+  it('stop waits for the limited writer until its deadline; what is left is counted as undelivered, and no timer is left behind', async () => {
+    const clock = new FakeClock(0);
+    const s = await server('line');
+    const { d } = build(socketTo(s.port), { maxRate: 10 }, { clock, encoder: new LineEncoder() });
+    await d.start();
+    await waitFor(() => d.isConnected, 'connected');
+    offerMany(d, 'st', 3);
+    await waitFor(() => s.datapoints.length === 1 && clock.pending.length === 1, 'one sent (the burst of 10/s), the writer waiting');
+    const report = await d.stop(Date.now() + 50);
+    expect(report).toMatchObject({ undelivered: 2, spooled: 0 });
+    expect(clock.pending).toEqual([]);
+    expect(d.counters).toMatchObject({ sent: 1, undeliveredAtShutdown: 2, rateLimitWaits: 1 });
   });
 });

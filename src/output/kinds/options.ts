@@ -1,3 +1,4 @@
+import type { Timers } from '../../common/timers';
 import type { DestinationConfig } from '../../config/schema';
 import { NamePrefix } from '../../codec/name-prefix';
 import { Destination, type PressureListener } from '../destination';
@@ -14,6 +15,8 @@ export interface DestinationKindDeps {
   dataDir?: string;
   /** Epoch milliseconds. */
   now?: () => number;
+  /** What maxRate waits with (default: real timers). */
+  timers?: Timers;
 }
 
 /** The name prefix a destination's apiKey stands for (`KEY.`), applied as its apiKeyMode says. */
@@ -35,9 +38,10 @@ export function assembleDestination(
       highWaterMark: waterMarks(d).high,
       lowWaterMark: waterMarks(d).low,
       stallTimeoutMs: d.stallTimeout,
+      maxRate: d.maxRate,
       backoff: { initialMs: d.reconnect.initialDelay, maxMs: d.reconnect.maxDelay, factor: 2, jitter: 0.2 },
     },
-    { queue: parts.queue ?? new DatapointQueue(d.maxQueueSize), transport: parts.transport, encoder: parts.encoder, log: deps.log, pressure: deps.pressure },
+    { queue: parts.queue ?? new DatapointQueue(d.maxQueueSize), transport: parts.transport, encoder: parts.encoder, log: deps.log, pressure: deps.pressure, now: deps.now, timers: deps.timers },
   );
 }
 

@@ -1,11 +1,17 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import fs from 'node:fs';
+import { readCaCertificates } from '../../common/ca-certificates';
 import type { Connection, Transport, TransportEvents } from './transport';
 
 export interface TlsClientOptions {
-  /** CA bundle (PEM file path). Unset: Node's bundled public roots (plus NODE_EXTRA_CA_CERTS). */
+  /** CA bundle (PEM file path). Unset, with caPath unset too: Node's bundled public roots (plus NODE_EXTRA_CA_CERTS). */
   ca?: string;
+  /** A directory of CA certificates (see readCaDirectory), trusted besides `ca`'s. */
+  caPath?: string;
+  /** A client certificate and its key (PEM file paths), for a peer that asks for one. */
+  cert?: string;
+  key?: string;
   /** SNI and certificate hostname; defaults to the host. Required in practice when host is an IP. */
   servername?: string;
   /** Verify the peer certificate. Default true; turning it off is logged as a warning at startup. */
@@ -23,12 +29,20 @@ export interface SocketTransportOptions {
 export class SocketTransport implements Transport {
   readonly description: string;
   readonly framing = 'stream';
-  private readonly ca: Buffer | undefined;
+  /** The files, read once when the destination is built (a reload that rebuilds it reads them again). */
+  private readonly files: { ca?: Buffer[]; cert?: Buffer; key?: Buffer } = {};
 
   constructor(private readonly opts: SocketTransportOptions) {
     const hostPort = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
     this.description = opts.tls ? `tls://${hostPort}` : hostPort;
-    this.ca = opts.tls?.ca !== undefined ? fs.readFileSync(opts.tls.ca) : undefined;
+    const t = opts.tls;
+    if (t !== undefined) {
+      this.files.ca = readCaCertificates(t.ca, t.caPath);
+      if (t.cert !== undefined && t.key !== undefined) {
+        this.files.cert = fs.readFileSync(t.cert);
+        this.files.key = fs.readFileSync(t.key);
+      }
+    }
   }
 
   connect(events: TransportEvents): Connection {
@@ -39,7 +53,7 @@ export class SocketTransport implements Transport {
           host,
           port,
           servername: t.servername ?? (net.isIP(host) === 0 ? host : undefined),
-          ca: this.ca,
+          ...this.files,
           rejectUnauthorized: t.rejectUnauthorized,
           minVersion: 'TLSv1.2',
         })
