@@ -232,7 +232,7 @@ function summary(c: RelayConfig): string {
   const sources = c.sources.length > 0 ? `, ${c.sources.length} sources (${c.sources.map((s) => `${s.name}: ${s.type}`).join(', ')})` : '';
   return `OK ${c.file}: ${listeners.length} listeners (${listeners.join(', ')}), ${c.destinations.length} destinations (${c.destinations
     .map((d) => d.name)
-    .join(', ')})${groups}, ${c.rules.rules.length + 1} rules${sources}${c.admin === false ? '' : `, admin ${c.admin.host}:${c.admin.port}`}; config hash ${configHash(c)}`;
+    .join(', ')})${groups}, ${c.rules.rules.length + 1} rules${sources}${c.admin === false ? '' : `, admin ${c.admin.host}:${c.admin.port}`}, ${c.workers === 1 ? '1 process' : `${c.workers} workers`}; config hash ${configHash(c)}`;
 }
 
 const VERDICT_TEXT: Record<RouteVerdict, string> = {

@@ -18,7 +18,7 @@ describe('carbon-fanout CLI', () => {
   it('check: exit 0 with a one-line summary for the shipped default config', async () => {
     const t = io();
     expect(await main(['check', '-c', path.join(ROOT, 'config/relay.yaml')], t)).toBe(0);
-    expect(t.out()).toMatch(/^OK .*relay\.yaml: 4 listeners \(line tcp 0\.0\.0\.0:2003, line udp 0\.0\.0\.0:2003, pickle tcp 0\.0\.0\.0:2004, http 127\.0\.0\.1:8080\), 1 destinations \(stdout\), 1 rules, admin 127\.0\.0\.1:8081; config hash [0-9a-f]{16}\n$/);
+    expect(t.out()).toMatch(/^OK .*relay\.yaml: 4 listeners \(line tcp 0\.0\.0\.0:2003, line udp 0\.0\.0\.0:2003, pickle tcp 0\.0\.0\.0:2004, http 127\.0\.0\.1:8080\), 1 destinations \(stdout\), 1 rules, admin 127\.0\.0\.1:8081, (1 process|\d+ workers); config hash [0-9a-f]{16}\n$/);
   });
 
   it('check: the fan-out example is valid when its API key is set, and names the variable when it is not', async () => {

@@ -128,6 +128,6 @@ describe('carbon-fanout poll-once', () => {
   it('check lists the sources in its summary', async () => {
     const t = io(env());
     expect(await main(['check', '-c', configFile([source()])], t)).toBe(0);
-    expect(t.out()).toMatch(/, 1 rules, 1 sources \(cp: catchpoint\), admin 127\.0\.0\.1:8081; config hash [0-9a-f]{16}\n$/);
+    expect(t.out()).toMatch(/, 1 rules, 1 sources \(cp: catchpoint\), admin 127\.0\.0\.1:8081, (1 process|\d+ workers); config hash [0-9a-f]{16}\n$/);
   });
 });
