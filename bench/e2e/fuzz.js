@@ -359,7 +359,8 @@ function invalidInput(port) {
           if (res.statusCode !== 200) return reject(new Error(`/metrics answered ${res.statusCode}`));
           /** @type {Record<string, number>} */
           const out = {};
-          for (const m of body.matchAll(/^carbon_fanout_invalid_input_total\{reason="([^"]+)"\} (\S+)$/gm)) out[m[1]] = Number(m[2]);
+          // one series per listener, protocol and reason: summed by reason
+          for (const m of body.matchAll(/^carbon_fanout_invalid_input_total\{[^}]*\breason="([^"]+)"[^}]*\} (\S+)$/gm)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
           resolve(out);
         });
       })
@@ -420,6 +421,14 @@ async function run(opts) {
     const [validSent] = await Promise.all([Promise.all(valid).then((a) => a.reduce((x, y) => x + y, 0)), Promise.all(hostile)]);
     const sendSeconds = (Date.now() - t0) / 1000;
     const after = await invalidInput(adminPort);
+    // what the relay says of itself when the senders stop: a stall shows as paused receivers or a full queue
+    const state = await fetch(`http://127.0.0.1:${adminPort}/status`)
+      .then((r) => r.json())
+      .then(
+        (/** @type {{ received: { total: number }, destinations: { name: string, pressure: string, state: string, queue: { length: number } }[] }} */ st) =>
+          `received ${st.received.total}; ${st.destinations.map((d) => `${d.name} ${d.state}/${d.pressure}, queue ${d.queue.length}`).join('; ')}`,
+        (/** @type {Error} */ err) => `unavailable: ${err.message}`,
+      );
 
     opts.log(`sent ${validSent.toLocaleString('en-US')} valid datapoints; waiting for the sink to count them (up to ${DELIVERY_TIMEOUT_MS / 1000} s)...`);
     sink.expect(validSent);
@@ -454,6 +463,7 @@ async function run(opts) {
       'relay CPU s': (cpu / 1e6).toFixed(2),
       'relay peak RSS MiB': peak.toFixed(1),
       'relay still running': relayAlive ? 'yes' : `no (exit ${relay.proc.exitCode ?? relay.proc.signalCode})`,
+      'relay /status when the senders stopped': state,
     };
     if (relay.stderr.trim() !== '') details['relay stderr (tail)'] = relay.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 600);
     return {
