@@ -30,8 +30,9 @@
  * rejected frames/lines per second and peak RSS).
  *
  * Environment:
- *   BENCH_METRICS=2000000        datapoints per e2e scenario ("line -> pickle", "pickle -> pickle", the peer
- *                                comparisons, and "http-sink" by default)
+ *   BENCH_METRICS=6000000        datapoints per e2e scenario ("line -> pickle", "pickle -> pickle", the peer
+ *                                comparisons, and "http-sink" by default): long enough (several seconds flat out)
+ *                                that JIT warm-up, paid once per process, does not decide the workers rows
  *   BENCH_PACED_RATE=50000       datapoints/s of the paced "line -> pickle @ ..." scenario (its name shows the rate)
  *   BENCH_PACED_SECONDS=20       how long it sends (BENCH_PACED_RATE x this datapoints)
  *   BENCH_CRELAY_ARGS="-q 100000"   extra carbon-c-relay options for "vs carbon-c-relay"
@@ -160,7 +161,7 @@ async function main() {
   const want = (/** @type {string} */ p) => parts.length === 0 || parts.includes(p);
   const scenarios = picks.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => picks.some((p) => s.name.toLowerCase().includes(p)));
   if (scenarios.length === 0) throw new Error(`no e2e scenario matches ${picks.join(', ')} (scenarios: ${SCENARIOS.map((s) => s.name).join(', ')})`);
-  const metrics = Math.floor(envNumber('BENCH_METRICS', 2_000_000));
+  const metrics = Math.floor(envNumber('BENCH_METRICS', 6_000_000));
   const timeoutMs = envNumber('BENCH_TIMEOUT_S', 120) * 1000;
   const relayNodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
