@@ -171,6 +171,38 @@ describe('workers: 2', () => {
     expect(relay.exitStatus).toBe('exited with 0');
     const got = sink.datapoints.filter((d) => d.name.startsWith('drain.')).map((d) => `${d.name} ${d.value} ${d.timestamp}\n`);
     expect(got.sort()).toEqual([...sent].sort());
-    expect(relay.output).toMatch(/"message":"shutdown complete: every queued datapoint was delivered"[^\n]*"service":"carbon-fanout"[^\n]*\n?/);
+    // the primary's total (its lines carry no "worker")
+    expect(relay.output).toMatch(/^(?![^\n]*"worker")[^\n]*"message":"shutdown complete: every queued datapoint was delivered"/m);
   }, 60_000);
+});
+
+describe('workers: 2 that cannot start', () => {
+  it('a port already taken: every worker is stopped and the primary exits 1 with the reason', async () => {
+    const [adminPort, linePort] = await freePorts(2);
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(linePort, '127.0.0.1', () => resolve()));
+    try {
+      const file = path.join(newDir(), 'relay.yaml');
+      fs.writeFileSync(
+        file,
+        YAML.stringify({
+          workers: 2,
+          selfMetrics: { interval: 0 },
+          admin: { host: '127.0.0.1', port: adminPort },
+          listen: { line: { tcp: { host: '127.0.0.1', port: linePort } } },
+          destinations: [{ name: 'out', type: 'file', file: path.join(path.dirname(file), 'out.txt') }],
+          rules: [{ default: true, destinations: ['out'] }],
+        }),
+      );
+      const relay = new WatchedProcess(spawn(process.execPath, ['dist/cli.js', 'start', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }), 64 * 1024);
+      await Promise.race([relay.exited, new Promise((r) => setTimeout(r, 30_000))]);
+      expect(relay.exitStatus).toBe('exited with 1');
+      expect(relay.output).toContain('"message":"worker could not start"');
+      expect(relay.output).toMatch(/"error":"[^"]*EADDRINUSE[^\n]*"message":"startup failed"/);
+      // the admin listener the primary had opened is closed again
+      await expect(fetch(`http://127.0.0.1:${adminPort}/health`)).rejects.toThrow();
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  }, 40_000);
 });
