@@ -9,7 +9,8 @@ import { carbonDestinationLabel, readCarbonConf, type CarbonConfResult } from '.
 import { configHash } from './config/hash';
 import { loadConfig, loadConfigObject, type RelayConfig } from './config/load';
 import type { DestinationConfig, HealthGroupConfig } from './config/schema';
-import { Primary, type WorkerHandle } from './cluster/primary';
+import { Primary } from './cluster/primary';
+import { workerHandle } from './cluster/worker-handle';
 import { WORKER_ENV } from './cluster/protocol';
 import { runWorker, workerView, type PrimaryChannel } from './cluster/worker';
 import { buildRouters } from './routing/build';
@@ -478,7 +479,7 @@ async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedC
   const release = keepInspectorClosed(log);
   // listening for SIGTERM from the start: a signal while workers start stops them once started, instead of killing us
   const stopSignal = io.shutdown ?? firstStopSignal();
-  const primary = new Primary(config, { log, fork: forkWorker });
+  const primary = new Primary(config, { log, fork: (index) => workerHandle(cluster.fork({ [WORKER_ENV]: String(index) }), log, index) });
   try {
     await primary.start();
   } catch (err) {
@@ -502,21 +503,6 @@ async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedC
   await primary.stop(Date.now() + config.shutdownTimeoutMs);
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;
-}
-
-function forkWorker(index: number): WorkerHandle {
-  const w = cluster.fork({ [WORKER_ENV]: String(index) });
-  return {
-    get pid() {
-      return w.process.pid;
-    },
-    send: (m) => {
-      if (w.isConnected()) w.send(m);
-    },
-    onMessage: (l) => void w.on('message', l),
-    onExit: (l) => void w.on('exit', l),
-    kill: () => void w.process.kill('SIGKILL'),
-  };
 }
 
 /** A worker process of `workers: N`: runs the relay on its share of the config until the primary (or a signal) stops it. */

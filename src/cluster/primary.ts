@@ -8,24 +8,19 @@ import type { ReloadOutcome, ReloadReport } from '../relay/relay';
 import { logDrainOutcome, refused, type DrainOutcome, type ReadConfig } from '../relay/run';
 import type { Logger } from '../telemetry/logger';
 import { FAMILIES, PROMETHEUS_PREFIX, type LabelName } from '../telemetry/prometheus-names';
-import { isWorkerMessage, type PrimaryMessage, type WorkerMessage, type WorkerRequestOp } from './protocol';
+import { isWorkerMessage, type WorkerMessage, type WorkerRequestOp } from './protocol';
 import { mergeStatus } from './status-merge';
+import type { WorkerHandle } from './worker-handle';
 
-/** A forked worker process as the primary sees it (cluster.Worker fits, through forkWorker in the CLI). */
-export interface WorkerHandle {
-  readonly pid: number | undefined;
-  send(message: PrimaryMessage): void;
-  onMessage(listener: (message: unknown) => void): void;
-  onExit(listener: (code: number | null, signal: string | null) => void): void;
-  /** SIGKILL: for a worker that outlived the stop deadline. */
-  kill(): void;
-}
+export type { WorkerHandle } from './worker-handle';
 
 export interface PrimaryDeps {
   log: Logger;
   /** Start worker `index` (0-based). */
   fork: (index: number) => WorkerHandle;
   now?: () => number;
+  /** How long a worker gets to answer a request before it is left out of the answer (default 5 s). */
+  requestTimeoutMs?: number;
 }
 
 type SlotState = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -42,7 +37,6 @@ interface Slot {
   outcome: DrainOutcome | undefined;
 }
 
-/** How long a worker gets to answer a request before it is left out of the answer. */
 const REQUEST_TIMEOUT_MS = 5000;
 /** A worker that stayed up this long resets the restart backoff. */
 const STABLE_MS = 60_000;
@@ -67,7 +61,8 @@ export class Primary {
   private readonly restartsCounter: Counter;
   private readonly reloads: Counter<'reason'>;
   private readonly workersGauge: Gauge<'state'>;
-  private readonly pending = new Map<number, { resolve: (m: WorkerMessage) => void }>();
+  /** Requests awaiting a worker's answer; `fail` answers for a worker that died or could not be told. */
+  private readonly pending = new Map<number, { worker: number; resolve: (m: WorkerMessage) => void; fail: () => void }>();
   private nextId = 1;
   private stopping = false;
   private hash: string;
@@ -235,6 +230,8 @@ export class Primary {
       });
       handle.onExit((code, signal) => {
         slot.handle = undefined;
+        // a dead worker answers nothing: what waits on it is answered without it now, not after requestTimeoutMs
+        for (const p of [...this.pending.values()]) if (p.worker === slot.index) p.fail();
         const wasRunning = slot.state === 'running';
         slot.state = 'stopped';
         if (!this.stopping && this.startupFailure !== undefined) this.startupFailure(new Error(`worker ${slot.index} exited during startup (code ${code}, signal ${signal})`));
@@ -280,20 +277,24 @@ export class Primary {
         (s) =>
           new Promise<{ index: number; value: unknown } | undefined>((resolve) => {
             const id = this.nextId++;
-            const timer = setTimeout(() => {
+            let settled = false;
+            const settle = (answer: { index: number; value: unknown } | undefined): void => {
+              if (settled) return;
+              settled = true;
+              clearTimeout(timer);
               this.pending.delete(id);
+              resolve(answer);
+            };
+            const timer = setTimeout(() => {
               this.deps.log.warn('worker did not answer in time', { worker: s.index, op });
-              resolve(undefined);
-            }, REQUEST_TIMEOUT_MS);
+              settle(undefined);
+            }, this.deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
             this.pending.set(id, {
-              resolve: (m) => {
-                clearTimeout(timer);
-                this.pending.delete(id);
-                if (m.cf === 'response') resolve({ index: s.index, value: m.ok ? m.value : { result: 'failed', error: `worker ${s.index}: ${m.error}` } });
-                else resolve(undefined);
-              },
+              worker: s.index,
+              resolve: (m) => settle(m.cf === 'response' ? { index: s.index, value: m.ok ? m.value : { result: 'failed', error: `worker ${s.index}: ${m.error}` } } : undefined),
+              fail: () => settle(undefined),
             });
-            s.handle?.send({ cf: 'request', id, op });
+            s.handle?.send({ cf: 'request', id, op }, () => settle(undefined));
           }),
       );
     return (await Promise.all(asks)).filter((a) => a !== undefined);

@@ -45,7 +45,8 @@ export function workerDataDir(dataDir: string, index: number): string {
 /** The process side of the IPC channel (process itself in a forked worker). */
 export interface PrimaryChannel {
   readonly connected: boolean;
-  send(message: WorkerMessage): unknown;
+  /** The callback takes a failed send (the primary just died): without one Node raises it as an 'error' event. */
+  send(message: WorkerMessage, sendHandle: undefined, callback: (error: Error | null) => void): unknown;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   on(event: 'disconnect', listener: () => void): unknown;
   disconnect(): void;
@@ -73,7 +74,8 @@ const STATUS_TICK_MS = 1000;
 export async function runWorker(config: RelayConfig, deps: WorkerDeps): Promise<number> {
   const { channel, log } = deps;
   const send = (m: WorkerMessage): void => {
-    if (channel.connected) channel.send(m);
+    // a failure means the primary is gone: 'disconnect' follows and drains this worker
+    if (channel.connected) channel.send(m, undefined, () => undefined);
   };
   const relay = Relay.fromConfig(config, { log });
   try {

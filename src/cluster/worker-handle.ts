@@ -1,0 +1,59 @@
+import type { Serializable } from 'node:child_process';
+import type { Logger } from '../telemetry/logger';
+import type { PrimaryMessage } from './protocol';
+
+/** A forked worker process as the primary sees it. */
+export interface WorkerHandle {
+  readonly pid: number | undefined;
+  /** `onFailed` runs (asynchronously) when the message could not be handed to the worker: it died, its channel closed. */
+  send(message: PrimaryMessage, onFailed?: (error: Error) => void): void;
+  onMessage(listener: (message: unknown) => void): void;
+  onExit(listener: (code: number | null, signal: string | null) => void): void;
+  /** SIGKILL: for a worker that outlived the stop deadline. */
+  kill(): void;
+}
+
+/** What a cluster.Worker and a ChildProcess forked with an IPC channel both offer. */
+export interface ForkedProcess {
+  readonly process?: { readonly pid?: number; kill(signal: NodeJS.Signals): boolean };
+  readonly pid?: number;
+  send(message: Serializable, sendHandle: undefined, callback: (error: Error | null) => void): boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  kill?(signal: 'SIGKILL'): unknown;
+}
+
+/**
+ * Wraps a forked worker so that talking to one that has just died never
+ * takes the primary down: a worker killed with SIGKILL still looks connected
+ * until its 'disconnect' arrives, and a send in that window fails with EPIPE,
+ * which Node reports as an 'error' event (fatal when nobody listens) unless a
+ * callback takes it.
+ */
+export function workerHandle(w: ForkedProcess, log: Logger, index: number): WorkerHandle {
+  const pid = (): number | undefined => w.process?.pid ?? w.pid;
+  w.on('error', (error) => log.warn('worker process error', { worker: index, pid: pid(), error: error.message }));
+  return {
+    get pid() {
+      return pid();
+    },
+    send: (m, onFailed) => {
+      try {
+        w.send(m, undefined, (error) => {
+          if (error !== null && error !== undefined) onFailed?.(error);
+        });
+      } catch (error) {
+        // a channel already closed throws in some Node versions instead of calling back
+        const e = error as Error;
+        setImmediate(() => onFailed?.(e));
+      }
+    },
+    onMessage: (l) => void w.on('message', l),
+    onExit: (l) => void w.on('exit', l),
+    kill: () => {
+      if (w.process !== undefined) w.process.kill('SIGKILL');
+      else w.kill?.('SIGKILL');
+    },
+  };
+}
