@@ -2,11 +2,11 @@
 'use strict';
 /**
  * In-process codec micro-benchmarks against the compiled relay (dist/):
- *   line decode   decodeLine() of `name value timestamp` lines into a MetricBatch
+ *   line decode   decodeLine() of `name value timestamp` lines into a MetricBatch, names interned as the listeners do
  *   pickle encode PickleEncoder frames of 500 (the default maxDatapointsPerMessage)
  *                 from a DatapointQueue into a ByteWriter, taken every 256 KiB
  *                 as Destination.flush does
- *   pickle decode PickleDecoder over those frames into a MetricBatch
+ *   pickle decode PickleDecoder over those frames into a MetricBatch (names interned)
  * Each is warmed up, then timed over several rounds; the median round is reported.
  */
 const assert = require('node:assert');
@@ -16,13 +16,14 @@ const { measureMedian } = require('../lib/measure');
 const { benchName, benchValue } = require('../lib/workload');
 
 const DIST = path.resolve(__dirname, '..', '..', 'dist');
-/** @type {{ decodeLine: (buf: Buffer, start: number, end: number, batch: any, now: number) => number }} */
+/** @type {{ decodeLine: (buf: Buffer, start: number, end: number, batch: any, now: number, timestampOptional?: boolean, names?: any) => number }} */
 const { decodeLine } = require(path.join(DIST, 'codec', 'line-decoder.js'));
 const { MetricBatch } = require(path.join(DIST, 'model', 'metric.js'));
 const { PickleEncoder } = require(path.join(DIST, 'codec', 'pickle-encoder.js'));
 const { PickleDecoder } = require(path.join(DIST, 'codec', 'pickle-decoder.js'));
 const { DatapointQueue } = require(path.join(DIST, 'output', 'queue.js'));
 const { ByteWriter } = require(path.join(DIST, 'codec', 'byte-writer.js'));
+const { NameInterner } = require(path.join(DIST, 'codec', 'name-interner.js'));
 
 const NAMES = 10_000;
 const FRAME = 500;
@@ -66,10 +67,12 @@ function lineDecode() {
   const batch = new MetricBatch(512);
   const now = Date.now() / 1000;
   const reps = Math.ceil(PER_ROUND / NAMES);
+  // as the relay's listeners decode: names interned
+  const names = new NameInterner();
   return measure('line decode', reps * NAMES, () => {
     for (let r = 0; r < reps; r++) {
       for (let i = 0; i < NAMES; i++) {
-        if (decodeLine(buf, starts[i], ends[i], batch, now) !== 0) throw new Error('line rejected');
+        if (decodeLine(buf, starts[i], ends[i], batch, now, false, names) !== 0) throw new Error('line rejected');
         if (batch.length === 512) batch.clear(); // LineProtocol hands each chunk's batch on, then clears it
       }
     }
@@ -130,7 +133,7 @@ function pickleEncode() {
 
 function pickleDecode() {
   const frames = encodeFrames();
-  const dec = new PickleDecoder();
+  const dec = new PickleDecoder({ names: new NameInterner() });
   const batch = new MetricBatch(FRAME);
   const now = Date.now() / 1000;
   const reps = Math.ceil(PER_ROUND / NAMES);

@@ -1,7 +1,9 @@
 import { decodeUtf8Strict, latin1Slice } from '../common/bytes';
-import { parseAsciiFloat, parsePyFloat } from '../common/python/float';
+import { FNV32_OFFSET, FNV32_PRIME } from '../common/fnv1a';
+import { parseAsciiFloat, parsePyFloat, POW10 } from '../common/python/float';
 import { pySplit } from '../common/python/str';
 import type { MetricBatch } from '../model/metric';
+import type { NameInterner } from './name-interner';
 
 /** Outcome of decoding one plaintext line. */
 export const enum LineVerdict {
@@ -33,9 +35,79 @@ function isAsciiSpace(c: number): boolean {
  * str.split(), numbers parsed like float(). A timestamp with int(ts) == -1
  * means "now"; with `timestampOptional` (Hosted Graphite's format) a missing
  * one does too, as whole seconds, and the verdict says so (OkTimestampAssigned)
- * so a receiver can count such clients. Pure: bytes in, datapoint appended to the batch.
+ * so a receiver can count such clients. Bytes in, datapoint appended to the batch;
+ * `names`, when given, supplies the name's string (see NameInterner).
  */
-export function decodeLine(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional = false): LineVerdict {
+export function decodeLine(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional = false, names?: NameInterner): LineVerdict {
+  if (names !== undefined) {
+    const v = decodeCommonLine(buf, start, end, batch, nowSeconds, names);
+    if (v !== NOT_COMMON) return v;
+  }
+  return decodeAnyLine(buf, start, end, batch, nowSeconds, timestampOptional, names);
+}
+
+/** decodeCommonLine's answer for a line it leaves to the general decoder. */
+const NOT_COMMON = -1;
+
+/**
+ * The shape nearly every client sends, in one pass: `name value timestamp`
+ * with single spaces, a printable-ASCII name (hashed as it is scanned, for the
+ * interner), a value of at most 15 digits with an optional point, an integer
+ * timestamp of at most 15 digits. Whatever else (tabs, '\r', exponents,
+ * underscores, non-ASCII, missing fields) returns NOT_COMMON, and
+ * decodeAnyLine decides it: what is decoded here is what it would decode.
+ */
+function decodeCommonLine(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, names: NameInterner): LineVerdict | typeof NOT_COMMON {
+  let i = start;
+  let h = FNV32_OFFSET | 0;
+  let c = 0;
+  for (; i < end; i++) {
+    c = buf[i];
+    if (c <= 0x20 || c >= 0x7f) break;
+    h = Math.imul(h ^ c, FNV32_PRIME);
+  }
+  const nameEnd = i;
+  if (nameEnd === start || c !== 0x20) return NOT_COMMON;
+  // value: [+-] digits [. digits], or [+-] . digits
+  i++;
+  if (i >= end) return NOT_COMMON;
+  c = buf[i];
+  const negative = c === 0x2d;
+  if (negative || c === 0x2b) i++;
+  let digits = 0;
+  let count = 0;
+  let fraction = -1;
+  for (; i < end; i++) {
+    c = buf[i];
+    if (c >= 0x30 && c <= 0x39) {
+      digits = digits * 10 + (c - 0x30);
+      count++;
+    } else if (c === 0x2e && fraction < 0) {
+      fraction = count;
+    } else break;
+  }
+  if (c !== 0x20 || count === 0 || count > 15 || i >= end) return NOT_COMMON;
+  const magnitude = fraction < 0 || fraction === count ? digits : digits / POW10[count - fraction];
+  const value = negative ? -magnitude : magnitude;
+  // timestamp: [+-] digits to the end of the line
+  i++;
+  if (i >= end) return NOT_COMMON;
+  c = buf[i];
+  const tsNegative = c === 0x2d;
+  if (tsNegative || c === 0x2b) i++;
+  const tsStart = i;
+  let ts = 0;
+  for (; i < end; i++) {
+    c = buf[i];
+    if (c < 0x30 || c > 0x39) return NOT_COMMON;
+    ts = ts * 10 + (c - 0x30);
+  }
+  if (i === tsStart || i - tsStart > 15) return NOT_COMMON;
+  return accept(names.internHashed(buf, start, nameEnd, h), value, tsNegative ? -ts : ts, batch, nowSeconds);
+}
+
+/** Any line: carbon's split and float() in full. */
+function decodeAnyLine(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional: boolean, names: NameInterner | undefined): LineVerdict {
   // Fields as [s0,e0) [s1,e1) [s2,e2); bail to the string path on any non-ASCII byte.
   let i = start;
   let s0 = -1, e0 = -1, s1 = -1, e1 = -1, s2 = -1, e2 = -1;
@@ -55,11 +127,14 @@ export function decodeLine(buf: Buffer, start: number, end: number, batch: Metri
     field++;
   }
   if (field === 0) return LineVerdict.Empty;
-  if (field !== 3) return field === 2 && timestampOptional ? withoutTimestamp(latin1Slice(buf, s0, e0), parseAsciiFloat(buf, s1, e1), batch, nowSeconds) : LineVerdict.Malformed;
+  if (field !== 3) {
+    if (field !== 2 || !timestampOptional) return LineVerdict.Malformed;
+    return withoutTimestamp(names === undefined ? latin1Slice(buf, s0, e0) : names.intern(buf, s0, e0), parseAsciiFloat(buf, s1, e1), batch, nowSeconds);
+  }
   const value = parseAsciiFloat(buf, s1, e1);
   const ts = parseAsciiFloat(buf, s2, e2);
   if (value === undefined || ts === undefined) return LineVerdict.Malformed;
-  return accept(latin1Slice(buf, s0, e0), value, ts, batch, nowSeconds);
+  return accept(names === undefined ? latin1Slice(buf, s0, e0) : names.intern(buf, s0, e0), value, ts, batch, nowSeconds);
 }
 
 function decodeNonAscii(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional: boolean): LineVerdict {

@@ -1,4 +1,5 @@
-import { decodeUtf8Strict, latin1Slice } from '../common/bytes';
+import { decodeUtf8Strict, isAscii, latin1Slice } from '../common/bytes';
+import type { NameInterner } from './name-interner';
 import { accept, LineVerdict } from './line-decoder';
 import { parsePyFloat } from '../common/python/float';
 import type { MetricBatch } from '../model/metric';
@@ -81,6 +82,8 @@ interface MemoEntry {
 export interface PickleDecoderOptions {
   /** Deepest nesting accepted, open MARKs included; default DEFAULT_MAX_PICKLE_DEPTH. */
   maxDepth?: number;
+  /** One string per distinct ASCII string (names, mostly); see NameInterner. */
+  names?: NameInterner;
 }
 
 /**
@@ -112,10 +115,12 @@ export class PickleDecoder {
   private readonly memoDepths: number[] = [];
   private readonly sparseMemo = new Map<number, MemoEntry>();
   private readonly maxDepth: number;
+  private readonly names: NameInterner | undefined;
   readonly stats = new PickleItemStats();
 
   constructor(opts: PickleDecoderOptions = {}) {
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_PICKLE_DEPTH;
+    this.names = opts.names;
     if (!(this.maxDepth >= 1 && this.maxDepth <= 255)) throw new RangeError(`maxDepth ${this.maxDepth} is not within 1..255`);
   }
 
@@ -164,7 +169,7 @@ export class PickleDecoder {
   }
 
   private run(b: Buffer): Value {
-    const { stack, marks, memo, memoDepths, sparseMemo, maxDepth } = this;
+    const { stack, marks, memo, memoDepths, sparseMemo, maxDepth, names } = this;
     const maxMemo = MEMO_ENTRIES_FLOOR + (b.length >> 2);
     const end = b.length;
     let p = 0;
@@ -261,7 +266,7 @@ export class PickleDecoder {
     };
     const str = (len: number): string => {
       need(len);
-      const s = decodeUtf8Strict(b, p, p + len);
+      const s = names !== undefined && isAscii(b, p, p + len) ? names.intern(b, p, p + len) : decodeUtf8Strict(b, p, p + len);
       if (s === undefined) throw new PickleDecodeError(`string at offset ${p} is not valid UTF-8`);
       p += len;
       return s;

@@ -25,14 +25,16 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-8 decode that refuses malformed input (Buffer.toString would substitute U+FFFD). */
 export function decodeUtf8Strict(buf: Buffer, start: number, end: number): string | undefined {
-  for (let i = start; i < end; i++) {
-    if (buf[i] >= 0x80) {
-      try {
-        return strictUtf8.decode(buf.subarray(start, end));
-      } catch {
-        return undefined;
-      }
-    }
+  if (isAscii(buf, start, end)) return latin1Slice(buf, start, end);
+  try {
+    return strictUtf8.decode(buf.subarray(start, end));
+  } catch {
+    return undefined;
   }
-  return latin1Slice(buf, start, end);
+}
+
+/** Whether buf[start, end) is all 7-bit (ASCII, so latin1 and UTF-8 decode it alike). */
+export function isAscii(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] >= 0x80) return false;
+  return true;
 }

@@ -1,5 +1,6 @@
-const FNV32_OFFSET = 0x811c9dc5;
-const FNV32_PRIME = 0x01000193;
+/** FNV-1a's 32-bit parameters: a loop that hashes bytes as it scans them uses these (NameInterner's callers). */
+export const FNV32_OFFSET = 0x811c9dc5;
+export const FNV32_PRIME = 0x01000193;
 
 /** 32-bit FNV-1a of the UTF-8 bytes of `key` (or of `bytes`), unsigned. */
 export function fnv1a32(key: string | Uint8Array): number {

@@ -2,6 +2,7 @@ import { decodeLine, LineVerdict } from '../codec/line-decoder';
 import { LineFramer, type LineHandler } from '../codec/line-framer';
 import { MetricBatch } from '../model/metric';
 import type { MetricSink } from '../model/metric-sink';
+import type { NameInterner } from '../codec/name-interner';
 import type { NameValidation } from '../codec/name-validation';
 import type { IngestCounters } from '../telemetry/counters';
 import { excerpt, type RateLimitedLog } from '../telemetry/rate-limited-log';
@@ -15,6 +16,8 @@ export interface LineProtocolDeps {
   validation?: NameValidation;
   limited: RateLimitedLog;
   now: () => number;
+  /** Shared by the listener's connections: one string per distinct name. */
+  names?: NameInterner;
 }
 
 /** One plaintext listener's settings (listen.line and its tcp/udp/tls entry). */
@@ -84,7 +87,7 @@ export class LineProtocol implements StreamProtocol, LineHandler {
 
   onLine(buf: Buffer, start: number, end: number): void {
     this.lines++;
-    const v = decodeLine(buf, start, end, this.batch, this.nowSeconds, this.timestampOptional);
+    const v = decodeLine(buf, start, end, this.batch, this.nowSeconds, this.timestampOptional, this.deps.names);
     if (v === LineVerdict.Ok) return;
     const c = this.deps.counters;
     let reason: string;

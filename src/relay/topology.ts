@@ -6,6 +6,7 @@ import type { HttpConfig, TlsListenConfig } from '../config/schema';
 import { AdminListener } from '../admin/admin-listener';
 import { StatusBuilder } from '../admin/status';
 import { configHash } from '../config/hash';
+import { NameInterner } from '../codec/name-interner';
 import { PickleDecoder } from '../codec/pickle-decoder';
 import { Readiness } from '../model/readiness';
 import type { Component } from '../model/component';
@@ -287,7 +288,9 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
 /** The receivers a config asks for (none started); a reload builds a set for the new config and takes the slots that changed. */
 export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterSet: IngestCounterSet, log: Logger, now: () => number): Listeners {
   const limited = new RateLimitedLog(log);
-  const protocolDeps = (counters: IngestCounters, validation: NameValidation) => ({ sink: pipeline, counters, validation, limited, now });
+  // one table for every receiver of this process: a name seen on any connection is decoded once
+  const names = new NameInterner(config.routeCacheSize);
+  const protocolDeps = (counters: IngestCounters, validation: NameValidation) => ({ sink: pipeline, counters, validation, limited, now, names });
   const listenerDeps = (counters: IngestCounters) => ({ pipeline, counters, log });
   const { maxConnections, maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge, line, pickle, http } = config.listen;
   // a listener's own maxConnectionsPerClient, when set, overrides the relay-wide one
@@ -315,7 +318,7 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
   }
   if (pickle !== undefined) {
     const pickleProtocol = (counters: IngestCounters) => {
-      const pickleDeps = { ...protocolDeps(counters, pickle.validation), decoder: new PickleDecoder() };
+      const pickleDeps = { ...protocolDeps(counters, pickle.validation), decoder: new PickleDecoder({ names }) };
       return (peer: string): PickleProtocol => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps);
     };
     if (pickle.tcp) {

@@ -12,6 +12,9 @@ const FLOAT_WHITESPACE = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u202
 const TRIM_RE = new RegExp(`^[${FLOAT_WHITESPACE}]+|[${FLOAT_WHITESPACE}]+$`, 'g');
 const DECIMAL_RE = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/;
 
+/** 10^0 .. 10^15, each exactly representable (for exact decimal division: see parseAsciiFloat). */
+export const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
 /** Python float(s); returns undefined where Python raises ValueError. */
 export function parsePyFloat(input: string): number | undefined {
   let s = input.replace(TRIM_RE, '');
@@ -51,11 +54,24 @@ export function parseAsciiFloat(buf: Buffer, start: number, end: number): number
   const intDigits = i - intStart;
   if (i === end && intDigits > 0 && intDigits <= 15) return neg ? -intPart : intPart;
 
-  // Validate [digits][.digits][(e|E)[sign]digits] and let Number() do the rounding.
+  // Validate [digits][.digits][(e|E)[sign]digits]; let Number() do the rounding unless the value is exact below.
   let fracDigits = 0;
+  let digits = intPart;
   if (i < end && buf[i] === 0x2e) {
     i++;
-    while (i < end && buf[i] >= 0x30 && buf[i] <= 0x39) { i++; fracDigits++; }
+    while (i < end) {
+      c = buf[i];
+      if (c < 0x30 || c > 0x39) break;
+      digits = digits * 10 + (c - 0x30);
+      i++;
+      fracDigits++;
+    }
+    // Clinger's fast path: at most 15 digits is an exact integer, 10^k (k <= 15) is exact, and IEEE division
+    // rounds correctly, so digits / 10^k is the double nearest the decimal, as float() gives
+    if (i === end && intDigits + fracDigits > 0 && intDigits + fracDigits <= 15) {
+      const x = digits / POW10[fracDigits];
+      return neg ? -x : x;
+    }
   }
   let ok = intDigits + fracDigits > 0;
   if (ok && i < end && (buf[i] === 0x65 || buf[i] === 0x45)) {

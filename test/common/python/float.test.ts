@@ -63,6 +63,30 @@ describe('parseAsciiFloat agrees with Python float() on ASCII fields', () => {
   });
 });
 
+describe('parseAsciiFloat on plain decimals (its exact-division path)', () => {
+  it('gives the correctly rounded double, as Number() and float() do, for decimals of up to 15 digits and beyond', () => {
+    // seeded: every digit count 1..17 with the point anywhere, signs, leading and trailing zeros
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const wrong: string[] = [];
+    for (let k = 0; k < 20_000; k++) {
+      const digits = 1 + rand(17);
+      let d = '';
+      for (let j = 0; j < digits; j++) d += String(rand(10));
+      const point = rand(digits + 1);
+      const text = ['', '-', '+'][rand(3)] + d.slice(0, point) + '.' + d.slice(point);
+      if (!Object.is(ascii(text, 2), Number(text))) wrong.push(text);
+    }
+    for (const text of ['0.1', '0.3', '-0.000', '999999999999.999', '9007199254740.993', '0.000000000000001', '123456789012345.', '.123456789012345']) {
+      if (!Object.is(ascii(text), Number(text))) wrong.push(text);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
 describe('specific values (independent of the fixture)', () => {
   it.each<[string, number | undefined]>([
     ['-0', -0],

@@ -1,0 +1,83 @@
+import { latin1Slice } from '../common/bytes';
+import { FNV32_OFFSET, FNV32_PRIME } from '../common/fnv1a';
+
+/** Longest ASCII name interned; longer ones are rare and each is decoded as it comes. */
+const MAX_INTERNED_LENGTH = 255;
+
+/**
+ * ASCII bytes -> one shared string per distinct name. Decoders see the same few
+ * thousand names over and over: answering from here skips building a string
+ * per datapoint, and the string returned is the same object each time, whose
+ * hash V8 has already computed, so the route cache's lookup is a pointer
+ * compare. Keys are the strings themselves (compared byte against char), so
+ * nothing is copied; names with a non-ASCII byte are not interned (the caller
+ * decodes those strictly).
+ *
+ * Bounded: when `capacity` names are held the table starts over, so a stream
+ * of ever-new names costs one decode each, as without it, and memory stays at
+ * capacity strings.
+ */
+export class NameInterner {
+  private readonly hashes: Int32Array;
+  private readonly names: (string | undefined)[];
+  private readonly mask: number;
+  private count = 0;
+
+  constructor(private readonly capacity = 100_000) {
+    let size = 16;
+    while (size < capacity * 2) size *= 2;
+    this.hashes = new Int32Array(size);
+    this.names = new Array<string | undefined>(size).fill(undefined);
+    this.mask = size - 1;
+  }
+
+  /** The string for buf[start, end), all ASCII (the caller checked). */
+  intern(buf: Buffer, start: number, end: number): string {
+    let h = FNV32_OFFSET | 0;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV32_PRIME);
+    return this.internHashed(buf, start, end, h);
+  }
+
+  /** intern() for a caller that hashed the bytes as it scanned them: `h` is their FNV-1a (FNV32_OFFSET, FNV32_PRIME). */
+  internHashed(buf: Buffer, start: number, end: number, hash: number): string {
+    const len = end - start;
+    if (len > MAX_INTERNED_LENGTH) return latin1Slice(buf, start, end);
+    // 0 marks an empty slot
+    const h = hash === 0 ? 1 : hash | 0;
+    const { hashes, names, mask } = this;
+    let slot = h & mask;
+    for (;;) {
+      const sh = hashes[slot];
+      if (sh === 0) break;
+      if (sh === h) {
+        const s = names[slot] as string;
+        if (s.length === len && sameAscii(s, buf, start, len)) return s;
+      }
+      slot = (slot + 1) & mask;
+    }
+    const s = latin1Slice(buf, start, end);
+    if (this.count >= this.capacity) {
+      this.clear();
+      slot = h & mask;
+    }
+    hashes[slot] = h;
+    names[slot] = s;
+    this.count++;
+    return s;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  clear(): void {
+    this.hashes.fill(0);
+    this.names.fill(undefined);
+    this.count = 0;
+  }
+}
+
+function sameAscii(s: string, buf: Buffer, start: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (s.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
