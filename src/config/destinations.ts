@@ -27,6 +27,13 @@ const naming = {
 const delivery = {
   maxQueueSize: z.number().int().positive().default(100_000),
   maxDatapointsPerMessage: z.number().int().min(1).max(100_000).default(500),
+  /**
+   * Longest a datapoint waits for a fuller write, as carbon-relay-ng's flushMaxWait: once about a write's worth
+   * is queued (8 x maxDatapointsPerMessage over TCP/TLS, one message over Kafka/HTTP) it is written at once.
+   * 0: written on every turn of the event loop. Capped: a plain number is seconds, and `flushMaxWait: 50` would hold
+   * every datapoint for 50 s.
+   */
+  flushMaxWait: duration.refine((ms) => ms <= 5000, 'at most 5s (a plain number is seconds: write 50ms)').default(50),
   /** Fractions of maxQueueSize: above high, a connected destination pauses TCP receivers; below low, they resume. */
   highWaterMark: z.number().gt(0).lte(1).default(0.5),
   lowWaterMark: z.number().gte(0).lt(1).default(0.25),

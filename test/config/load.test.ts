@@ -69,6 +69,7 @@ describe('defaults', () => {
         tls: false,
         maxQueueSize: 100_000,
         maxDatapointsPerMessage: 500,
+        flushMaxWait: 50,
         highWaterMark: 0.5,
         lowWaterMark: 0.25,
         stallTimeout: 30_000,
@@ -426,6 +427,12 @@ describe('destination types and the spool', () => {
     const cfg = load({ destinations: [DEST], rules: [DEFAULT_RULE], selfMetrics: { interval: '6h' }, shutdownTimeout: '1.5m', http: { feed: { eventTtl: '1d' } } });
     expect([cfg.selfMetrics.intervalMs, cfg.shutdownTimeoutMs, cfg.http.feed.eventTtl]).toEqual([6 * 3_600_000, 90_000, 86_400_000]);
     expect(() => load({ destinations: [DEST], rules: [DEFAULT_RULE], shutdownTimeout: '2w' })).toThrow(/shutdownTimeout: expected a duration like 250ms, 10s, 2m, 6h or 7d/);
+  });
+
+  it('flushMaxWait takes a duration up to 5s; a plain 50 (50 seconds) is refused with the unit to write', () => {
+    expect(carbonDestinations(load({ destinations: [{ ...DEST, flushMaxWait: '5ms' }], rules: [DEFAULT_RULE] }).destinations)[0].flushMaxWait).toBe(5);
+    expect(carbonDestinations(load({ destinations: [{ ...DEST, flushMaxWait: 0 }], rules: [DEFAULT_RULE] }).destinations)[0].flushMaxWait).toBe(0);
+    expect(() => load({ destinations: [{ ...DEST, flushMaxWait: 50 }], rules: [DEFAULT_RULE] })).toThrow(/destinations\.0\.flushMaxWait: at most 5s \(a plain number is seconds: write 50ms\)/);
   });
 
   it('spool mode: overflow by default with a data directory, off without; on without dataDir is an error naming the key', () => {

@@ -135,7 +135,11 @@ describe('rewrite rules and name validation levels over real sockets', () => {
     await waitFor(() => servers.datapoints.length === 1, 'the first rewrite');
     const loaded = configFrom({
       rewrite: [{ match: '^servers\\.', replace: 'hosts.' }],
-      destinations: relay!.config.destinations,
+      // as written in a file (relay.config's are parsed: its durations are milliseconds, a file's plain numbers seconds)
+      destinations: [
+        { name: 'servers', host: '127.0.0.1', port: servers.port, protocol: 'line' },
+        { name: 'out', host: '127.0.0.1', port: out.port, protocol: 'line' },
+      ],
       rules: [{ default: true, destinations: ['out'] }],
     });
     // the running listeners' settings (their ports are 0), with the pickle listener made strict

@@ -845,3 +845,68 @@ describe('Destination: maxRate', () => {
     expect(d.counters).toMatchObject({ sent: 1, undeliveredAtShutdown: 2, rateLimitWaits: 1 });
   });
 });
+
+describe('Destination: flushMaxWait gathers small batches into fuller writes', () => {
+  it("a few datapoints wait; once a write's worth (8 messages on a byte stream) is queued it is written at once, in one write", async () => {
+    const t = new ScriptedTransport('stream');
+    // far beyond the test's timeout: only reaching a write's worth can write these
+    const { d } = build(t, { flushMaxWaitMs: 600_000, maxDatapointsPerMessage: 10 });
+    await d.start();
+    t.current.connect();
+    offerMany(d, 'few', 5);
+    await eventLoopTurns(3);
+    expect(t.current.writes).toHaveLength(0);
+    expect(d.queue.length).toBe(5);
+    offerMany(d, 'few', 75, 5);
+    await waitFor(() => t.current.writes.length === 1, 'the write of 80 datapoints');
+    expect(itemCounts(splitFrames(t.current.writes[0]))).toEqual([10, 10, 10, 10, 10, 10, 10, 10]);
+    expect(d.queue.length).toBe(0);
+  });
+
+  it('a message transport (Kafka, HTTP) waits for one full message', async () => {
+    const t = new ScriptedTransport('message');
+    const { d } = build(t, { flushMaxWaitMs: 600_000, maxDatapointsPerMessage: 10 });
+    await d.start();
+    t.current.connect();
+    offerMany(d, 'm', 9);
+    await eventLoopTurns(3);
+    expect(t.current.writes).toHaveLength(0);
+    offerMany(d, 'm', 1, 9);
+    await waitFor(() => t.current.writes.length === 1, 'one message of 10');
+    expect(itemsOf(t.current.writes[0].subarray(4)).map(([n]) => n)).toEqual(names('m', 10));
+  });
+
+  it('what waits is written when flushMaxWait runs out', async () => {
+    const sink = await server('pickle');
+    const { d } = build(socketTo(sink.port), { flushMaxWaitMs: 20 });
+    await d.start();
+    await waitFor(() => d.currentState === 'connected', 'connected');
+    offerMany(d, 'late', 3);
+    await waitFor(() => sink.datapoints.length === 3, 'the 3 datapoints after flushMaxWait');
+    expect(sink.datapoints.map((p) => p.name)).toEqual(names('late', 3));
+    expect(d.counters).toMatchObject({ sent: 3, batchesSent: 1 });
+  });
+
+  it('stop() writes what waits at once instead of waiting flushMaxWait out', async () => {
+    const sink = await server('pickle');
+    const { d } = build(socketTo(sink.port), { flushMaxWaitMs: 600_000 });
+    await d.start();
+    await waitFor(() => d.currentState === 'connected', 'connected');
+    offerMany(d, 'stop', 4);
+    const report = await d.stop(Date.now() + 10_000);
+    expect(report).toMatchObject({ undelivered: 0 });
+    await waitFor(() => sink.datapoints.length === 4, 'the 4 datapoints');
+    expect(d.counters.sent).toBe(4);
+  });
+
+  it('never waits for more than half the high-water mark, so gathering a write never pauses receivers', async () => {
+    const t = new ScriptedTransport('stream');
+    const { d, pressure } = build(t, { flushMaxWaitMs: 600_000, maxDatapointsPerMessage: 500, highWaterMark: 20 });
+    await d.start();
+    t.current.connect();
+    offerMany(d, 'hw', 10);
+    await waitFor(() => t.current.writes.length === 1, 'the write at half the high-water mark');
+    expect(itemCounts(splitFrames(t.current.writes[0]))).toEqual([10]);
+    expect(pressure.calls).toEqual([]);
+  });
+});

@@ -39,6 +39,7 @@ export function assembleDestination(
       lowWaterMark: waterMarks(d).low,
       stallTimeoutMs: d.stallTimeout,
       maxRate: d.maxRate,
+      flushMaxWaitMs: d.flushMaxWait,
       backoff: { initialMs: d.reconnect.initialDelay, maxMs: d.reconnect.maxDelay, factor: 2, jitter: 0.2 },
     },
     { queue: parts.queue ?? new DatapointQueue(d.maxQueueSize), transport: parts.transport, encoder: parts.encoder, log: deps.log, pressure: deps.pressure, now: deps.now, timers: deps.timers },
