@@ -38,6 +38,17 @@ export class NameInterner {
     return this.internHashed(buf, start, end, h);
   }
 
+  /** intern() for bytes not yet checked: undefined when one is not ASCII (the caller decodes those strictly). One pass. */
+  internAscii(buf: Buffer, start: number, end: number): string | undefined {
+    let h = FNV32_OFFSET | 0;
+    for (let i = start; i < end; i++) {
+      const c = buf[i];
+      if (c >= 0x80) return undefined;
+      h = Math.imul(h ^ c, FNV32_PRIME);
+    }
+    return this.internHashed(buf, start, end, h);
+  }
+
   /** intern() for a caller that hashed the bytes as it scanned them: `h` is their FNV-1a (FNV32_OFFSET, FNV32_PRIME). */
   internHashed(buf: Buffer, start: number, end: number, hash: number): string {
     const len = end - start;

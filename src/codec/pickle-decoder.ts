@@ -1,4 +1,4 @@
-import { decodeUtf8Strict, isAscii, latin1Slice } from '../common/bytes';
+import { decodeUtf8Strict, latin1Slice } from '../common/bytes';
 import type { NameInterner } from './name-interner';
 import { accept, LineVerdict } from './line-decoder';
 import { parsePyFloat } from '../common/python/float';
@@ -62,6 +62,9 @@ const MAX_SPARSE_MEMO = 1024;
 /** Stack slots whose depth array is kept between frames (carbon's frames stack up about 1,000 items). */
 const MAX_KEPT_DEPTHS = 4096;
 
+/** Nesting of a canonical frame as the interpreter bounds it: the list's MARK, the list, two tuples. */
+const CANONICAL_DEPTH = 4;
+
 /** Python bool/None stand-ins, so they cannot be confused with numbers or lists. */
 const NONE = Symbol('None');
 type Value = string | number | boolean | typeof NONE | Value[];
@@ -117,6 +120,8 @@ export class PickleDecoder {
   private readonly maxDepth: number;
   private readonly names: NameInterner | undefined;
   readonly stats = new PickleItemStats();
+  /** Frames read on the one-pass path for carbon's usual layout (see canonical()); the rest went through the interpreter. */
+  canonicalFrames = 0;
 
   constructor(opts: PickleDecoderOptions = {}) {
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_PICKLE_DEPTH;
@@ -127,6 +132,10 @@ export class PickleDecoder {
   /** Decodes one frame payload into the batch; throws PickleDecodeError when the frame as a whole is bad. */
   decode(frame: Buffer, batch: MetricBatch, nowSeconds: number): PickleItemStats {
     this.stats.reset();
+    if (this.names !== undefined && this.maxDepth >= CANONICAL_DEPTH && this.canonical(frame, batch, nowSeconds, this.names)) {
+      this.canonicalFrames++;
+      return this.stats;
+    }
     let top: Value;
     try {
       top = this.run(frame);
@@ -161,11 +170,142 @@ export class PickleDecoder {
       s.badNumber++;
       return;
     }
-    switch (accept(name, value, ts, batch, nowSeconds)) {
+    this.count(accept(name, value, ts, batch, nowSeconds));
+  }
+
+  private count(verdict: LineVerdict): void {
+    const s = this.stats;
+    switch (verdict) {
       case LineVerdict.Ok: s.accepted++; break;
       case LineVerdict.BadTimestamp: s.badTimestamp++; break;
       default: s.nanValue++; break;
     }
+  }
+
+  /**
+   * The frames carbon's senders write (Python's pickle.dumps of a list of
+   * `(name, (timestamp, value))` at protocol 2 to 5: an empty list, items of
+   * a BINUNICODE name and two numbers under two TUPLE2s, gathered by
+   * APPENDS or APPEND, memo puts in order) read in one pass straight into the
+   * batch, without building the values the general interpreter builds. It
+   * only takes frames the interpreter would decode to the same datapoints and
+   * counts: anything else (another opcode, a memo index out of order, a
+   * name that is not UTF-8, more memo entries than the interpreter allows) returns
+   * false with the batch and counts as they were, and the interpreter decodes
+   * the frame from the start.
+   */
+  private canonical(b: Buffer, batch: MetricBatch, nowSeconds: number, names: NameInterner): boolean {
+    const end = b.length;
+    const maxMemo = MEMO_ENTRIES_FLOOR + (b.length >> 2);
+    const startLength = batch.length;
+    let memoNext = 0;
+    let p = 0;
+    /** Skips a memo put at p, if it puts the next index; -1: a put the interpreter might treat differently. */
+    const memo = (): number => {
+      const op = b[p];
+      let idx: number;
+      if (op === 0x71) {
+        if (p + 2 > end) return -1;
+        idx = b[p + 1];
+        p += 2;
+      } else if (op === 0x72) {
+        if (p + 5 > end) return -1;
+        idx = b.readUInt32LE(p + 1);
+        p += 5;
+      } else if (op === 0x94) {
+        idx = memoNext;
+        p += 1;
+      } else return 0;
+      if (idx !== memoNext || memoNext >= maxMemo) return -1;
+      memoNext++;
+      return 0;
+    };
+    /** A number at p (BINFLOAT, BININT, BININT1, BININT2), or NaN-free failure as undefined. */
+    const num = (): number | undefined => {
+      const op = b[p];
+      if (op === 0x47) {
+        if (p + 9 > end) return undefined;
+        const v = b.readDoubleBE(p + 1);
+        p += 9;
+        return v;
+      }
+      if (op === 0x4a) {
+        if (p + 5 > end) return undefined;
+        const v = b.readInt32LE(p + 1);
+        p += 5;
+        return v;
+      }
+      if (op === 0x4b) {
+        if (p + 2 > end) return undefined;
+        const v = b[p + 1];
+        p += 2;
+        return v;
+      }
+      if (op === 0x4d) {
+        if (p + 3 > end) return undefined;
+        const v = b.readUInt16LE(p + 1);
+        p += 3;
+        return v;
+      }
+      return undefined;
+    };
+    const fail = (): false => {
+      batch.length = startLength;
+      this.stats.reset();
+      return false;
+    };
+    if (b[p] === 0x80) p += 2;
+    if (b[p] === 0x95) p += 9;
+    if (p >= end || b[p] !== 0x5d) return false;
+    p++;
+    if (memo() < 0) return fail();
+    let inMark = false;
+    while (p < end) {
+      const op = b[p];
+      if (op === 0x2e) return !inMark || fail(); // STOP (what follows it is ignored, as by the interpreter)
+      if (op === 0x28) {
+        if (inMark) return fail();
+        inMark = true;
+        p++;
+        continue;
+      }
+      if (op === 0x65) {
+        if (!inMark) return fail();
+        inMark = false;
+        p++;
+        continue;
+      }
+      let len: number;
+      if (op === 0x58) {
+        if (p + 5 > end) return fail();
+        len = b.readUInt32LE(p + 1);
+        p += 5;
+      } else if (op === 0x8c) {
+        if (p + 2 > end) return fail();
+        len = b[p + 1];
+        p += 2;
+      } else return fail();
+      if (len > end - p) return fail();
+      // invalid UTF-8: the interpreter refuses the frame with its own message
+      const name = names.internAscii(b, p, p + len) ?? decodeUtf8Strict(b, p, p + len);
+      if (name === undefined) return fail();
+      p += len;
+      if (memo() < 0) return fail();
+      const ts = num();
+      if (ts === undefined) return fail();
+      const value = num();
+      if (value === undefined || b[p] !== 0x86) return fail();
+      p++;
+      if (memo() < 0 || b[p] !== 0x86) return fail();
+      p++;
+      if (memo() < 0) return fail();
+      if (!inMark) {
+        if (b[p] !== 0x61) return fail(); // APPEND
+        p++;
+      }
+      this.count(accept(name, value, ts, batch, nowSeconds));
+    }
+    return fail(); // no STOP: the interpreter reports the truncation
   }
 
   private run(b: Buffer): Value {
@@ -266,7 +406,7 @@ export class PickleDecoder {
     };
     const str = (len: number): string => {
       need(len);
-      const s = names !== undefined && isAscii(b, p, p + len) ? names.intern(b, p, p + len) : decodeUtf8Strict(b, p, p + len);
+      const s = names?.internAscii(b, p, p + len) ?? decodeUtf8Strict(b, p, p + len);
       if (s === undefined) throw new PickleDecodeError(`string at offset ${p} is not valid UTF-8`);
       p += len;
       return s;
