@@ -58,6 +58,7 @@
  */
 const os = require('node:os');
 const { killAll } = require('./lib/children');
+const { burstPenalty } = require('./lib/burst-penalty');
 const { table, fixed, int } = require('./lib/format');
 const { envNumber } = require('./lib/env');
 
@@ -231,6 +232,9 @@ async function main() {
         const x = r.cpuMicrosPerMetric / ref.cpuMicrosPerMetric;
         console.log(`${r.name}: CPU ${fixed(r.cpuMicrosPerMetric, 2)} us/metric = ${x.toFixed(2)}x "${ref.name}"'s ${fixed(ref.cpuMicrosPerMetric, 2)} (bar <= ${vs.maxRatio}x: ${x <= vs.maxRatio ? 'PASS' : 'MISS'})`);
       }
+      // context for the ratio: what the machine charges a plain loop for running in bursts
+      const penalty = await burstPenalty(5);
+      console.log(`  this machine runs the same JS loop (Buffer -> string -> Map lookup, 250 per burst) at ${penalty.toFixed(2)}x its back-to-back CPU when it runs every 5 ms (bench/lib/burst-penalty.js)`);
     }
     for (const n of notes) console.log(n);
     for (const { r, bar } of results) {
