@@ -354,7 +354,7 @@ export interface HttpFrontDoor {
 
 export function buildHttpFrontDoor(http: HttpConfig, deps: Omit<HttpIngestDeps, 'room'>): HttpFrontDoor {
   const flow = deps.pipeline.flow;
-  const ingest = new HttpIngest({ ...deps, room: () => flow.admissionRoom() }, Math.min(http.maxItems, flow.maxAdmission()));
+  const ingest = new HttpIngest({ ...deps, room: () => flow.admissionRoom(), names: new NameInterner() }, Math.min(http.maxItems, flow.maxAdmission()));
   const release = deps.pipeline.addSource(ingest);
   const groups = buildEndpointGroups({ ingest, http });
   return { app: createHttpApp(http, ingest, groups), groups, release };

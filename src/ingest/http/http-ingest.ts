@@ -1,3 +1,4 @@
+import type { NameInterner } from '../../codec/name-interner';
 import type { Pausable } from '../../model/pausable';
 import type { Pipeline } from '../../pipeline/pipeline';
 import type { HttpResponseCounts, IngestCounters } from '../../telemetry/counters';
@@ -17,6 +18,8 @@ export interface HttpIngestDeps {
   now: () => number;
   /** Datapoints the destinations can take now without dropping (the smallest room of a connected one); default unlimited. */
   room?: () => number;
+  /** One string per distinct name across requests (see NameInterner): line bodies decode repeated names once. */
+  names?: NameInterner;
 }
 
 /** Seconds a client should wait when the relay is shedding load. */

@@ -41,6 +41,7 @@ function addLineText(m: RequestMetrics, lineNo: number, body: Buffer, start: num
 export function createSinkEndpoints(ctx: EndpointContext): EndpointGroup {
   const { ingest, http } = ctx;
   const limits = { maxBodySize: http.maxBodySize, maxDecompressedSize: http.maxDecompressedSize };
+  const names = ingest.deps.names;
 
   const sink = async (req: Request, res: Response): Promise<void> => {
     ingest.assertAccepting();
@@ -54,7 +55,7 @@ export function createSinkEndpoints(ctx: EndpointContext): EndpointGroup {
       lineNo++;
       m.checkSize();
       const before = batch.length;
-      const verdict = decodeLine(body, start, end, batch, m.now, true);
+      const verdict = decodeLine(body, start, end, batch, m.now, true, names);
       if (isAccepted(verdict)) {
         // the TCP path leaves name checks to the router; here a bad or over-long name gets its line named in the answer
         if (checkMetricName(batch.names[before]!, m.maxNameLength) === NameProblem.None) {
