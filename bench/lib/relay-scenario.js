@@ -178,6 +178,11 @@ async function runRelayScenario(opts, spec) {
 
     /** @type {Record<string, string | number>} */
     const details = {};
+    if (adminPort !== undefined) {
+      // how the connections' load fell on the workers: the ceiling on what N workers can add
+      const status = /** @type {{ workers?: { received: number | null }[] }} */ (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json());
+      details['datapoints received per worker'] = (status.workers ?? []).map((w) => (w.received ?? 0).toLocaleString('en-US')).join(' / ');
+    }
     if (genDone?.requests !== undefined) {
       details['HTTP requests answered 2xx'] = genDone.requests;
       details['HTTP 503 retries (waited Retry-After, resent)'] = genDone.retries ?? 0;
