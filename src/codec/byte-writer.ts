@@ -1,4 +1,4 @@
-import { utf8Write } from '../common/bytes';
+import { latin1Write, utf8Write } from '../common/bytes';
 
 /** A reusable, growing output buffer that encoders append to. */
 export class ByteWriter {
@@ -36,6 +36,18 @@ export class ByteWriter {
     this.ensure(s.length * 3);
     const n = utf8Write(this.buf, s, this.pos);
     this.pos += n;
+    return n;
+  }
+
+  /** Writes s, all ASCII (the caller knows: numbers, separators), and returns its length. Short ones by hand: cheaper than a call into C++. */
+  ascii(s: string): number {
+    const n = s.length;
+    this.ensure(n);
+    const buf = this.buf;
+    const at = this.pos;
+    if (n <= 24) for (let i = 0; i < n; i++) buf[at + i] = s.charCodeAt(i);
+    else latin1Write(buf, s, at);
+    this.pos = at + n;
     return n;
   }
 

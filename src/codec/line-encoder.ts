@@ -43,6 +43,10 @@ export const DEFAULT_MAX_LINE_BYTES = 16_384;
  * head of the queue, encode() returns 0 (the destination drops and counts it).
  */
 export class LineEncoder implements Encoder {
+  /** The last timestamp written and its ` 1700000000\n`: a queue holds runs of the same second. */
+  private lastTimestamp: number | undefined = undefined;
+  private lastTimestampText = '';
+
   constructor(
     private readonly prefix = NamePrefix.NONE,
     private readonly maxLineBytes = DEFAULT_MAX_LINE_BYTES,
@@ -55,7 +59,14 @@ export class LineEncoder implements Encoder {
       const name = queue.nameAt(k);
       if (this.prefix.appliesTo(name)) out.utf8(this.prefix.text);
       out.utf8(name);
-      out.utf8(' ' + formatValue(queue.valueAt(k)) + ' ' + formatTimestamp(queue.timestampAt(k)) + '\n');
+      const ts = queue.timestampAt(k);
+      if (ts !== this.lastTimestamp) {
+        this.lastTimestamp = ts;
+        this.lastTimestampText = ' ' + formatTimestamp(ts) + '\n';
+      }
+      out.ascii(' ');
+      out.ascii(formatValue(queue.valueAt(k)));
+      out.ascii(this.lastTimestampText);
       if (out.pos - lineStart > this.maxLineBytes) {
         out.truncate(lineStart);
         return k;

@@ -7,6 +7,7 @@ interface UncheckedBuffer {
   latin1Slice(start: number, end: number): string;
   utf8Slice(start: number, end: number): string;
   utf8Write(s: string, offset: number, length: number): number;
+  latin1Write(s: string, offset: number, length: number): number;
 }
 
 export function latin1Slice(buf: Buffer, start: number, end: number): string {
@@ -19,6 +20,10 @@ export function utf8Slice(buf: Buffer, start: number, end: number): string {
 
 export function utf8Write(buf: Buffer, s: string, offset: number): number {
   return (buf as unknown as UncheckedBuffer).utf8Write(s, offset, buf.length - offset);
+}
+
+export function latin1Write(buf: Buffer, s: string, offset: number): number {
+  return (buf as unknown as UncheckedBuffer).latin1Write(s, offset, buf.length - offset);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

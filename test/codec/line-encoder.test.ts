@@ -1,4 +1,7 @@
-import { formatTimestamp, formatValue } from '../../src/codec/line-encoder';
+import { ByteWriter } from '../../src/codec/byte-writer';
+import { formatTimestamp, formatValue, LineEncoder } from '../../src/codec/line-encoder';
+import { NamePrefix } from '../../src/codec/name-prefix';
+import { DatapointQueue } from '../../src/output/queue';
 
 /** Expected texts from CPython: ("%.10f" % v).rstrip('0').rstrip('.') and "%d" % v, as carbon writes lines. */
 describe('line output numbers, as carbon formats them', () => {
@@ -36,5 +39,38 @@ describe('line output numbers, as carbon formats them', () => {
     [0.4, '0'],
   ])('timestamp %p -> %s (truncated toward zero, %%d)', (t, text) => {
     expect(formatTimestamp(t)).toBe(text);
+  });
+});
+
+
+describe('LineEncoder', () => {
+  it('writes each line with its own timestamp, however they repeat and change, and the prefix before the name', () => {
+    const points: [string, number, number][] = [
+      ['a.b', 1_700_000_000, 1.5],
+      ['c', 1_700_000_000, -2],
+      ['d', 1_700_000_001.9, 0.1],
+      ['e', 1_700_000_000, 1e23],
+      ['é.x', 1_700_000_000, 3],
+      ['f', 1_700_000_001, 4],
+      ['g', -0, 5],
+      ['h', 0, NaN],
+    ];
+    const q = new DatapointQueue(points.length);
+    for (const [name, ts, v] of points) q.push(name, ts, v);
+    const w = new ByteWriter(16);
+    expect(new LineEncoder(new NamePrefix('KEY.', 'always')).encode(q, 100, w)).toBe(points.length);
+    expect(w.take().toString('utf8')).toBe(
+      [
+        'KEY.a.b 1.5 1700000000',
+        'KEY.c -2 1700000000',
+        'KEY.d 0.1 1700000001',
+        'KEY.e 99999999999999991611392 1700000000',
+        'KEY.é.x 3 1700000000',
+        'KEY.f 4 1700000001',
+        'KEY.g 5 0',
+        'KEY.h nan 0',
+        '',
+      ].join('\n'),
+    );
   });
 });
