@@ -256,9 +256,6 @@ async function paced(sockets, plans, t0) {
 }
 
 /** @returns {Promise<net.Socket>} */
-/** Between opening one connection and the next (before the timed run starts). */
-const CONNECT_GAP_MS = 50;
-
 function connect() {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port: cfg.port }, () => {
@@ -291,12 +288,7 @@ async function main() {
   }
   const pieces = cfg.rate === undefined ? plans.map(slices) : [];
   const sockets = [];
-  for (let c = 0; c < cfg.connections; c++) {
-    // apart, as clients connect in practice: Node's cluster round-robin hands connections that arrive together
-    // to whichever worker acknowledges first (3 of 4 to one worker was seen), which would measure that, not the workers
-    if (c > 0) await new Promise((r) => setTimeout(r, CONNECT_GAP_MS));
-    sockets.push(await connect());
-  }
+  for (let c = 0; c < cfg.connections; c++) sockets.push(await connect());
   await new Promise((resolve) => {
     process.once('message', (/** @type {{ type: string }} */ m) => {
       if (m.type === 'go') resolve(undefined);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { AdminListener, type StatusProvider } from '../admin/admin-listener';
 import { packageVersion } from '../admin/status';
@@ -5,11 +6,13 @@ import { Backoff } from '../common/backoff';
 import { configHash } from '../config/hash';
 import type { RelayConfig } from '../config/load';
 import type { ReloadOutcome, ReloadReport } from '../relay/relay';
+import { streamListenerAddresses } from '../relay/topology';
 import { logDrainOutcome, refused, type DrainOutcome, type ReadConfig } from '../relay/run';
 import type { Logger } from '../telemetry/logger';
 import { FAMILIES, PROMETHEUS_PREFIX, type LabelName } from '../telemetry/prometheus-names';
 import { isWorkerMessage, type WorkerMessage, type WorkerRequestOp } from './protocol';
 import { mergeStatus } from './status-merge';
+import { ConnectionBalancer } from './balancer';
 import type { WorkerHandle } from './worker-handle';
 
 export type { WorkerHandle } from './worker-handle';
@@ -35,6 +38,8 @@ interface Slot {
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
   outcome: DrainOutcome | undefined;
+  /** Connections handed to this worker and not yet reported closed. */
+  connections: number;
 }
 
 const REQUEST_TIMEOUT_MS = 5000;
@@ -69,6 +74,9 @@ export class Primary {
   private readonly startedAt: number;
   private startupFailure: ((error: Error) => void) | undefined;
   private readonly now: () => number;
+  private readonly balancer: ConnectionBalancer;
+  /** Where the search for the least-loaded worker starts, so ties go round. */
+  private nextPick = 0;
 
   constructor(
     private config: RelayConfig,
@@ -77,7 +85,8 @@ export class Primary {
     this.now = deps.now ?? Date.now;
     this.startedAt = this.now();
     this.hash = configHash(config);
-    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined }));
+    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined, connections: 0 }));
+    this.balancer = new ConnectionBalancer((listener, socket) => this.handOver(listener, socket), deps.log);
     const registers = [this.registry];
     this.restartsCounter = new Counter({ name: `${PROMETHEUS_PREFIX}worker_restarts_total`, help: 'Worker processes restarted after they died.', registers });
     // 'max': workers count the reloads they applied; the primary alone sees the ones refused before reaching them
@@ -102,12 +111,19 @@ export class Primary {
     return this.admin?.port ?? 0;
   }
 
+  /** The port the primary listens on for a TCP receiver (differs from the configured one when that was 0). */
+  listenerPort(name: string): number {
+    return this.balancer.port(name);
+  }
+
   /** Starts the admin listener, then every worker; rejects (after stopping what started) if one cannot start. */
   async start(): Promise<void> {
     await this.admin?.start();
     const failed = new Promise<never>((_, reject) => (this.startupFailure = reject));
     try {
       await Promise.race([Promise.all(this.slots.map((s) => this.spawn(s))), failed]);
+      // every worker is ready to serve: only now take connections (a taken port fails the start here)
+      await this.balancer.bind(streamListenerAddresses(this.config.listen));
     } catch (err) {
       this.startupFailure = undefined;
       await this.stop(this.now() + this.config.shutdownTimeoutMs);
@@ -146,6 +162,8 @@ export class Primary {
       }
     }
     const answers = (await this.request('reload')).map((a) => a.value);
+    // the workers have their receivers for the new addresses: move the ports to them
+    notApplied.push(...(await this.balancer.reconfigure(streamListenerAddresses(next.config.listen))));
     const reports = answers.filter((a): a is ReloadReport => typeof a === 'object' && a !== null && (a as ReloadOutcome).result !== 'failed');
     const failures = answers.filter((a) => !reports.includes(a as ReloadReport));
     if (failures.length > 0 || reports.length === 0) {
@@ -169,6 +187,7 @@ export class Primary {
     this.stopping = true;
     this.readiness.ready = false;
     this.readiness.reason = 'draining';
+    await this.balancer.close();
     for (const s of this.slots) {
       if (s.timer !== undefined) clearTimeout(s.timer);
       s.timer = undefined;
@@ -226,10 +245,12 @@ export class Primary {
           this.deps.log.error('worker could not start', { worker: slot.index, error: m.error });
           this.startupFailure?.(new Error(`worker ${slot.index}: ${m.error}`));
         } else if (m.cf === 'stopped') slot.outcome = m.outcome;
+        else if (m.cf === 'closed') slot.connections = Math.max(0, slot.connections - 1);
         else if (m.cf === 'response') this.pending.get(m.id)?.resolve(m);
       });
       handle.onExit((code, signal) => {
         slot.handle = undefined;
+        slot.connections = 0;
         // a dead worker answers nothing: what waits on it is answered without it now, not after requestTimeoutMs
         for (const p of [...this.pending.values()]) if (p.worker === slot.index) p.fail();
         const wasRunning = slot.state === 'running';
@@ -254,6 +275,26 @@ export class Primary {
       this.restartsCounter.inc();
       void this.spawn(slot);
     }, delay);
+  }
+
+  /** Hands a connection to the running worker holding the fewest (ties go round); false when none runs. */
+  private handOver(listener: string, socket: Socket): boolean {
+    const n = this.slots.length;
+    let best: Slot | undefined;
+    for (let k = 0; k < n; k++) {
+      const s = this.slots[(this.nextPick + k) % n];
+      if (s.state !== 'running' || s.handle === undefined) continue;
+      if (best === undefined || s.connections < best.connections) best = s;
+    }
+    if (best === undefined) return false;
+    this.nextPick = (best.index + 1) % n;
+    const slot = best;
+    slot.connections++;
+    slot.handle?.sendSocket({ cf: 'connection', listener }, socket, () => {
+      // the worker died as it was handed over: its exit resets the count; the client reconnects
+      socket.destroy();
+    });
+    return true;
   }
 
   private exited(slot: Slot): Promise<void> {
@@ -313,7 +354,7 @@ export class Primary {
           config: { file: this.config.file, hash: this.hash },
           ready: this.readiness.ready,
           state: this.readiness.reason,
-          workers: this.slots.map((s) => ({ index: s.index, pid: s.handle?.pid ?? null, state: s.state, restarts: s.restarts, received: received.get(s.index) ?? null })),
+          workers: this.slots.map((s) => ({ index: s.index, pid: s.handle?.pid ?? null, state: s.state, restarts: s.restarts, received: received.get(s.index) ?? null, connections: s.connections })),
         };
       },
     };

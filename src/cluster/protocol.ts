@@ -15,7 +15,9 @@ export type PrimaryMessage =
   /** Answer with a `response` of the same id. */
   | { cf: 'request'; id: number; op: WorkerRequestOp }
   /** Drain and exit now (the primary has already waited shutdownGrace). */
-  | { cf: 'stop' };
+  | { cf: 'stop' }
+  /** Sent with a socket the primary accepted on listener `listener`'s address: serve it as that listener. */
+  | { cf: 'connection'; listener: string };
 
 export type WorkerMessage =
   /** The relay in this worker is listening. */
@@ -25,16 +27,23 @@ export type WorkerMessage =
   | { cf: 'response'; id: number; ok: true; value: unknown }
   | { cf: 'response'; id: number; ok: false; error: string }
   /** Sent just before a worker exits after a drain. */
-  | { cf: 'stopped'; outcome: DrainOutcome };
+  | { cf: 'stopped'; outcome: DrainOutcome }
+  /** A connection the primary handed over has closed (the primary counts each worker's open ones). */
+  | { cf: 'closed'; listener: string };
 
 function tagged(m: unknown): m is { cf: string } {
   return typeof m === 'object' && m !== null && typeof (m as { cf?: unknown }).cf === 'string';
 }
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
-  return tagged(m) && ['started', 'failed', 'response', 'stopped'].includes(m.cf);
+  return tagged(m) && ['started', 'failed', 'response', 'stopped', 'closed'].includes(m.cf);
 }
 
 export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
-  return tagged(m) && (m.cf === 'stop' || (m.cf === 'request' && typeof (m as { id?: unknown }).id === 'number'));
+  return (
+    tagged(m) &&
+    (m.cf === 'stop' ||
+      (m.cf === 'request' && typeof (m as { id?: unknown }).id === 'number') ||
+      (m.cf === 'connection' && typeof (m as { listener?: unknown }).listener === 'string'))
+  );
 }

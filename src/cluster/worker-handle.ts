@@ -1,4 +1,5 @@
 import type { Serializable } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Logger } from '../telemetry/logger';
 import type { PrimaryMessage } from './protocol';
 
@@ -7,6 +8,8 @@ export interface WorkerHandle {
   readonly pid: number | undefined;
   /** `onFailed` runs (asynchronously) when the message could not be handed to the worker: it died, its channel closed. */
   send(message: PrimaryMessage, onFailed?: (error: Error) => void): void;
+  /** send() with a socket the worker takes over (this process's copy is closed once it is sent). */
+  sendSocket(message: PrimaryMessage, socket: Socket, onFailed: (error: Error) => void): void;
   onMessage(listener: (message: unknown) => void): void;
   onExit(listener: (code: number | null, signal: string | null) => void): void;
   /** SIGKILL: for a worker that outlived the stop deadline. */
@@ -17,7 +20,7 @@ export interface WorkerHandle {
 export interface ForkedProcess {
   readonly process?: { readonly pid?: number; kill(signal: NodeJS.Signals): boolean };
   readonly pid?: number;
-  send(message: Serializable, sendHandle: undefined, callback: (error: Error | null) => void): boolean;
+  send(message: Serializable, sendHandle: Socket | undefined, callback: (error: Error | null) => void): boolean;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   on(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -34,21 +37,23 @@ export interface ForkedProcess {
 export function workerHandle(w: ForkedProcess, log: Logger, index: number): WorkerHandle {
   const pid = (): number | undefined => w.process?.pid ?? w.pid;
   w.on('error', (error) => log.warn('worker process error', { worker: index, pid: pid(), error: error.message }));
+  const send = (m: PrimaryMessage, socket: Socket | undefined, onFailed: ((error: Error) => void) | undefined): void => {
+    try {
+      w.send(m, socket, (error) => {
+        if (error !== null && error !== undefined) onFailed?.(error);
+      });
+    } catch (error) {
+      // a channel already closed throws in some Node versions instead of calling back
+      const e = error as Error;
+      setImmediate(() => onFailed?.(e));
+    }
+  };
   return {
     get pid() {
       return pid();
     },
-    send: (m, onFailed) => {
-      try {
-        w.send(m, undefined, (error) => {
-          if (error !== null && error !== undefined) onFailed?.(error);
-        });
-      } catch (error) {
-        // a channel already closed throws in some Node versions instead of calling back
-        const e = error as Error;
-        setImmediate(() => onFailed?.(e));
-      }
-    },
+    send: (m, onFailed) => send(m, undefined, onFailed),
+    sendSocket: (m, socket, onFailed) => send(m, socket, onFailed),
     onMessage: (l) => void w.on('message', l),
     onExit: (l) => void w.on('exit', l),
     kill: () => {

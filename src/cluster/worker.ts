@@ -1,5 +1,7 @@
+import net from 'node:net';
 import path from 'node:path';
 import type { RelayConfig } from '../config/load';
+import type { ConnectionFeed } from '../ingest/connection-feed';
 import { Relay, type ReloadOutcome } from '../relay/relay';
 import { drainRelay, type DrainOutcome } from '../relay/run';
 import type { Logger } from '../telemetry/logger';
@@ -47,7 +49,8 @@ export interface PrimaryChannel {
   readonly connected: boolean;
   /** The callback takes a failed send (the primary just died): without one Node raises it as an 'error' event. */
   send(message: WorkerMessage, sendHandle: undefined, callback: (error: Error | null) => void): unknown;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
+  /** `handle`: the socket sent with a `connection` message. */
+  on(event: 'message', listener: (message: unknown, handle?: unknown) => void): unknown;
   on(event: 'disconnect', listener: () => void): unknown;
   disconnect(): void;
 }
@@ -77,7 +80,8 @@ export async function runWorker(config: RelayConfig, deps: WorkerDeps): Promise<
     // a failure means the primary is gone: 'disconnect' follows and drains this worker
     if (channel.connected) channel.send(m, undefined, () => undefined);
   };
-  const relay = Relay.fromConfig(config, { log });
+  const feed = new HandedConnections((listener) => send({ cf: 'closed', listener }));
+  const relay = Relay.fromConfig(config, { log, feed });
   try {
     await relay.start();
   } catch (err) {
@@ -97,9 +101,11 @@ export async function runWorker(config: RelayConfig, deps: WorkerDeps): Promise<
     stopNow = (reason) => resolve({ reason, graceMs: 0 });
     void deps.signalled.then((signal) => resolve({ reason: signal, graceMs: relay.config.shutdownGraceMs }));
   });
-  channel.on('message', (m: unknown) => {
+  channel.on('message', (m: unknown, handle?: unknown) => {
     if (!isPrimaryMessage(m)) return;
-    if (m.cf === 'stop') stopNow('primary');
+    if (m.cf === 'connection') {
+      if (handle instanceof net.Socket) feed.hand(m.listener, handle);
+    } else if (m.cf === 'stop') stopNow('primary');
     else void answer(m, relay, deps).then(send);
   });
   channel.on('disconnect', () => {
@@ -124,5 +130,35 @@ async function answer(m: Extract<PrimaryMessage, { cf: 'request' }>, relay: Rela
     return { cf: 'response', id: m.id, ok: true, value };
   } catch (err) {
     return { cf: 'response', id: m.id, ok: false, error: (err as Error).message };
+  }
+}
+
+/**
+ * The connections the primary hands this worker, passed to the receiver
+ * registered under the listener's name (none while a reload rebinds it: the
+ * connection is closed and its sender reconnects). Each one's close is
+ * reported, so the primary knows how many every worker holds.
+ */
+export class HandedConnections implements ConnectionFeed {
+  private readonly accepting = new Map<string, (socket: net.Socket) => void>();
+
+  constructor(private readonly closed: (listener: string) => void) {}
+
+  register(name: string, accept: (socket: net.Socket) => void): () => void {
+    this.accepting.set(name, accept);
+    return () => {
+      if (this.accepting.get(name) === accept) this.accepting.delete(name);
+    };
+  }
+
+  hand(listener: string, socket: net.Socket): void {
+    socket.once('close', () => this.closed(listener));
+    const accept = this.accepting.get(listener);
+    if (accept === undefined) {
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    accept(socket);
   }
 }

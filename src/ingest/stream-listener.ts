@@ -1,3 +1,4 @@
+import type { ConnectionFeed } from './connection-feed';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Component, StopReport } from '../model/component';
@@ -59,6 +60,8 @@ export interface StreamListenerDeps {
   counters: IngestCounters;
   log: Logger;
   protocol: (peer: string) => StreamProtocol;
+  /** Take connections from here instead of listening (a worker of `workers: N`: the primary accepts them). */
+  feed?: ConnectionFeed;
 }
 
 /** Node's default; a handshake (or a PROXY header) is never allowed longer than this, nor longer than the idle timeout. */
@@ -110,6 +113,7 @@ export class StreamListener implements Pausable, Component {
   /** Set by stop() while it waits for the connections to end. */
   private onAllClosed: (() => void) | null = null;
   private unregister: (() => void) | null = null;
+  private unregisterFeed: (() => void) | null = null;
   private readonly limited: RateLimitedLog;
   /**
    * With proxyProtocol over TLS: the client each header named, by the balancer-side `address:port` of its
@@ -129,8 +133,9 @@ export class StreamListener implements Pausable, Component {
     return this.opts.name;
   }
 
-  /** The bound port (differs from the configured one when that was 0). */
+  /** The bound port (differs from the configured one when that was 0); fed by the primary, the configured one. */
   get port(): number {
+    if (this.deps.feed !== undefined) return this.opts.port;
     const addr = this.server?.address();
     return addr !== null && typeof addr === 'object' ? addr.port : 0;
   }
@@ -147,6 +152,13 @@ export class StreamListener implements Pausable, Component {
       });
     });
     this.server = server;
+    const feed = this.deps.feed;
+    if (feed !== undefined) {
+      this.unregisterFeed = feed.register(this.opts.name, (socket) => this.fed(server, socket));
+      this.unregister = this.deps.pipeline.addSource(this);
+      this.deps.log.info('taking connections from the primary', { listener: this.opts.name, address: `${this.opts.host}:${this.opts.port}` });
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: this.opts.host, port: this.opts.port }, () => {
@@ -157,6 +169,24 @@ export class StreamListener implements Pausable, Component {
     server.on('error', (err) => this.deps.log.error('listener error', { listener: this.opts.name, error: err.message }));
     this.unregister = this.deps.pipeline.addSource(this);
     this.deps.log.info('listening', { listener: this.opts.name, address: `${this.opts.host}:${this.port}` });
+  }
+
+  /**
+   * A connection the primary accepted: what the server's own accept would do with it. maxConnections is
+   * this process's, as when each worker accepted for itself (Node checks it only on its own accepts).
+   */
+  private fed(server: net.Server, socket: net.Socket): void {
+    socket.on('error', () => undefined);
+    if (this.stopping || this.server !== server) {
+      socket.destroy();
+      return;
+    }
+    if (this.opts.maxConnections > 0 && this.rawSockets.size >= this.opts.maxConnections) {
+      socket.destroy();
+      server.emit('drop', { remoteAddress: socket.remoteAddress });
+      return;
+    }
+    server.emit('connection', socket);
   }
 
   pause(): void {
@@ -188,6 +218,8 @@ export class StreamListener implements Pausable, Component {
   async stop(deadline: number): Promise<StopReport> {
     this.unregister?.();
     this.unregister = null;
+    this.unregisterFeed?.();
+    this.unregisterFeed = null;
     const server = this.server;
     if (server === null) return { name: this.opts.name, undelivered: 0, abandoned: [] };
     this.server = null;

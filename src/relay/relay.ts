@@ -347,7 +347,7 @@ export class Relay {
   private async rebindListeners(next: RelayConfig, slots: readonly Rebindable[]): Promise<void> {
     const t = this.topology;
     const { log, now } = t.routingDeps;
-    const fresh = buildListeners({ ...next, listen: { ...next.listen, http: undefined } }, t.pipeline, t.counters, log, now);
+    const fresh = buildListeners({ ...next, listen: { ...next.listen, http: undefined } }, t.pipeline, t.counters, log, now, t.feed);
     const listeners = t.listeners as { -readonly [K in keyof Listeners]: Listeners[K] };
     for (const slot of slots) {
       const old = listeners[slot];

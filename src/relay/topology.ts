@@ -8,6 +8,7 @@ import { StatusBuilder } from '../admin/status';
 import { configHash } from '../config/hash';
 import { NameInterner } from '../codec/name-interner';
 import { PickleDecoder } from '../codec/pickle-decoder';
+import type { ConnectionFeed } from '../ingest/connection-feed';
 import { Readiness } from '../model/readiness';
 import type { Component } from '../model/component';
 import { createHttpApp } from '../ingest/http/app';
@@ -48,6 +49,8 @@ export interface TopologyDeps {
   now?: () => number;
   /** Timers the pull sources schedule polls and retries with; injectable for tests (fake clock). */
   timers?: SourceTimers;
+  /** TCP receivers take their connections from here instead of listening (a worker of `workers: N`). */
+  feed?: ConnectionFeed;
 }
 
 /** The receivers a config asks for, by role (tests and the CLI look them up; the relay only iterates). */
@@ -133,6 +136,8 @@ export interface Topology {
   readonly sourceDeps: Omit<SourceDeps, 'stateDir' | 'maxNameLength'>;
   readonly sourceRelease: Map<Source, () => void>;
   readonly listeners: Listeners;
+  /** Where the TCP receivers take connections from, when not listening themselves (kept for rebinding on reload). */
+  readonly feed: ConnectionFeed | undefined;
   readonly selfMetrics: SelfMetrics;
   /** /ready: set by the relay as it starts and as it begins to stop. */
   readonly readiness: Readiness;
@@ -216,7 +221,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
   const sourceRelease = new Map<Source, () => void>();
   for (const s of sources.values()) sourceRelease.set(s, pipeline.addSource(s));
   const sourceList = [...sources.values()];
-  const listeners = buildListeners(config, pipeline, counters, log, now);
+  const listeners = buildListeners(config, pipeline, counters, log, now, deps.feed);
 
   const ingestReporter = ingestCounterReporter(() => counters.total(), () => live.config.listen.http !== undefined, counters.httpResponses);
   const aggregationReporter = aggregationCounterReporter(aggregationCounters, () => live.config.aggregation !== undefined);
@@ -279,6 +284,7 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
     sourceDeps,
     sourceRelease,
     listeners,
+    feed: deps.feed,
     selfMetrics,
     producers: [...[line, lineTls, udp, pickle, pickleTls, http].filter((l) => l !== undefined), ...sources.values()],
     background: [selfMetrics],
@@ -286,12 +292,27 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
 }
 
 /** The receivers a config asks for (none started); a reload builds a set for the new config and takes the slots that changed. */
-export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterSet: IngestCounterSet, log: Logger, now: () => number): Listeners {
+/** The TCP receivers' names and addresses, as buildListeners names them (the primary of `workers: N` listens on these). */
+export function streamListenerAddresses(listen: RelayConfig['listen']): { name: string; host: string; port: number }[] {
+  const out: { name: string; host: string; port: number }[] = [];
+  const add = (name: string, a: { host: string; port: number } | undefined): void => {
+    if (a !== undefined) out.push({ name, host: a.host, port: a.port });
+  };
+  add(LISTENER_NAMES.line, listen.line?.tcp);
+  add(LISTENER_NAMES.lineTls, listen.line?.tls);
+  add(LISTENER_NAMES.pickle, listen.pickle?.tcp);
+  add(LISTENER_NAMES.pickleTls, listen.pickle?.tls);
+  return out;
+}
+
+const LISTENER_NAMES = { line: 'line', lineTls: 'line-tls', pickle: 'pickle', pickleTls: 'pickle-tls' } as const;
+
+export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterSet: IngestCounterSet, log: Logger, now: () => number, feed?: ConnectionFeed): Listeners {
   const limited = new RateLimitedLog(log);
   // one table for every receiver of this process: a name seen on any connection is decoded once
   const names = new NameInterner(config.routeCacheSize);
   const protocolDeps = (counters: IngestCounters, validation: NameValidation) => ({ sink: pipeline, counters, validation, limited, now, names });
-  const listenerDeps = (counters: IngestCounters) => ({ pipeline, counters, log });
+  const listenerDeps = (counters: IngestCounters) => ({ pipeline, counters, log, feed });
   const { maxConnections, maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge, line, pickle, http } = config.listen;
   // a listener's own maxConnectionsPerClient, when set, overrides the relay-wide one
   const limits = (own: { maxConnectionsPerClient?: number }) => ({ maxConnections, maxConnectionsPerClient: own.maxConnectionsPerClient ?? maxConnectionsPerClient, idleTimeout, proxyProtocol, maxConnectionAge });
@@ -303,13 +324,13 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
         new LineProtocol(peer, { maxLineLength: line.maxLineLength, timestampOptional }, protocolDeps(counters, line.validation));
     if (line.tcp) {
       const { host, port, timestampOptional } = line.tcp;
-      const c = counterSet.listener('line', 'line');
-      out.line = new StreamListener({ name: 'line', host, port, ...limits(line.tcp) }, { ...listenerDeps(c), protocol: lineProtocol(c, timestampOptional) });
+      const c = counterSet.listener(LISTENER_NAMES.line, 'line');
+      out.line = new StreamListener({ name: LISTENER_NAMES.line, host, port, ...limits(line.tcp) }, { ...listenerDeps(c), protocol: lineProtocol(c, timestampOptional) });
     }
     if (line.tls) {
       const t = line.tls;
-      const c = counterSet.listener('line-tls', 'line');
-      out.lineTls = new StreamListener({ name: 'line-tls', host: t.host, port: t.port, tls: listenerTls(t), ...limits(t) }, { ...listenerDeps(c), protocol: lineProtocol(c, t.timestampOptional) });
+      const c = counterSet.listener(LISTENER_NAMES.lineTls, 'line');
+      out.lineTls = new StreamListener({ name: LISTENER_NAMES.lineTls, host: t.host, port: t.port, tls: listenerTls(t), ...limits(t) }, { ...listenerDeps(c), protocol: lineProtocol(c, t.timestampOptional) });
     }
     if (line.udp) {
       const { host, port, timestampOptional } = line.udp;
@@ -322,13 +343,13 @@ export function buildListeners(config: RelayConfig, pipeline: Pipeline, counterS
       return (peer: string): PickleProtocol => new PickleProtocol(peer, pickle.maxFrameLength, pickleDeps);
     };
     if (pickle.tcp) {
-      const c = counterSet.listener('pickle', 'pickle');
-      out.pickle = new StreamListener({ name: 'pickle', host: pickle.tcp.host, port: pickle.tcp.port, ...limits(pickle.tcp) }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
+      const c = counterSet.listener(LISTENER_NAMES.pickle, 'pickle');
+      out.pickle = new StreamListener({ name: LISTENER_NAMES.pickle, host: pickle.tcp.host, port: pickle.tcp.port, ...limits(pickle.tcp) }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
     }
     if (pickle.tls) {
       const t = pickle.tls;
-      const c = counterSet.listener('pickle-tls', 'pickle');
-      out.pickleTls = new StreamListener({ name: 'pickle-tls', host: t.host, port: t.port, tls: listenerTls(t), ...limits(t) }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
+      const c = counterSet.listener(LISTENER_NAMES.pickleTls, 'pickle');
+      out.pickleTls = new StreamListener({ name: LISTENER_NAMES.pickleTls, host: t.host, port: t.port, tls: listenerTls(t), ...limits(t) }, { ...listenerDeps(c), protocol: pickleProtocol(c) });
     }
   }
   if (http !== undefined) out.http = buildHttpListener(http, config.http, { pipeline, counters: counterSet.listener('http', 'http'), responses: counterSet.httpResponses, log, limited, now });

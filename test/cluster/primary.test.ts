@@ -1,15 +1,17 @@
 import { fork } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { Primary } from '../../src/cluster/primary';
 import { workerHandle } from '../../src/cluster/worker-handle';
 import { silentLogger } from '../../src/telemetry/logger';
+import { freePorts } from '../helpers/carbon';
 import { configFrom } from '../helpers/relay';
 
 const SCRIPT = path.join(__dirname, '../fixtures/cluster/scripted-worker.js');
 
 interface Status {
   received: { total: number };
-  workers: { index: number; state: string; pid: number | null }[];
+  workers: { index: number; state: string; pid: number | null; connections: number }[];
 }
 
 /**
@@ -17,14 +19,75 @@ interface Status {
  * relay itself is left out: test/interop/workers.test.ts runs the whole CLI).
  */
 describe('Primary', () => {
-  const config = configFrom({
+  const baseConfig = {
     workers: 2,
     shutdownTimeout: '10s',
     selfMetrics: { interval: 0 },
     admin: { host: '127.0.0.1', port: 0 },
+    listen: { line: { tcp: { host: '127.0.0.1', port: 0 } }, pickle: { tcp: { host: '127.0.0.1', port: 0 } } },
     destinations: [{ name: 'out', type: 'file', file: 'out.txt' }],
     rules: [{ default: true, destinations: ['out'] }],
-  });
+  };
+  const config = configFrom(baseConfig);
+
+  const scripted = (dieOn: (index: number) => string) => (index: number) =>
+    workerHandle(fork(SCRIPT, [], { env: { ...process.env, SCRIPTED_WORKER_INDEX: String(index), SCRIPTED_WORKER_DIE_ON: dieOn(index) }, stdio: 'ignore' }), silentLogger(), index);
+
+  /** Opens `n` connections at once; resolves with what each was answered first (which worker took it) and the sockets. */
+  async function openTogether(port: number, n: number): Promise<{ who: string[]; sockets: net.Socket[] }> {
+    const sockets = Array.from({ length: n }, () => net.connect(port, '127.0.0.1'));
+    const who = await Promise.all(sockets.map((s) => new Promise<string>((resolve, reject) => {
+      s.once('error', reject);
+      s.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    })));
+    return { who, sockets };
+  }
+
+  it('hands connections that arrive together to the worker holding the fewest, per listener, and counts them in /status', async () => {
+    const primary = new Primary(config, { log: silentLogger(), fork: scripted(() => '') });
+    await primary.start();
+    const linePort = primary.listenerPort('line');
+    expect(linePort).toBeGreaterThan(0);
+    try {
+      const line = await openTogether(linePort, 8);
+      expect(line.who.filter((w) => w === 'line w0')).toHaveLength(4);
+      expect(line.who.filter((w) => w === 'line w1')).toHaveLength(4);
+      const status = (await (await fetch(`http://127.0.0.1:${primary.adminPort}/status`)).json()) as Status;
+      expect(status.workers.map((w) => w.connections)).toEqual([4, 4]);
+
+      // three of worker 0's close: the next three go to worker 0, which now holds the fewest
+      const w0 = line.sockets.filter((_, i) => line.who[i] === 'line w0').slice(0, 3);
+      await Promise.all(w0.map((s) => new Promise((r) => s.once('close', r).end())));
+      for (let i = 0; i < 200 && ((await (await fetch(`http://127.0.0.1:${primary.adminPort}/status`)).json()) as Status).workers[0].connections !== 1; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const pickle = await openTogether(primary.listenerPort('pickle'), 3);
+      expect(pickle.who).toEqual(['pickle w0', 'pickle w0', 'pickle w0']);
+      for (const s of [...line.sockets, ...pickle.sockets]) s.destroy();
+    } finally {
+      await primary.stop(Date.now() + 10_000);
+    }
+    // stop closed the listening sockets
+    await expect(new Promise((resolve, reject) => net.connect(linePort, '127.0.0.1').once('connect', resolve).once('error', reject))).rejects.toThrow();
+  }, 30_000);
+
+  it('a reload that moves a TCP receiver rebinds it in the primary; one the config drops stops listening', async () => {
+    const primary = new Primary(config, { log: silentLogger(), fork: scripted(() => '') });
+    await primary.start();
+    try {
+      const [port] = await freePorts(1);
+      const next = configFrom({ ...baseConfig, listen: { line: { tcp: { host: '127.0.0.1', port } } } });
+      const outcome = await primary.reload(() => ({ config: next, warnings: [] }));
+      expect(outcome).not.toHaveProperty('notApplied');
+      expect(primary.listenerPort('line')).toBe(port);
+      expect(primary.listenerPort('pickle')).toBe(0);
+      const { who, sockets } = await openTogether(port, 2);
+      expect(who.sort()).toEqual(['line w0', 'line w1']);
+      for (const s of sockets) s.destroy();
+    } finally {
+      await primary.stop(Date.now() + 10_000);
+    }
+  }, 30_000);
 
   it('a worker that dies while a /status request waits on it: answered at once without it, and the primary lives on', async () => {
     const forks: number[] = [];

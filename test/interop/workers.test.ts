@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -17,6 +18,7 @@ interface WorkerStatus {
   state: string;
   restarts: number;
   received: number | null;
+  connections: number;
 }
 interface Status {
   ready: boolean;
@@ -112,6 +114,20 @@ describe('workers: 2', () => {
     const sink0 = status.destinations.find((d) => d.name === 'sink');
     expect(sink0?.dropped.total).toBe(0);
 
+    // connections that arrive together are shared evenly: the primary hands each to the worker holding the fewest
+    const open = async (): Promise<number[]> => (await admin<Status>('/status')).workers.map((w) => w.connections);
+    for (let i = 0; i < 500 && (await open()).some((n) => n !== 0); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await open()).toEqual([0, 0]);
+    const idle = await Promise.all(
+      Array.from({ length: 8 }, () => new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(linePort, '127.0.0.1', () => resolve(s));
+        s.on('error', reject);
+      })),
+    );
+    for (let i = 0; i < 500 && (await open()).reduce((a, b) => a + b, 0) !== 8; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await open()).toEqual([4, 4]);
+    for (const s of idle) s.destroy();
+
     const metrics = await adminText('/metrics');
     expect(metrics).toContain(`carbon_fanout_datapoints_received_total{listener="line",protocol="line"} ${sent.length}`);
     expect(metrics).toContain('carbon_fanout_workers{state="running"} 2');
@@ -177,10 +193,10 @@ describe('workers: 2', () => {
 });
 
 describe('workers: 2 that cannot start', () => {
-  it('a port already taken: every worker is stopped and the primary exits 1 with the reason', async () => {
-    const [adminPort, linePort] = await freePorts(2);
-    const taken = net.createServer();
-    await new Promise<void>((resolve) => taken.listen(linePort, '127.0.0.1', () => resolve()));
+  /** Starts the CLI with `listen` (ports from `taken`'s), waits for it to exit, and returns its output. */
+  async function startWith(listen: (port: number) => object, take: (port: number) => Promise<() => Promise<void>>): Promise<{ output: string; adminPort: number }> {
+    const [adminPort, port] = await freePorts(2);
+    const release = await take(port);
     try {
       const file = path.join(newDir(), 'relay.yaml');
       fs.writeFileSync(
@@ -189,7 +205,7 @@ describe('workers: 2 that cannot start', () => {
           workers: 2,
           selfMetrics: { interval: 0 },
           admin: { host: '127.0.0.1', port: adminPort },
-          listen: { line: { tcp: { host: '127.0.0.1', port: linePort } } },
+          listen: listen(port),
           destinations: [{ name: 'out', type: 'file', file: path.join(path.dirname(file), 'out.txt') }],
           rules: [{ default: true, destinations: ['out'] }],
         }),
@@ -197,12 +213,40 @@ describe('workers: 2 that cannot start', () => {
       const relay = new WatchedProcess(spawn(process.execPath, ['dist/cli.js', 'start', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }), 64 * 1024);
       await Promise.race([relay.exited, new Promise((r) => setTimeout(r, 30_000))]);
       expect(relay.exitStatus).toBe('exited with 1');
-      expect(relay.output).toContain('"message":"worker could not start"');
-      expect(relay.output).toMatch(/"error":"[^"]*EADDRINUSE[^\n]*"message":"startup failed"/);
-      // the admin listener the primary had opened is closed again
-      await expect(fetch(`http://127.0.0.1:${adminPort}/health`)).rejects.toThrow();
+      return { output: relay.output, adminPort };
     } finally {
-      await new Promise<void>((resolve) => taken.close(() => resolve()));
+      await release();
     }
+  }
+
+  it('a TCP port already taken (the primary listens on it): the workers are stopped and the primary exits 1 with the reason', async () => {
+    const { output, adminPort } = await startWith(
+      (port) => ({ line: { tcp: { host: '127.0.0.1', port } } }),
+      async (port) => {
+        const taken = net.createServer();
+        await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', () => resolve()));
+        return () => new Promise<void>((resolve) => taken.close(() => resolve()));
+      },
+    );
+    expect(output).toMatch(/"error":"listener line on 127\.0\.0\.1:\d+: listen EADDRINUSE[^\n]*"message":"startup failed"/);
+    // both workers had started; each drained and exited before the primary did
+    expect(output.match(/"message":"worker started"/g)).toHaveLength(2);
+    expect(output.match(/"message":"shutdown complete[^"]*"[^\n]*"worker"|"worker":\d[^\n]*"message":"shutdown complete/g)?.length ?? 0).toBe(2);
+    // the admin listener the primary had opened is closed again
+    await expect(fetch(`http://127.0.0.1:${adminPort}/health`)).rejects.toThrow();
+  }, 40_000);
+
+  it('a UDP port already taken (the workers bind it): every worker is stopped and the primary exits 1 with the reason', async () => {
+    const { output, adminPort } = await startWith(
+      (port) => ({ line: { udp: { host: '127.0.0.1', port } } }),
+      async (port) => {
+        const taken = dgram.createSocket('udp4');
+        await new Promise<void>((resolve) => taken.bind(port, '127.0.0.1', () => resolve()));
+        return () => new Promise<void>((resolve) => taken.close(() => resolve()));
+      },
+    );
+    expect(output).toContain('"message":"worker could not start"');
+    expect(output).toMatch(/"error":"[^"]*EADDRINUSE[^\n]*"message":"startup failed"/);
+    await expect(fetch(`http://127.0.0.1:${adminPort}/health`)).rejects.toThrow();
   }, 40_000);
 });
