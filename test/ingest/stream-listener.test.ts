@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { ConnectionFeed } from '../../src/ingest/connection-feed';
 import { PickleDecoder } from '../../src/codec/pickle-decoder';
 import { LineProtocol } from '../../src/ingest/line-protocol';
 import { PickleProtocol } from '../../src/ingest/pickle-protocol';
@@ -93,7 +94,7 @@ describe('StreamListener on real sockets', () => {
     for (const l of listeners.splice(0)) await l.stop(Date.now());
   });
 
-  async function start(opts: Partial<StreamListenerOptions> = {}, kind: 'line' | 'pickle' = 'line', log: Logger = silentLogger()): Promise<Harness> {
+  async function start(opts: Partial<StreamListenerOptions> = {}, kind: 'line' | 'pickle' = 'line', log: Logger = silentLogger(), feed?: ConnectionFeed): Promise<Harness> {
     const counters = new IngestCounters();
     const sink = new CopyingSink();
     const protocolDeps = { sink, counters, limited: new RateLimitedLog(log), now: Date.now };
@@ -105,6 +106,7 @@ describe('StreamListener on real sockets', () => {
         pipeline: { addSource: () => () => undefined },
         counters,
         log,
+        feed,
         protocol: (peer) => {
           peers.push(peer);
           return kind === 'line' ? new LineProtocol(peer, { maxLineLength: 1024, timestampOptional: false }, protocolDeps) : new PickleProtocol(peer, 1024, { ...protocolDeps, decoder });
@@ -237,6 +239,68 @@ describe('StreamListener on real sockets', () => {
     expect(entries.filter((e) => e.message === 'closing connection: stream is not in the expected framing')).toEqual([
       { level: 'warn', message: 'closing connection: stream is not in the expected framing', listener: 'pickle', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) },
     ]);
+  });
+
+  describe('fed connections accepted elsewhere (a worker of workers: N)', () => {
+    const ca = makeTestCa();
+    const cert = { cert: fs.readFileSync(ca.serverCert), key: fs.readFileSync(ca.serverKey) };
+    const fronts: net.Server[] = [];
+    afterEach(async () => {
+      for (const f of fronts.splice(0)) await new Promise((r) => f.close(r));
+    });
+
+    /** A server that accepts without reading (as the primary does) and hands each socket to what registered. */
+    async function front(): Promise<{ feed: ConnectionFeed; port: number; registered: () => boolean }> {
+      let accept: ((s: net.Socket) => void) | undefined;
+      const server = net.createServer({ pauseOnConnect: true }, (s) => (accept === undefined ? s.destroy() : accept(s)));
+      fronts.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const feed: ConnectionFeed = {
+        register: (name, a) => {
+          expect(name).toBe('line');
+          accept = a;
+          return () => (accept = undefined);
+        },
+      };
+      return { feed, port: (server.address() as net.AddressInfo).port, registered: () => accept !== undefined };
+    }
+
+    it('serves them as its own: lines in, limits applied, the configured port reported; none taken once stopped', async () => {
+      const f = await front();
+      const h = await start({ port: 12_345, maxConnections: 2 }, 'line', silentLogger(), f.feed);
+      expect(h.listener.port).toBe(12_345);
+      expect(f.registered()).toBe(true);
+      const connect = async (): Promise<net.Socket> => {
+        const s = net.connect(f.port, '127.0.0.1');
+        sockets.push(s);
+        s.on('error', () => undefined);
+        await new Promise((r) => s.once('connect', r));
+        return s;
+      };
+      const a = await connect();
+      const b = await connect();
+      a.write(lines('fed.a', 3));
+      b.write(lines('fed.b', 2));
+      await waitFor(() => h.sink.points.length === 5, 'five lines over two fed connections');
+      expect(h.counters.activeConnections).toBe(2);
+      const third = await connect();
+      await new Promise((r) => third.once('close', r));
+      expect(h.counters.connectionsRefused).toBe(1);
+      await h.listener.stop(Date.now() + 1000);
+      expect(f.registered()).toBe(false);
+      expect(h.counters.activeConnections).toBe(0);
+    });
+
+    it('does the TLS handshake on a fed connection', async () => {
+      const f = await front();
+      const h = await start({ tls: cert, idleTimeout: 5000 }, 'line', silentLogger(), f.feed);
+      const c = tls.connect({ port: f.port, host: '127.0.0.1', ca: fs.readFileSync(ca.caCert), servername: 'localhost' });
+      c.on('error', () => undefined);
+      await new Promise((r) => c.once('secureConnect', r));
+      c.end('fed.over.tls 1 1700000000\n');
+      await waitFor(() => h.sink.points.length === 1, 'a line over TLS');
+      await waitFor(() => h.counters.activeConnections === 0, 'closed after EOF');
+    });
   });
 
   describe('over TLS', () => {
