@@ -12,23 +12,39 @@ import { WatchedProcess } from './watched-process';
  * on free ports, and is always killed by stop().
  */
 
-/** Ports the kernel just handed out for 127.0.0.1 (all bound at once, so distinct), for programs that need a number up front. */
+/**
+ * Free ports on 127.0.0.1 for programs that need a number up front, each bound
+ * once to check it (all at once, so distinct). Chosen below Linux's ephemeral
+ * range (32768-60999): a port from that range can be taken, between this
+ * check and the program's bind, by the local end of any outgoing connection
+ * (a relay reconnecting to a destination that is down makes many), which once
+ * made carbon-cache fail with "Address already in use".
+ */
 export async function freePorts(n: number): Promise<number[]> {
   const servers: net.Server[] = [];
+  const ports: number[] = [];
   try {
-    for (let i = 0; i < n; i++) {
+    for (let tries = 0; ports.length < n; tries++) {
+      if (tries > 1000) throw new Error(`no ${n} free ports found between ${PORT_LOW} and ${PORT_HIGH}`);
+      const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW));
+      if (ports.includes(port)) continue;
       const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve());
+      const bound = await new Promise<boolean>((resolve) => {
+        s.once('error', () => resolve(false));
+        s.listen(port, '127.0.0.1', () => resolve(true));
       });
+      if (!bound) continue;
+      servers.push(s);
+      ports.push(port);
     }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
+    return ports;
   } finally {
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
   }
 }
+
+const PORT_LOW = 20_000;
+const PORT_HIGH = 32_000;
 
 /** True when a TCP connection to 127.0.0.1:port succeeds (it is closed again at once). */
 export function canConnect(port: number): Promise<boolean> {
