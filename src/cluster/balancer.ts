@@ -27,6 +27,8 @@ interface Bound {
 export class ConnectionBalancer {
   private readonly bound = new Map<string, Bound>();
   private readonly limited: RateLimitedLog;
+  /** close() has run: a reload still binding must not open listeners again. */
+  private closed = false;
   /** Connections closed at once because no worker was running (one restarting alone never causes this). */
   refused = 0;
 
@@ -56,24 +58,29 @@ export class ConnectionBalancer {
     const failed: string[] = [];
     const wanted = new Map(addresses.map((a) => [a.name, a]));
     for (const [name, b] of [...this.bound]) {
-      const next = wanted.get(name);
-      if (next !== undefined && next.host === b.address.host && next.port === b.address.port) continue;
-      await closeServer(b.server);
-      this.bound.delete(name);
+      if (!wanted.has(name)) {
+        this.bound.delete(name);
+        await closeServer(b.server);
+      }
     }
     for (const a of addresses) {
-      if (this.bound.has(a.name)) continue;
+      const old = this.bound.get(a.name);
+      if (old !== undefined && a.host === old.address.host && a.port === old.address.port) continue;
+      // the new address first: if it cannot be bound, the receiver keeps the one it has
       try {
         await this.listen(a);
       } catch (err) {
         failed.push((err as Error).message);
+        continue;
       }
+      if (old !== undefined) await closeServer(old.server);
     }
     return failed;
   }
 
   /** Stops accepting (connections already handed over are the workers'). */
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.bound.values()];
     this.bound.clear();
     await Promise.all(all.map((b) => closeServer(b.server)));
@@ -92,6 +99,10 @@ export class ConnectionBalancer {
       server.once('error', (err) => reject(new Error(`listener ${a.name} on ${a.host}:${a.port}: ${err.message}`)));
       server.listen({ host: a.host, port: a.port }, () => resolve());
     });
+    if (this.closed) {
+      await closeServer(server);
+      return;
+    }
     server.on('error', (err) => this.log.error('listener error', { listener: a.name, error: err.message }));
     this.bound.set(a.name, { address: a, server });
     this.log.info('listening', { listener: a.name, address: `${a.host}:${this.port(a.name)}`, handedTo: 'workers' });
@@ -106,6 +117,12 @@ export class ConnectionBalancer {
   }
 }
 
+/**
+ * Stops listening. Not waiting for 'close': once a socket of this server has
+ * been sent to a worker, Node fires it only when every worker has closed every
+ * such socket, which could be never (the workers drain after this).
+ */
 function closeServer(server: net.Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
+  server.close();
+  return new Promise((resolve) => setImmediate(resolve));
 }

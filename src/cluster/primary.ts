@@ -40,6 +40,8 @@ interface Slot {
   outcome: DrainOutcome | undefined;
   /** Connections handed to this worker and not yet reported closed. */
   connections: number;
+  /** This process's copies of sockets on their way to the worker: closed once sent, or when it dies. */
+  readonly handing: Set<Socket>;
 }
 
 const REQUEST_TIMEOUT_MS = 5000;
@@ -85,7 +87,7 @@ export class Primary {
     this.now = deps.now ?? Date.now;
     this.startedAt = this.now();
     this.hash = configHash(config);
-    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined, connections: 0 }));
+    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined, connections: 0, handing: new Set<Socket>() }));
     this.balancer = new ConnectionBalancer((listener, socket) => this.handOver(listener, socket), deps.log);
     const registers = [this.registry];
     this.restartsCounter = new Counter({ name: `${PROMETHEUS_PREFIX}worker_restarts_total`, help: 'Worker processes restarted after they died.', registers });
@@ -251,6 +253,9 @@ export class Primary {
       handle.onExit((code, signal) => {
         slot.handle = undefined;
         slot.connections = 0;
+        // sends queued behind a worker that died are never called back: close those sockets here
+        for (const socket of slot.handing) socket.destroy();
+        slot.handing.clear();
         // a dead worker answers nothing: what waits on it is answered without it now, not after requestTimeoutMs
         for (const p of [...this.pending.values()]) if (p.worker === slot.index) p.fail();
         const wasRunning = slot.state === 'running';
@@ -290,9 +295,12 @@ export class Primary {
     this.nextPick = (best.index + 1) % n;
     const slot = best;
     slot.connections++;
-    slot.handle?.sendSocket({ cf: 'connection', listener }, socket, () => {
-      // the worker died as it was handed over: its exit resets the count; the client reconnects
+    slot.handing.add(socket);
+    slot.handle?.sendSocket({ cf: 'connection', listener }, socket, (error) => {
+      if (!slot.handing.delete(socket)) return;
+      // sent: the worker has its own copy; not sent: the client sees the close and reconnects
       socket.destroy();
+      if (error !== null) slot.connections = Math.max(0, slot.connections - 1);
     });
     return true;
   }

@@ -104,7 +104,9 @@ export async function runWorker(config: RelayConfig, deps: WorkerDeps): Promise<
   channel.on('message', (m: unknown, handle?: unknown) => {
     if (!isPrimaryMessage(m)) return;
     if (m.cf === 'connection') {
+      // a handle lost on the way (Node drops one it cannot pass): still answer, so the primary's count stays right
       if (handle instanceof net.Socket) feed.hand(m.listener, handle);
+      else send({ cf: 'closed', listener: m.listener });
     } else if (m.cf === 'stop') stopNow('primary');
     else void answer(m, relay, deps).then(send);
   });

@@ -182,8 +182,9 @@ export class StreamListener implements Pausable, Component {
       return;
     }
     if (this.opts.maxConnections > 0 && this.rawSockets.size >= this.opts.maxConnections) {
+      const remoteAddress = socket.remoteAddress;
       socket.destroy();
-      server.emit('drop', { remoteAddress: socket.remoteAddress });
+      server.emit('drop', { remoteAddress });
       return;
     }
     server.emit('connection', socket);

@@ -352,12 +352,16 @@ export class Relay {
     for (const slot of slots) {
       const old = listeners[slot];
       const replacement = fresh[slot];
+      // fed by the primary (workers: N), the new receiver takes over the name first, so no connection
+      // handed over meanwhile finds none; listening itself, the old one must free the address first
+      const fedFirst = t.feed !== undefined && slot !== 'udp';
+      if (fedFirst && replacement !== undefined) await replacement.start();
       if (old !== undefined) {
         await old.stop(Date.now() + next.shutdownTimeoutMs / 2);
         removeFrom(t.producers, old);
       }
       if (replacement !== undefined) {
-        await replacement.start();
+        if (!fedFirst) await replacement.start();
         t.producers.unshift(replacement);
       }
       listeners[slot] = replacement as never;

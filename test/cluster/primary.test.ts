@@ -71,10 +71,33 @@ describe('Primary', () => {
     await expect(new Promise((resolve, reject) => net.connect(linePort, '127.0.0.1').once('connect', resolve).once('error', reject))).rejects.toThrow();
   }, 30_000);
 
+  it('stops while clients still hold connections it handed over (the workers end them as they drain)', async () => {
+    const primary = new Primary(config, { log: silentLogger(), fork: scripted(() => '') });
+    await primary.start();
+    const { sockets } = await openTogether(primary.listenerPort('line'), 2);
+    const closed = Promise.all(sockets.map((s) => new Promise((r) => s.once('close', r))));
+    const outcome = await primary.stop(Date.now() + 600_000);
+    expect(outcome.delivered).toBe(10 + 11);
+    await closed;
+  }, 30_000);
+
   it('a reload that moves a TCP receiver rebinds it in the primary; one the config drops stops listening', async () => {
     const primary = new Primary(config, { log: silentLogger(), fork: scripted(() => '') });
     await primary.start();
     try {
+      // an address that cannot be bound: the receiver keeps the one it has
+      const taken = net.createServer();
+      const [takenPort] = await freePorts(1);
+      await new Promise<void>((r) => taken.listen(takenPort, '127.0.0.1', () => r()));
+      const before = primary.listenerPort('line');
+      const refused = await primary.reload(() => ({ config: configFrom({ ...baseConfig, listen: { ...baseConfig.listen, line: { tcp: { host: '127.0.0.1', port: takenPort } } } }), warnings: [] }));
+      await new Promise((r) => taken.close(r));
+      expect(refused).toMatchObject({ notApplied: [expect.stringMatching(/listener line on 127\.0\.0\.1:\d+: listen EADDRINUSE/)] });
+      expect(primary.listenerPort('line')).toBe(before);
+      const kept = await openTogether(before, 1);
+      expect(kept.who[0]).toMatch(/^line w[01]$/);
+      kept.sockets[0].destroy();
+
       const [port] = await freePorts(1);
       const next = configFrom({ ...baseConfig, listen: { line: { tcp: { host: '127.0.0.1', port } } } });
       const outcome = await primary.reload(() => ({ config: next, warnings: [] }));
