@@ -1,18 +1,14 @@
 import net from 'node:net';
+import type { StreamListenerAddress } from '../relay/topology';
 import type { Logger } from '../telemetry/logger';
 import { RateLimitedLog } from '../telemetry/rate-limited-log';
 
-export interface ListenAddress {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-}
 
 /** Where a connection goes: the chosen worker's hand-over (undefined: no worker is running). */
 export type ConnectionTarget = (listener: string, socket: net.Socket) => boolean;
 
 interface Bound {
-  readonly address: ListenAddress;
+  readonly address: StreamListenerAddress;
   readonly server: net.Server;
 }
 
@@ -40,7 +36,7 @@ export class ConnectionBalancer {
   }
 
   /** Listens on every address; if one cannot be bound, closes those that were and rejects naming it. */
-  async bind(addresses: readonly ListenAddress[]): Promise<void> {
+  async bind(addresses: readonly StreamListenerAddress[]): Promise<void> {
     try {
       for (const a of addresses) await this.listen(a);
     } catch (err) {
@@ -54,7 +50,7 @@ export class ConnectionBalancer {
    * connections stay with the workers), new ones bound, removed ones closed.
    * Returns what could not be bound, in words.
    */
-  async reconfigure(addresses: readonly ListenAddress[]): Promise<string[]> {
+  async reconfigure(addresses: readonly StreamListenerAddress[]): Promise<string[]> {
     const failed: string[] = [];
     const wanted = new Map(addresses.map((a) => [a.name, a]));
     for (const [name, b] of [...this.bound]) {
@@ -92,7 +88,7 @@ export class ConnectionBalancer {
     return addr !== null && typeof addr === 'object' ? addr.port : 0;
   }
 
-  private async listen(a: ListenAddress): Promise<void> {
+  private async listen(a: StreamListenerAddress): Promise<void> {
     // paused: not a byte is read here, so the worker sees the connection from its first byte
     const server = net.createServer({ pauseOnConnect: true }, (socket) => this.onConnection(a.name, socket));
     await new Promise<void>((resolve, reject) => {

@@ -15,8 +15,6 @@ import { mergeStatus } from './status-merge';
 import { ConnectionBalancer } from './balancer';
 import type { WorkerHandle } from './worker-handle';
 
-export type { WorkerHandle } from './worker-handle';
-
 export interface PrimaryDeps {
   log: Logger;
   /** Start worker `index` (0-based). */

@@ -129,12 +129,17 @@ function decodeAnyLine(buf: Buffer, start: number, end: number, batch: MetricBat
   if (field === 0) return LineVerdict.Empty;
   if (field !== 3) {
     if (field !== 2 || !timestampOptional) return LineVerdict.Malformed;
-    return withoutTimestamp(names === undefined ? latin1Slice(buf, s0, e0) : names.intern(buf, s0, e0), parseAsciiFloat(buf, s1, e1), batch, nowSeconds);
+    return withoutTimestamp(asciiName(buf, s0, e0, names), parseAsciiFloat(buf, s1, e1), batch, nowSeconds);
   }
   const value = parseAsciiFloat(buf, s1, e1);
   const ts = parseAsciiFloat(buf, s2, e2);
   if (value === undefined || ts === undefined) return LineVerdict.Malformed;
-  return accept(names === undefined ? latin1Slice(buf, s0, e0) : names.intern(buf, s0, e0), value, ts, batch, nowSeconds);
+  return accept(asciiName(buf, s0, e0, names), value, ts, batch, nowSeconds);
+}
+
+/** An all-ASCII name's string: from the name table when there is one. */
+function asciiName(buf: Buffer, start: number, end: number, names: NameInterner | undefined): string {
+  return names === undefined ? latin1Slice(buf, start, end) : names.intern(buf, start, end);
 }
 
 function decodeNonAscii(buf: Buffer, start: number, end: number, batch: MetricBatch, nowSeconds: number, timestampOptional: boolean): LineVerdict {

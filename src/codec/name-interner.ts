@@ -33,9 +33,7 @@ export class NameInterner {
 
   /** The string for buf[start, end), all ASCII (the caller checked). */
   intern(buf: Buffer, start: number, end: number): string {
-    let h = FNV32_OFFSET | 0;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV32_PRIME);
-    return this.internHashed(buf, start, end, h);
+    return this.internAscii(buf, start, end) ?? latin1Slice(buf, start, end);
   }
 
   /** intern() for bytes not yet checked: undefined when one is not ASCII (the caller decodes those strictly). One pass. */

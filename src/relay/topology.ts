@@ -292,9 +292,15 @@ export function buildTopology(config: RelayConfig, deps: TopologyDeps): Topology
 }
 
 /** The receivers a config asks for (none started); a reload builds a set for the new config and takes the slots that changed. */
+export interface StreamListenerAddress {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
 /** The TCP receivers' names and addresses, as buildListeners names them (the primary of `workers: N` listens on these). */
-export function streamListenerAddresses(listen: RelayConfig['listen']): { name: string; host: string; port: number }[] {
-  const out: { name: string; host: string; port: number }[] = [];
+export function streamListenerAddresses(listen: RelayConfig['listen']): StreamListenerAddress[] {
+  const out: StreamListenerAddress[] = [];
   const add = (name: string, a: { host: string; port: number } | undefined): void => {
     if (a !== undefined) out.push({ name, host: a.host, port: a.port });
   };
