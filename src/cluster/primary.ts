@@ -77,6 +77,8 @@ export class Primary {
   private readonly balancer: ConnectionBalancer;
   /** Where the search for the least-loaded worker starts, so ties go round. */
   private nextPick = 0;
+  /** The balancer is bound: connections are taken. */
+  private listening = false;
 
   constructor(
     private config: RelayConfig,
@@ -124,6 +126,7 @@ export class Primary {
       await Promise.race([Promise.all(this.slots.map((s) => this.spawn(s))), failed]);
       // every worker is ready to serve: only now take connections (a taken port fails the start here)
       await this.balancer.bind(streamListenerAddresses(this.config.listen));
+      this.listening = true;
     } catch (err) {
       this.startupFailure = undefined;
       await this.stop(this.now() + this.config.shutdownTimeoutMs);
@@ -311,7 +314,8 @@ export class Primary {
 
   private updateReadiness(): void {
     if (this.stopping || this.readiness.reason === 'draining') return;
-    const running = this.slots.every((s) => s.state === 'running');
+    // /ready only once the receivers' ports take connections, not when the workers are up before that
+    const running = this.listening && this.slots.every((s) => s.state === 'running');
     this.readiness.ready = running;
     this.readiness.reason = running ? 'ready' : this.slots.some((s) => s.state === 'restarting') ? 'worker restarting' : 'starting';
   }

@@ -15,7 +15,7 @@ async function startRelayProcess(configFile: string): Promise<{ child: ChildProc
   let stderr = '';
   const child = spawn(process.execPath, ['dist/cli.js', 'start', '-c', configFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitFor(() => /"listener":"line"/.test(stderr) || child.exitCode !== null, 'relay listening', 20_000);
+  await waitFor(() => stderr.includes('"message":"carbon-fanout started"') || child.exitCode !== null, 'relay listening', 20_000);
   if (child.exitCode !== null) throw new Error(`relay exited: ${stderr}`);
   return { child, stderr: () => stderr };
 }
