@@ -30,6 +30,10 @@
  * rejected frames/lines per second and peak RSS).
  *
  * Environment:
+ *   BENCH_ROUNDS=3               rounds of the e2e scenarios, interleaved (each scenario once per round); a row
+ *                                shows the median round's metrics/s and the median CPU us/metric, the highest
+ *                                peak RSS and the loss summed over rounds (bench/lib/rounds.js); fuzz, http-get
+ *                                and the peer comparisons run once
  *   BENCH_METRICS=6000000        datapoints per e2e scenario ("line -> pickle", "pickle -> pickle", the peer
  *                                comparisons, and "http-sink" by default): long enough (several seconds flat out)
  *                                that JIT warm-up, paid once per process, does not decide the workers rows
@@ -61,6 +65,7 @@ const { killAll } = require('./lib/children');
 const { burstPenalty } = require('./lib/burst-penalty');
 const { table, fixed, int } = require('./lib/format');
 const { envNumber } = require('./lib/env');
+const { mergeRounds } = require('./lib/rounds');
 
 /** @type {import('./lib/types').Scenario[]} */
 const SCENARIOS = [
@@ -164,6 +169,7 @@ async function main() {
   if (scenarios.length === 0) throw new Error(`no e2e scenario matches ${picks.join(', ')} (scenarios: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   const metrics = Math.floor(envNumber('BENCH_METRICS', 6_000_000));
   const timeoutMs = envNumber('BENCH_TIMEOUT_S', 120) * 1000;
+  const rounds = Math.max(1, Math.floor(envNumber('BENCH_ROUNDS', 3)));
   const relayNodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
   const cpus = os.cpus();
@@ -183,25 +189,34 @@ async function main() {
     const results = [];
     /** @type {string[]} lines for after the table (peer ratios, skipped comparisons) */
     const notes = [];
-    for (const s of scenarios) {
-      log(`scenario "${s.name}"`);
-      try {
-        const out = await s.run({ metrics, timeoutMs, relayNodeArgs, log });
-        if ('results' in out) {
-          for (const r of out.results) results.push({ r, bar: s.bar ?? BAR });
-          notes.push(...out.notes);
-        } else results.push({ r: out, bar: s.bar ?? BAR });
-      } catch (err) {
-        failed = true;
-        log(`scenario "${s.name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    /** @type {Map<string, { rs: import('./lib/types').ScenarioResult[], bar: import('./lib/types').Bar }>} rows by name, in first-seen order */
+    const rows = new Map();
+    for (let round = 1; round <= rounds; round++) {
+      for (const s of scenarios) {
+        if (round > (s.rounds ?? rounds)) continue;
+        log(`scenario "${s.name}"${rounds > 1 ? ` (round ${round} of ${Math.min(rounds, s.rounds ?? rounds)})` : ''}`);
+        try {
+          const out = await s.run({ metrics, timeoutMs, relayNodeArgs, log });
+          for (const r of 'results' in out ? out.results : [out]) {
+            const row = rows.get(r.name) ?? { rs: [], bar: s.bar ?? BAR };
+            row.rs.push(r);
+            rows.set(r.name, row);
+          }
+          if ('results' in out) notes.push(...out.notes);
+        } catch (err) {
+          failed = true;
+          log(`scenario "${s.name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        }
       }
     }
+    for (const { rs, bar } of rows.values()) results.push({ r: mergeRounds(rs), bar });
     if (results.length === 0) {
       for (const n of notes) console.log(n);
       return void (process.exitCode = failed || notes.length === 0 ? 1 : 0);
     }
     const all = results.map(({ r }) => r);
     console.log('\nEnd-to-end over loopback (metrics/s = datapoints counted by the sink per second; CPU and RSS are the relay process)');
+    if (rounds > 1) console.log(`${rounds} rounds, interleaved: metrics/s, seconds and CPU are medians of the rounds, peak RSS the highest, loss the sum; metrics = per round`);
     console.log(
       table([
         ['scenario', 'metrics', 'seconds', 'metrics/s', 'requests/s', 'CPU us/metric', 'peak RSS MiB', 'loss', '503 retries', 'bar'],

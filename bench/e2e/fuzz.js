@@ -482,7 +482,7 @@ async function run(opts) {
   }
 }
 
-module.exports = { name, run, bar };
+module.exports = { name, run, bar, rounds: 1 };
 
 if (require.main === module) {
   const { killAll } = require('../lib/children');

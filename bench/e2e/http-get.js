@@ -299,4 +299,4 @@ async function run(opts) {
 }
 
 /** @type {import('../lib/types').Scenario} */
-module.exports = { name, run, bar };
+module.exports = { name, run, bar, rounds: 1 };

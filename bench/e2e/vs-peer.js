@@ -100,7 +100,7 @@ function peerComparison(p) {
     return { results: [ours, theirs], notes };
   };
   // no bar: the rows are a comparison (the ratios are printed after the table)
-  return { name: p.name, run, bar: {} };
+  return { name: p.name, run, bar: {}, rounds: 1 };
 }
 
 module.exports = { peerComparison };

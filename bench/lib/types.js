@@ -43,6 +43,8 @@
  * @property {string} name
  * @property {(opts: ScenarioOptions) => Promise<ScenarioResult | ScenarioReport>} run
  * @property {Bar} [bar] this scenario's own bar, instead of bench/run.js's BAR
+ * @property {number} [rounds] at most this many rounds of it (BENCH_ROUNDS): 1 for a scenario that repeats
+ *   itself (http-get), runs for a fixed time whatever the relay does (fuzz), or compares ratios far above the noise (peers)
  *
  * @typedef {object} MicroResult
  * @property {string} name
