@@ -9,7 +9,6 @@ interface Row {
   loss: number;
   details?: Record<string, string | number>;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { median, mergeRounds } = require('../../bench/lib/rounds') as { median: (xs: number[]) => number; mergeRounds: (rs: Row[]) => Row };
 
 const row = (metricsPerSec: number, cpu: number, rss: number, loss: number, tag: string): Row => ({
