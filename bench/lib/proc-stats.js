@@ -57,11 +57,14 @@ function cpuTicks(pid) {
   return user + system;
 }
 
-/** @param {number} pid @returns {{ user: number, system: number }} ticks of `pid` and the processes below it */
-function ticksSplit(pid) {
+/**
+ * @param {number} pid @param {boolean} [tree] with the processes below it (default)
+ * @returns {{ user: number, system: number }} ticks of `pid` (and the processes below it)
+ */
+function ticksSplit(pid, tree = true) {
   let user = 0;
   let system = 0;
-  for (const p of processTree(pid)) {
+  for (const p of tree ? processTree(pid) : [pid]) {
     try {
       const s = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
@@ -72,6 +75,22 @@ function ticksSplit(pid) {
     }
   }
   return { user, system };
+}
+
+/**
+ * CPU time of `pid` and of each process below it, in microseconds, by pid
+ * (`pid` first): where a relay with workers spends its CPU.
+ * @param {number} pid
+ * @returns {Map<number, number>}
+ */
+function cpuMicrosByProcess(pid) {
+  /** @type {Map<number, number>} */
+  const out = new Map();
+  for (const p of processTree(pid)) {
+    const { user, system } = ticksSplit(p, false);
+    out.set(p, ((user + system) * 1e6) / clockTicksPerSecond());
+  }
+  return out;
 }
 
 /**
@@ -118,4 +137,4 @@ function rssMiB(pid) {
   return statusKiB(pid, 'VmRSS') / 1024;
 }
 
-module.exports = { clockTicksPerSecond, cpuTicks, cpuMicros, cpuSplitMicros, peakRssMiB, rssMiB, processTree };
+module.exports = { clockTicksPerSecond, cpuTicks, cpuMicros, cpuMicrosByProcess, cpuSplitMicros, peakRssMiB, rssMiB, processTree };

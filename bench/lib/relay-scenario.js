@@ -19,7 +19,7 @@ const path = require('node:path');
 const { CountingSink } = require('./sink');
 const { RelayProcess, freePort } = require('./relay-process');
 const { sinkRelayYaml } = require('./relay-yaml');
-const { cpuMicros, cpuSplitMicros, peakRssMiB } = require('./proc-stats');
+const { cpuMicros, cpuMicrosByProcess, cpuSplitMicros, peakRssMiB } = require('./proc-stats');
 const { NAME_PREFIX } = require('./workload');
 
 /** After the generator finished, give up this long after the sink's count last moved. */
@@ -132,6 +132,7 @@ async function runRelayScenario(opts, spec) {
     const rssAtStart = peakRssMiB(relay.pid);
     const cpuBefore = cpuMicros(relay.pid);
     const splitBefore = cpuSplitMicros(relay.pid);
+    const byProcessBefore = cpuMicrosByProcess(relay.pid);
     const t0 = await gen.go();
     opts.log(spec.describe(ready));
 
@@ -166,6 +167,7 @@ async function runRelayScenario(opts, spec) {
     }
     const cpuAfter = cpuMicros(relay.pid);
     const splitAfter = cpuSplitMicros(relay.pid);
+    const byProcessAfter = cpuMicrosByProcess(relay.pid);
     const peak = peakRssMiB(relay.pid);
     const tEnd = process.hrtime.bigint();
     if (final === null) final = await sink.stats();
@@ -182,6 +184,9 @@ async function runRelayScenario(opts, spec) {
       // how the connections' load fell on the workers: the ceiling on what N workers can add
       const status = /** @type {{ workers?: { received: number | null }[] }} */ (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json());
       details['datapoints received per worker'] = (status.workers ?? []).map((w) => (w.received ?? 0).toLocaleString('en-US')).join(' / ');
+      details['relay CPU s by process, primary first'] = [...byProcessAfter]
+        .map(([p, us]) => ((us - (byProcessBefore.get(p) ?? 0)) / 1e6).toFixed(2))
+        .join(' / ');
     }
     if (genDone?.requests !== undefined) {
       details['HTTP requests answered 2xx'] = genDone.requests;

@@ -3,6 +3,8 @@ import { FNV32_OFFSET, FNV32_PRIME } from '../common/fnv1a';
 
 /** Longest ASCII name interned; longer ones are rare and each is decoded as it comes. */
 const MAX_INTERNED_LENGTH = 255;
+/** Slots the table starts with. */
+const INITIAL_SIZE = 1024;
 
 /**
  * ASCII bytes -> one shared string per distinct name. Decoders see the same few
@@ -18,17 +20,23 @@ const MAX_INTERNED_LENGTH = 255;
  * capacity strings.
  */
 export class NameInterner {
-  private readonly hashes: Int32Array;
-  private readonly names: (string | undefined)[];
-  private readonly mask: number;
+  private hashes: Int32Array;
+  private names: (string | undefined)[];
+  private mask: number;
   private count = 0;
+  /** The table's largest size: twice capacity, a power of two. */
+  private readonly maxSize: number;
 
   constructor(private readonly capacity = 100_000) {
     let size = 16;
     while (size < capacity * 2) size *= 2;
-    this.hashes = new Int32Array(size);
-    this.names = new Array<string | undefined>(size).fill(undefined);
-    this.mask = size - 1;
+    this.maxSize = size;
+    // Starts small and doubles at half full: a relay seeing ten thousand names
+    // probes a table that stays in the CPU cache, not one sized for the cap.
+    const initial = Math.min(size, INITIAL_SIZE);
+    this.hashes = new Int32Array(initial);
+    this.names = new Array<string | undefined>(initial).fill(undefined);
+    this.mask = initial - 1;
   }
 
   /** The string for buf[start, end), all ASCII (the caller checked). */
@@ -67,10 +75,13 @@ export class NameInterner {
     const s = latin1Slice(buf, start, end);
     if (this.count >= this.capacity) {
       this.clear();
-      slot = h & mask;
+      slot = h & this.mask;
+    } else if (this.count * 2 >= hashes.length && hashes.length < this.maxSize) {
+      this.grow();
+      slot = this.freeSlot(h);
     }
-    hashes[slot] = h;
-    names[slot] = s;
+    this.hashes[slot] = h;
+    this.names[slot] = s;
     this.count++;
     return s;
   }
@@ -83,6 +94,28 @@ export class NameInterner {
     this.hashes.fill(0);
     this.names.fill(undefined);
     this.count = 0;
+  }
+
+  private grow(): void {
+    const oldHashes = this.hashes;
+    const oldNames = this.names;
+    const size = oldHashes.length * 2;
+    this.hashes = new Int32Array(size);
+    this.names = new Array<string | undefined>(size).fill(undefined);
+    this.mask = size - 1;
+    for (let i = 0; i < oldHashes.length; i++) {
+      const h = oldHashes[i];
+      if (h === 0) continue;
+      const slot = this.freeSlot(h);
+      this.hashes[slot] = h;
+      this.names[slot] = oldNames[i];
+    }
+  }
+
+  private freeSlot(h: number): number {
+    let slot = h & this.mask;
+    while (this.hashes[slot] !== 0) slot = (slot + 1) & this.mask;
+    return slot;
   }
 }
 

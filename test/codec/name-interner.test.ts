@@ -34,6 +34,15 @@ describe('NameInterner', () => {
     expect(names.size).toBe(2);
   });
 
+  it('finds every name again after its table grew (a lost name would be added twice and counted twice)', () => {
+    const names = new NameInterner(100_000);
+    const all = Array.from({ length: 5000 }, (_, i) => `servers.host${i % 97}.metric${i}`);
+    for (const s of all) names.intern(bytes(s), 0, s.length);
+    expect(names.size).toBe(5000);
+    for (const s of all) expect(names.intern(bytes(`  ${s}`), 2, s.length + 2)).toBe(s);
+    expect(names.size).toBe(5000);
+  });
+
   it('decodes names longer than it keeps without holding them', () => {
     const names = new NameInterner(10);
     const long = 'x'.repeat(300);
