@@ -9,7 +9,9 @@
  * at that steady rate (timers, flushes and self-metrics cost more per datapoint
  * when datapoints come a few at a time), peak RSS and loss; in the details,
  * the relay's CPU while idle (3 s before the load, connections open) and what
- * that baseline costs per datapoint at the rate.
+ * that baseline costs per datapoint at the rate, and what a Node.js server that
+ * only reads and discards the same paced load costs per datapoint (the floor
+ * beneath any Node.js relay at this pace on this machine).
  *
  * The issue's bar: CPU us per datapoint at most 1.5x the flat-out figure, i.e.
  * the "line -> pickle" row of the same run (bench/run.js prints the ratio and
@@ -19,6 +21,7 @@
 const { envNumber } = require('../lib/env');
 const { runRelayScenario } = require('../lib/relay-scenario');
 const { lineSpec } = require('./line-to-pickle');
+const { readFloor } = require('../lib/read-floor');
 
 const rate = Math.floor(envNumber('BENCH_PACED_RATE', 50_000));
 const name = `line -> pickle @ ${rate.toLocaleString('en-US')}/s`;
@@ -34,7 +37,13 @@ async function run(opts) {
   const seconds = envNumber('BENCH_PACED_SECONDS', 20);
   const total = Math.round(rate * seconds);
   const r = await runRelayScenario(opts, lineSpec(name, total, { rate, note: ` for ${seconds} s`, idleBaselineMs: 3000 }));
-  r.details = { 'paced rate (datapoints/s) x seconds': `${rate.toLocaleString('en-US')} x ${seconds}`, ...r.details };
+  const spec = lineSpec(name, total, { rate });
+  const floor = await readFloor(spec.generator, opts.timeoutMs);
+  r.details = {
+    'paced rate (datapoints/s) x seconds': `${rate.toLocaleString('en-US')} x ${seconds}`,
+    'the same paced load into a Node.js server that only reads and discards (bench/lib/read-floor.js): CPU us per datapoint': floor.microsPerLine.toFixed(2),
+    ...r.details,
+  };
   return r;
 }
 
