@@ -133,6 +133,7 @@ async function runRelayScenario(opts, spec) {
     const cpuBefore = cpuMicros(relay.pid);
     const splitBefore = cpuSplitMicros(relay.pid);
     const byProcessBefore = cpuMicrosByProcess(relay.pid);
+    const harnessBefore = cpuMicros(sink.pid) + cpuMicros(gen.pid);
     const t0 = await gen.go();
     opts.log(spec.describe(ready));
 
@@ -168,6 +169,7 @@ async function runRelayScenario(opts, spec) {
     const cpuAfter = cpuMicros(relay.pid);
     const splitAfter = cpuSplitMicros(relay.pid);
     const byProcessAfter = cpuMicrosByProcess(relay.pid);
+    const harnessCpu = cpuMicros(sink.pid) + cpuMicros(gen.pid) - harnessBefore;
     const peak = peakRssMiB(relay.pid);
     const tEnd = process.hrtime.bigint();
     if (final === null) final = await sink.stats();
@@ -228,6 +230,8 @@ async function runRelayScenario(opts, spec) {
       loss: total - received,
       requestsPerSec: genDone?.requests !== undefined ? genDone.requests / seconds : undefined,
       retries: genDone?.retries,
+      relayCores: relayCpu / 1e6 / seconds,
+      harnessCores: harnessCpu / 1e6 / seconds,
       details,
     };
   } finally {

@@ -43,6 +43,10 @@ function mergeRounds(rs) {
       ...(middle.details ?? {}),
     },
   };
+  for (const k of /** @type {const} */ (['relayCores', 'harnessCores'])) {
+    const xs = rs.map((r) => r[k]).filter((x) => x !== undefined);
+    if (xs.length > 0) out[k] = median(xs);
+  }
   const rps = rs.map((r) => r.requestsPerSec).filter((x) => x !== undefined);
   if (rps.length > 0) out.requestsPerSec = median(rps);
   const retries = rs.map((r) => r.retries).filter((x) => x !== undefined);

@@ -24,6 +24,8 @@
  * @property {number} loss               sent - delivered (0 means every datapoint arrived)
  * @property {number} [requestsPerSec]   HTTP scenarios: requests answered 2xx per wall second
  * @property {number} [retries]          HTTP scenarios: 503 answers waited out and resent (flow control, not loss)
+ * @property {number} [relayCores]     relay CPU over the measured window / its wall time (1 = one core busy throughout)
+ * @property {number} [harnessCores]   the same for the load generator and the sink together (they share the machine)
  * @property {Record<string, string | number>} [details] scenario-specific extras, printed under the table
  *
  * @typedef {object} ScenarioReport several rows (possibly none) and notes for after the table
