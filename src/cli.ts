@@ -13,6 +13,7 @@ import { Primary } from './cluster/primary';
 import { workerHandle } from './cluster/worker-handle';
 import { WORKER_ENV } from './cluster/protocol';
 import { runWorker, workerView, type PrimaryChannel } from './cluster/worker';
+import { orphanSpools } from './cluster/orphan-spools';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
 import { packageVersion } from './admin/status';
@@ -412,6 +413,7 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   const config = loaded.config;
   const log = io.log ?? createLogger({ level: logLevel(config, io), file: config.logFile });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
+  warnOrphanSpools(config.dataDir, 1, log);
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
   // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 without authentication: code execution for
   // any local user who can signal us. A listener of our own replaces that handler (Node 20 has no flag to turn it off).
@@ -471,11 +473,31 @@ function keepInspectorClosed(log: Logger): () => void {
   return () => process.off('SIGUSR1', onInspectSignal);
 }
 
+/**
+ * Lowering `workers` leaves the higher workers' spools on disk, and no process replays them: say so at every
+ * start while they hold datapoints, rather than leave them there unmentioned. Never fails the start.
+ */
+function warnOrphanSpools(dataDir: string | undefined, workers: number, log: Logger): void {
+  try {
+    for (const o of orphanSpools(dataDir, workers, { log, now: () => Date.now() })) {
+      log.warn('a spool of a worker this relay no longer runs holds undelivered datapoints: start once with that many workers to deliver them', {
+        worker: o.worker,
+        dir: o.dir,
+        pendingDatapoints: o.pendingDatapoints ?? 'unknown: another process holds its lock',
+        bytes: o.bytes,
+      });
+    }
+  } catch (err) {
+    log.warn('could not look for spools of workers this relay no longer runs', { dataDir, error: (err as Error).message });
+  }
+}
+
 /** `workers: N`: this process supervises N worker processes and owns the admin listener. */
 async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig): Promise<number> {
   const config = loaded.config;
   const log = io.log ?? createLogger({ level: logLevel(config, io), file: config.logFile });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
+  warnOrphanSpools(config.dataDir, config.workers, log);
   const release = keepInspectorClosed(log);
   // listening for SIGTERM from the start: a signal while workers start stops them once started, instead of killing us
   const stopSignal = io.shutdown ?? firstStopSignal();

@@ -4,6 +4,8 @@ import YAML from 'yaml';
 import { main, type CliIO } from '../src/cli';
 import type { Relay } from '../src/relay/relay';
 import { silentLogger } from '../src/telemetry/logger';
+import { Spool } from '../src/output/spool/spool';
+import { workerDataDir } from '../src/cluster/worker';
 import { captureIo, type CapturedIo } from './helpers/cli-io';
 import { captureLog, type LogEntry } from './helpers/capture-log';
 import { tempDir } from './helpers/relay';
@@ -147,6 +149,32 @@ describe('carbon-fanout CLI', () => {
     const oneOpen = await startWith({ host: '0.0.0.0' }, { auth: { apiKeys: ['k'] }, feed: { auth: {} }, pagerduty: { auth: {}, secret: 's' } });
     expect(oneOpen.map((e) => e.endpointGroups)).toEqual([['feed']]);
     expect(await startWith({ host: '::' }, { auth: { allow: ['10.0.0.0/8'] } })).toEqual([]);
+  });
+
+  it('start: warns about spools of workers it no longer runs that still hold datapoints (lowering `workers` leaves them)', async () => {
+    const dir = tempDir();
+    const dataDir = path.join(dir, 'data');
+    const orphan = Spool.open(
+      { dir: path.join(workerDataDir(dataDir, 2), 'spool', 'cache'), segmentBytes: 65536, maxBytes: 1024 ** 3, maxAgeMs: 0, minFreeBytes: 0, whenFull: 'drop_oldest' },
+      { log: silentLogger(), now: () => Date.now() },
+    );
+    orphan.append({ length: 3, nameAt: (k) => `a.b${k}`, timestampAt: () => 1_700_000_000, valueAt: (k) => k }, 0, 3);
+    orphan.close();
+    const cfg = path.join(dir, 'relay.yaml');
+    fs.writeFileSync(
+      cfg,
+      YAML.stringify({ dataDir, admin: false, selfMetrics: { interval: 0 }, destinations: [{ name: 'f', file: 'out.txt' }], rules: [{ default: true, destinations: ['f'] }] }),
+    );
+    const { log, entries } = captureLog();
+    let stop!: (s: string) => void;
+    let started = false;
+    const exit = main(['start', '-c', cfg], { ...io(), log, shutdown: new Promise((r) => (stop = r)), onStarted: () => (started = true) });
+    await waitFor(() => started, 'relay started');
+    stop('test');
+    expect(await exit).toBe(0);
+    const warned = entries.filter((e) => e.level === 'warn' && e.message.includes('no longer runs'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ worker: 2, pendingDatapoints: 3, dir: path.join(workerDataDir(dataDir, 2), 'spool', 'cache') });
   });
 
   it('start: SIGHUP re-reads the config: a valid change is applied, an invalid one changes nothing and is counted', async () => {
