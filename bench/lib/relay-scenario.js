@@ -19,8 +19,22 @@ const path = require('node:path');
 const { CountingSink } = require('./sink');
 const { RelayProcess, freePort } = require('./relay-process');
 const { sinkRelayYaml } = require('./relay-yaml');
+const { nativeSink } = require('../native/build');
 const { cpuMicros, cpuMicrosByProcess, cpuSplitMicros, peakRssMiB } = require('./proc-stats');
 const { NAME_PREFIX } = require('./workload');
+
+/** @type {{ bin: string | undefined } | undefined} the C sink's build, once per bench run */
+let nativeBuild;
+
+/** @param {(msg: string) => void} log @returns {string | undefined} */
+function nativeSinkBinary(log) {
+  if (nativeBuild === undefined) {
+    const built = nativeSink();
+    if (built.bin === undefined) log(`C sink not built (${built.why}): counting with the JavaScript sink`);
+    nativeBuild = built;
+  }
+  return nativeBuild.bin;
+}
 
 /** After the generator finished, give up this long after the sink's count last moved. */
 const STALL_MS = 15_000;
@@ -107,7 +121,9 @@ async function runRelayScenario(opts, spec) {
   const dataDir = spec.spool === undefined ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'cf-bench-spool-'));
   try {
     // Count only the generator's names: a relay with self-metrics routes its own datapoints to the sink too.
-    sink = await new CountingSink(NAME_PREFIX, undefined, output).start();
+    // the C sink where it can count what arrives (our relay's pickle frames): it leaves the relay more of the cores
+    const native = spec.relay === undefined && output === 'pickle' && process.env.BENCH_SINK !== 'js' ? nativeSinkBinary(opts.log) : undefined;
+    sink = await new CountingSink(NAME_PREFIX, undefined, output, native).start();
     const port = await freePort();
     // with workers, the port accepts once the first worker listens: /ready says when all of them do (round-robin
     // hands connections only to workers already listening, so the load would otherwise land on the first one)
@@ -213,7 +229,7 @@ async function runRelayScenario(opts, spec) {
       'relay peak RSS before load MiB': rssAtStart.toFixed(1),
       'generator send time s': genDone ? (Number(BigInt(genDone.t1) - t0) / 1e9).toFixed(2) : 'did not finish',
       'generator CPU s': genDone ? (genDone.cpuMicros / 1e6).toFixed(2) : '-',
-      'sink CPU s': (final.cpuMicros / 1e6).toFixed(2),
+      [`sink CPU s (${sink.native ? 'C' : 'JavaScript'} sink)`]: (final.cpuMicros / 1e6).toFixed(2),
       [`wire MB in (${spec.wireIn}) / out (${output})`]: `${((ready.bytesPerMetric * total) / 1e6).toFixed(1)} / ${(final.bytes / 1e6).toFixed(1)}`,
     });
     if (final.otherPicklerFrames) details['sink frames from another pickler (Python)'] = final.otherPicklerFrames;

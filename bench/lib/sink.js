@@ -1,6 +1,9 @@
 // @ts-check
 'use strict';
-/** Parent-side handle on the counting sink process (sink-child.js): pickle frames, or plaintext lines. */
+/**
+ * Parent-side handle on the counting sink process: sink-child.js (pickle frames of any pickler, or plaintext
+ * lines), or native-sink-child.js (the C sink: our encoder's pickle frames).
+ */
 const path = require('node:path');
 const { Child } = require('./children');
 
@@ -25,11 +28,16 @@ class CountingSink {
    * @param {string} [namePrefix] count only these names toward `expect` (the relay may add its own self-metrics)
    * @param {number} [port] listen here (default: an ephemeral port)
    * @param {'pickle' | 'line'} [protocol] what the relay sends to the sink (default pickle)
+   * @param {string} [native] the C sink's binary (bench/native/build.js): counts pickle frames in our encoder's layout
+   *   only (not Python's: not for the carbon-relay comparison), with a fraction of the JavaScript sink's CPU
    */
-  constructor(namePrefix, port, protocol = 'pickle') {
-    const args = [namePrefix ?? '', String(port ?? 0), protocol];
+  constructor(namePrefix, port, protocol = 'pickle', native = undefined) {
     this.protocol = protocol;
-    this.child = new Child(path.join(__dirname, 'sink-child.js'), args, `${protocol} sink`);
+    this.native = native !== undefined;
+    this.child =
+      native !== undefined
+        ? new Child(path.join(__dirname, 'native-sink-child.js'), [native, namePrefix ?? '', String(port ?? 0)], 'native pickle sink')
+        : new Child(path.join(__dirname, 'sink-child.js'), [namePrefix ?? '', String(port ?? 0), protocol], `${protocol} sink`);
     this.port = 0;
   }
 
