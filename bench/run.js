@@ -63,7 +63,6 @@
 const os = require('node:os');
 const { killAll } = require('./lib/children');
 const { burstPenalty } = require('./lib/burst-penalty');
-const { corunPenalty } = require('./lib/corun-penalty');
 const { table, fixed, int } = require('./lib/format');
 const { envNumber } = require('./lib/env');
 const { mergeRounds } = require('./lib/rounds');
@@ -252,8 +251,7 @@ async function main() {
       const penalty = await burstPenalty(5);
       console.log(`  this machine runs the same JS loop (Buffer -> string -> Map lookup, 250 per burst) at ${penalty.toFixed(2)}x its back-to-back CPU when it runs every 5 ms (bench/lib/burst-penalty.js)`);
     }
-    // the workers rows: N workers against one, beside what this machine loses when both cores are busy
-    let corun = NaN;
+    // the workers rows: N workers against one, beside the ceiling the run's own CPU shares put on that ratio
     for (const { r, bar } of results) {
       const vs = bar.metricsPerSecVs;
       const ref = vs === undefined ? undefined : all.find((x) => x.name === vs.scenario);
@@ -264,11 +262,9 @@ async function main() {
         const cores = os.availableParallelism();
         const ceiling = (cores - r.harnessCores) / ref.relayCores;
         console.log(
-          `  ceiling from this run's CPU shares: (${cores} cores - ${r.harnessCores.toFixed(2)} for the generator and sink) / ${ref.relayCores.toFixed(2)} cores for one worker = ${ceiling.toFixed(2)}x, before the workers slow each other down`,
+          `  ceiling from this run's CPU shares: (${cores} cores - ${r.harnessCores.toFixed(2)} for the generator and sink) / ${ref.relayCores.toFixed(2)} cores for one worker = ${ceiling.toFixed(2)}x if a datapoint cost each worker what it costs one alone; on this VM it costs more while both cores are busy (the rows' CPU us/metric)`,
         );
       }
-      if (Number.isNaN(corun)) corun = await corunPenalty();
-      console.log(`  now, this machine runs a JS loop ${corun.toFixed(2)}x as long while the other core runs the same loop (bench/lib/corun-penalty.js; on a VM it varies with where the host puts the vCPUs)`);
     }
     for (const n of notes) console.log(n);
     for (const { r, bar } of results) {
