@@ -357,8 +357,10 @@ export class Primary {
       snapshot: async () => {
         const answers = (await this.request('status')) as { index: number; value: Record<string, unknown> }[];
         const received = new Map(answers.map((a) => [a.index, (a.value.received as { total?: number } | undefined)?.total ?? 0]));
+        const merged = mergeStatus(answers.map((a) => a.value));
         return {
-          ...mergeStatus(answers.map((a) => a.value)),
+          ...merged,
+          listeners: this.boundPorts(merged.listeners),
           version: packageVersion(),
           uptimeSeconds: Math.round((this.now() - this.startedAt) / 1000),
           config: { file: this.config.file, hash: this.hash },
@@ -368,6 +370,19 @@ export class Primary {
         };
       },
     };
+  }
+
+  /**
+   * The TCP receivers' ports as the primary bound them: the workers are handed connections and only know the
+   * configured port, which differs when that was 0.
+   */
+  private boundPorts(listeners: unknown): unknown {
+    if (!Array.isArray(listeners)) return listeners;
+    return listeners.map((l: unknown) => {
+      if (typeof l !== 'object' || l === null || typeof (l as { name?: unknown }).name !== 'string') return l;
+      const port = this.balancer.port((l as { name: string }).name);
+      return port > 0 ? { ...l, port } : l;
+    });
   }
 
   /** /metrics: every worker's families added up (or combined as each family says), with the primary's own. */

@@ -12,6 +12,7 @@ const SCRIPT = path.join(__dirname, '../fixtures/cluster/scripted-worker.js');
 interface Status {
   received: { total: number };
   workers: { index: number; state: string; pid: number | null; connections: number }[];
+  listeners: { name: string; port: number }[];
 }
 
 /**
@@ -54,6 +55,12 @@ describe('Primary', () => {
       expect(line.who.filter((w) => w === 'line w1')).toHaveLength(4);
       const status = (await (await fetch(`http://127.0.0.1:${primary.adminPort}/status`)).json()) as Status;
       expect(status.workers.map((w) => w.connections)).toEqual([4, 4]);
+      // the workers know only the configured port 0; the primary bound the real ones (a listener it does not bind keeps the workers' port)
+      expect(status.listeners).toEqual([
+        { name: 'line', port: linePort },
+        { name: 'pickle', port: primary.listenerPort('pickle') },
+        { name: 'udp', port: 2003 },
+      ]);
 
       // three of worker 0's close: the next three go to worker 0, which now holds the fewest
       const w0 = line.sockets.filter((_, i) => line.who[i] === 'line w0').slice(0, 3);
