@@ -23,7 +23,16 @@ export const enum NameProblem {
 }
 
 export function isValidMetricName(name: string): boolean {
-  return name.length > 0 && !BAD_NAME_RE.test(name);
+  const n = name.length;
+  if (n === 0) return false;
+  // nearly every name is printable ASCII: a loop of compares answers those without running the regex
+  let i = 0;
+  while (i < n) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) break;
+    i++;
+  }
+  return i === n || !BAD_NAME_RE.test(name);
 }
 
 /**

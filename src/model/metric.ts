@@ -34,6 +34,12 @@ export class MetricBatch {
     this.length = 0;
   }
 
+  /** Room for `n` datapoints in all without growing on the way (a body whose size says how many lines to expect). */
+  reserve(n: number): void {
+    if (n <= this.values.length) return;
+    this.resize(n);
+  }
+
   static of(metrics: readonly Metric[]): MetricBatch {
     const b = new MetricBatch(Math.max(1, metrics.length));
     for (const m of metrics) b.push(m.name, m.value, m.timestamp);
@@ -41,7 +47,10 @@ export class MetricBatch {
   }
 
   private grow(): void {
-    const cap = this.values.length * 2;
+    this.resize(this.values.length * 2);
+  }
+
+  private resize(cap: number): void {
     const v = new Float64Array(cap);
     v.set(this.values);
     const t = new Float64Array(cap);

@@ -30,6 +30,14 @@ describe('isValidMetricName', () => {
     expect(checkMetricName(name, DEFAULT_MAX_NAME_LENGTH)).toBe(NameProblem.None);
   });
 
+  it('agrees with the regex alone on every single character and on ASCII names with a bad character anywhere', () => {
+    const regexOnly = (name: string): boolean => name.length > 0 && !/[\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/.test(name);
+    for (let c = 0; c < 0x3100; c++) {
+      const ch = String.fromCharCode(c);
+      for (const name of [ch, `servers.${ch}`, `${ch}.cpu`]) expect([name, isValidMetricName(name)]).toEqual([name, regexOnly(name)]);
+    }
+  });
+
   it('C1 characters reach the name check through the line decoder (the ASCII fast path never sees them)', () => {
     for (const c of ['\u0080', '\u009f']) {
       const line = Buffer.from(`a${c}b 1 2`, 'utf8');
