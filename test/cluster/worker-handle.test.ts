@@ -24,7 +24,7 @@ describe('workerHandle: a forked worker as the primary talks to it', () => {
     handle.send({ cf: 'request', id: 7, op: 'status' });
     await answered;
     expect(handle.pid).toBe(child.pid);
-    expect(messages).toEqual([{ cf: 'started' }, { cf: 'response', id: 7, ok: true, value: { received: { total: 103 }, destinations: [] } }]);
+    expect(messages).toEqual([{ cf: 'started' }, { cf: 'response', id: 7, ok: true, value: expect.objectContaining({ received: { total: 103 }, destinations: [] }) }]);
   });
 
   it('a send to a worker that died reaches onFailed, not an error event that would end the primary', async () => {
