@@ -16,6 +16,18 @@ const ROOT = path.resolve(__dirname, '..');
 
 const io = (opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): CapturedIo => captureIo(opts);
 
+/** `start` on a config file until it is up, then a stop signal; what it logged (it must exit 0). */
+async function startAndStop(cfg: string): Promise<LogEntry[]> {
+  const { log, entries } = captureLog();
+  let stop!: (s: string) => void;
+  let started = false;
+  const exit = main(['start', '-c', cfg], { ...io(), log, shutdown: new Promise((r) => (stop = r)), onStarted: () => (started = true) });
+  await waitFor(() => started, 'relay started');
+  stop('test');
+  expect(await exit).toBe(0);
+  return entries;
+}
+
 describe('carbon-fanout CLI', () => {
   it('check: exit 0 with a one-line summary for the shipped default config', async () => {
     const t = io();
@@ -132,14 +144,7 @@ describe('carbon-fanout CLI', () => {
           rules: [{ default: true, destinations: ['f'] }],
         }),
       );
-      const { log, entries } = captureLog();
-      let stop!: (s: string) => void;
-      let started = false;
-      const exit = main(['start', '-c', cfg], { ...io(), log, shutdown: new Promise((r) => (stop = r)), onStarted: () => (started = true) });
-      await waitFor(() => started, 'relay started');
-      stop('test');
-      expect(await exit).toBe(0);
-      return entries.filter((e) => e.level === 'warn');
+      return (await startAndStop(cfg)).filter((e) => e.level === 'warn');
     };
     const open = await startWith({ host: '0.0.0.0' });
     expect(open).toHaveLength(1);
@@ -165,14 +170,7 @@ describe('carbon-fanout CLI', () => {
       cfg,
       YAML.stringify({ dataDir, admin: false, selfMetrics: { interval: 0 }, destinations: [{ name: 'f', file: 'out.txt' }], rules: [{ default: true, destinations: ['f'] }] }),
     );
-    const { log, entries } = captureLog();
-    let stop!: (s: string) => void;
-    let started = false;
-    const exit = main(['start', '-c', cfg], { ...io(), log, shutdown: new Promise((r) => (stop = r)), onStarted: () => (started = true) });
-    await waitFor(() => started, 'relay started');
-    stop('test');
-    expect(await exit).toBe(0);
-    const warned = entries.filter((e) => e.level === 'warn' && e.message.includes('no longer runs'));
+    const warned = (await startAndStop(cfg)).filter((e) => e.level === 'warn' && e.message.includes('no longer runs'));
     expect(warned).toHaveLength(1);
     expect(warned[0]).toMatchObject({ worker: 2, pendingDatapoints: 3, dir: path.join(workerDataDir(dataDir, 2), 'spool', 'cache') });
   });
