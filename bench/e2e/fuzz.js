@@ -308,7 +308,8 @@ async function validSender(port, until, next) {
     const ok = s.write(buf);
     sent += n;
     if (!ok) await drained(s, Infinity); // flow control: write slower, never drop
-    if (closedEarly) throw new Error(`the relay closed a valid connection after ${sent} datapoints`);
+    // destroyed, not only closed: 'close' comes on a later tick, and awaiting settled promises never reaches it
+    if (closedEarly || s.destroyed) throw new Error(`the relay closed a valid connection after ${sent} datapoints`);
     else if (ok) await new Promise(setImmediate); // let the other senders run
   }
   await new Promise((resolve) => {
@@ -333,14 +334,16 @@ async function hostileSender(port, until, gen, st) {
     st.connections++;
     let closed = false;
     s.once('close', () => (closed = true));
-    while (!closed && Date.now() < until) {
+    // s.destroyed too: after an error (EPIPE once the relay closed it) 'close' comes on a later tick, and this loop,
+    // awaiting promises drained() settles at once, would spin generating input without ever letting it come
+    while (!closed && !s.destroyed && Date.now() < until) {
       const buf = gen();
       st.bytes += buf.length;
       st.chunks++;
       if (!s.write(buf)) await drained(s, until);
       else await new Promise(setImmediate);
     }
-    if (closed) st.closedByRelay++;
+    if (closed || s.destroyed) st.closedByRelay++;
     s.destroy();
   }
 }
