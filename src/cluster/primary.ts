@@ -38,6 +38,8 @@ interface Slot {
   outcome: DrainOutcome | undefined;
   /** Connections handed to this worker and not yet reported closed. */
   connections: number;
+  /** The same, per listener: listen.maxConnections counts them across all workers. */
+  readonly byListener: Map<string, number>;
   /** This process's copies of sockets on their way to the worker: closed once sent, or when it dies. */
   readonly handing: Set<Socket>;
 }
@@ -87,7 +89,7 @@ export class Primary {
     this.now = deps.now ?? Date.now;
     this.startedAt = this.now();
     this.hash = configHash(config);
-    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined, connections: 0, handing: new Set<Socket>() }));
+    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined, connections: 0, byListener: new Map<string, number>(), handing: new Set<Socket>() }));
     this.balancer = new ConnectionBalancer((listener, socket) => this.handOver(listener, socket), deps.log);
     const registers = [this.registry];
     this.restartsCounter = new Counter({ name: `${PROMETHEUS_PREFIX}worker_restarts_total`, help: 'Worker processes restarted after they died.', registers });
@@ -248,12 +250,13 @@ export class Primary {
           this.deps.log.error('worker could not start', { worker: slot.index, error: m.error });
           this.startupFailure?.(new Error(`worker ${slot.index}: ${m.error}`));
         } else if (m.cf === 'stopped') slot.outcome = m.outcome;
-        else if (m.cf === 'closed') slot.connections = Math.max(0, slot.connections - 1);
+        else if (m.cf === 'closed') this.released(slot, m.listener);
         else if (m.cf === 'response') this.pending.get(m.id)?.resolve(m);
       });
       handle.onExit((code, signal) => {
         slot.handle = undefined;
         slot.connections = 0;
+        slot.byListener.clear();
         // sends queued behind a worker that died are never called back: close those sockets here
         for (const socket of slot.handing) socket.destroy();
         slot.handing.clear();
@@ -293,17 +296,42 @@ export class Primary {
       if (best === undefined || s.connections < best.connections) best = s;
     }
     if (best === undefined) return false;
-    this.nextPick = (best.index + 1) % n;
     const slot = best;
+    // listen.maxConnections is per listener for the relay, whatever the worker count: the primary sees every connection
+    const max = this.config.listen.maxConnections;
+    if (max > 0 && this.openOn(listener) >= max) {
+      const remoteAddress = socket.remoteAddress ?? 'unknown';
+      socket.destroy();
+      // a worker counts and logs it, so the refusal shows wherever its own refusals do (self-metrics, /metrics, /status)
+      slot.handle?.send({ cf: 'refused', listener, remoteAddress }, () => undefined);
+      return true;
+    }
+    this.nextPick = (best.index + 1) % n;
     slot.connections++;
+    slot.byListener.set(listener, (slot.byListener.get(listener) ?? 0) + 1);
     slot.handing.add(socket);
     slot.handle?.sendSocket({ cf: 'connection', listener }, socket, (error) => {
       if (!slot.handing.delete(socket)) return;
       // sent: the worker has its own copy; not sent: the client sees the close and reconnects
       socket.destroy();
-      if (error !== null) slot.connections = Math.max(0, slot.connections - 1);
+      if (error !== null) this.released(slot, listener);
     });
     return true;
+  }
+
+  /** Connections open on `listener` across the workers. */
+  private openOn(listener: string): number {
+    let n = 0;
+    for (const s of this.slots) n += s.byListener.get(listener) ?? 0;
+    return n;
+  }
+
+  /** A handed connection closed (or never reached its worker). */
+  private released(slot: Slot, listener: string): void {
+    slot.connections = Math.max(0, slot.connections - 1);
+    const n = (slot.byListener.get(listener) ?? 0) - 1;
+    if (n > 0) slot.byListener.set(listener, n);
+    else slot.byListener.delete(listener);
   }
 
   private exited(slot: Slot): Promise<void> {

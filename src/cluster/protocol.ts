@@ -17,7 +17,9 @@ export type PrimaryMessage =
   /** Drain and exit now (the primary has already waited shutdownGrace). */
   | { cf: 'stop' }
   /** Sent with a socket the primary accepted on listener `listener`'s address: serve it as that listener. */
-  | { cf: 'connection'; listener: string };
+  | { cf: 'connection'; listener: string }
+  /** The primary refused a connection: the listener held maxConnections across all workers. Count and log it. */
+  | { cf: 'refused'; listener: string; remoteAddress: string };
 
 export type WorkerMessage =
   /** The relay in this worker is listening. */
@@ -44,6 +46,7 @@ export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
     tagged(m) &&
     (m.cf === 'stop' ||
       (m.cf === 'request' && typeof (m as { id?: unknown }).id === 'number') ||
-      (m.cf === 'connection' && typeof (m as { listener?: unknown }).listener === 'string'))
+      (m.cf === 'connection' && typeof (m as { listener?: unknown }).listener === 'string') ||
+      (m.cf === 'refused' && typeof (m as { listener?: unknown }).listener === 'string' && typeof (m as { remoteAddress?: unknown }).remoteAddress === 'string'))
   );
 }

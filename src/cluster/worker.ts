@@ -107,7 +107,8 @@ export async function runWorker(config: RelayConfig, deps: WorkerDeps): Promise<
       // a handle lost on the way (Node drops one it cannot pass): still answer, so the primary's count stays right
       if (handle instanceof net.Socket) feed.hand(m.listener, handle);
       else send({ cf: 'closed', listener: m.listener });
-    } else if (m.cf === 'stop') stopNow('primary');
+    } else if (m.cf === 'refused') feed.refused(m.listener, m.remoteAddress);
+    else if (m.cf === 'stop') stopNow('primary');
     else void answer(m, relay, deps).then(send);
   });
   channel.on('disconnect', () => {
@@ -142,25 +143,31 @@ async function answer(m: Extract<PrimaryMessage, { cf: 'request' }>, relay: Rela
  * reported, so the primary knows how many every worker holds.
  */
 export class HandedConnections implements ConnectionFeed {
-  private readonly accepting = new Map<string, (socket: net.Socket) => void>();
+  private readonly accepting = new Map<string, { accept: (socket: net.Socket) => void; refused: (remoteAddress: string) => void }>();
 
   constructor(private readonly closed: (listener: string) => void) {}
 
-  register(name: string, accept: (socket: net.Socket) => void): () => void {
-    this.accepting.set(name, accept);
+  register(name: string, accept: (socket: net.Socket) => void, refused: (remoteAddress: string) => void): () => void {
+    const entry = { accept, refused };
+    this.accepting.set(name, entry);
     return () => {
-      if (this.accepting.get(name) === accept) this.accepting.delete(name);
+      if (this.accepting.get(name) === entry) this.accepting.delete(name);
     };
+  }
+
+  /** The primary refused a connection for `listener` (relay-wide maxConnections): this worker counts and logs it. */
+  refused(listener: string, remoteAddress: string): void {
+    this.accepting.get(listener)?.refused(remoteAddress);
   }
 
   hand(listener: string, socket: net.Socket): void {
     socket.once('close', () => this.closed(listener));
-    const accept = this.accepting.get(listener);
-    if (accept === undefined) {
+    const entry = this.accepting.get(listener);
+    if (entry === undefined) {
       socket.on('error', () => undefined);
       socket.destroy();
       return;
     }
-    accept(socket);
+    entry.accept(socket);
   }
 }

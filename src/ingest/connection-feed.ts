@@ -7,6 +7,9 @@ import type net from 'node:net';
  * with it instead of listening.
  */
 export interface ConnectionFeed {
-  /** Hands the connections for listener `name` to `accept` until the returned function is called. */
-  register(name: string, accept: (socket: net.Socket) => void): () => void;
+  /**
+   * Hands the connections for listener `name` to `accept` until the returned function is called; `refused` hears
+   * of the connections refused for it elsewhere (the primary's relay-wide maxConnections), to count and log them.
+   */
+  register(name: string, accept: (socket: net.Socket) => void, refused: (remoteAddress: string) => void): () => void;
 }

@@ -154,7 +154,11 @@ export class StreamListener implements Pausable, Component {
     this.server = server;
     const feed = this.deps.feed;
     if (feed !== undefined) {
-      this.unregisterFeed = feed.register(this.opts.name, (socket) => this.fed(server, socket));
+      this.unregisterFeed = feed.register(
+        this.opts.name,
+        (socket) => this.fed(server, socket),
+        (remoteAddress) => server.emit('drop', { remoteAddress }),
+      );
       this.unregister = this.deps.pipeline.addSource(this);
       this.deps.log.info('taking connections from the primary', { listener: this.opts.name, address: `${this.opts.host}:${this.opts.port}` });
       return;

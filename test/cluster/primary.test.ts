@@ -78,6 +78,44 @@ describe('Primary', () => {
     await expect(new Promise((resolve, reject) => net.connect(linePort, '127.0.0.1').once('connect', resolve).once('error', reject))).rejects.toThrow();
   }, 30_000);
 
+  it('holds listen.maxConnections per listener across all workers: beyond it connections are closed unread, and a worker counts each', async () => {
+    const capped = configFrom({ ...baseConfig, listen: { ...baseConfig.listen, maxConnections: 3 } });
+    const primary = new Primary(capped, { log: silentLogger(), fork: scripted(() => '') });
+    await primary.start();
+    const status = async (): Promise<Status & { refused: number }> => (await (await fetch(`http://127.0.0.1:${primary.adminPort}/status`)).json()) as Status & { refused: number };
+    /** Connects and resolves with what the connection was answered before it closed ('' when closed unanswered). */
+    const refusedOrServed = (port: number): Promise<{ socket: net.Socket; answer: Promise<string> }> =>
+      new Promise((resolve) => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        const answer = new Promise<string>((done) => {
+          socket.once('data', (d: Buffer) => done(d.toString().trim()));
+          socket.once('close', () => done(''));
+        });
+        socket.once('connect', () => resolve({ socket, answer }));
+      });
+    try {
+      const line = await openTogether(primary.listenerPort('line'), 3);
+      // least connections: two to one worker, one to the other
+      expect([...line.who].sort()).toEqual(line.who.filter((w) => w === 'line w0').length === 2 ? ['line w0', 'line w0', 'line w1'] : ['line w0', 'line w1', 'line w1']);
+      const over = await Promise.all([refusedOrServed(primary.listenerPort('line')), refusedOrServed(primary.listenerPort('line'))]);
+      expect(await Promise.all(over.map((o) => o.answer))).toEqual(['', '']);
+      expect((await status()).refused).toBe(2);
+      // another listener has its own count
+      const pickle = await openTogether(primary.listenerPort('pickle'), 1);
+      expect(pickle.who[0]).toMatch(/^pickle w[01]$/);
+      // one line connection closes: once its worker reports it, the listener takes one more
+      await new Promise((r) => line.sockets[0].once('close', r).end());
+      for (let i = 0; i < 200 && (await status()).workers.reduce((n, w) => n + w.connections, 0) !== 3; i++) await new Promise((r) => setTimeout(r, 10));
+      const again = await refusedOrServed(primary.listenerPort('line'));
+      expect(await again.answer).toMatch(/^line w[01]$/);
+      expect((await status()).refused).toBe(2);
+      for (const s of [...line.sockets, ...pickle.sockets, again.socket, ...over.map((o) => o.socket)]) s.destroy();
+    } finally {
+      await primary.stop(Date.now() + 10_000);
+    }
+  }, 30_000);
+
   it('stops while clients still hold connections it handed over (the workers end them as they drain)', async () => {
     const primary = new Primary(config, { log: silentLogger(), fork: scripted(() => '') });
     await primary.start();

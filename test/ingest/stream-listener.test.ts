@@ -250,19 +250,21 @@ describe('StreamListener on real sockets', () => {
     });
 
     /** A server that accepts without reading (as the primary does) and hands each socket to what registered. */
-    async function front(): Promise<{ feed: ConnectionFeed; port: number; registered: () => boolean }> {
+    async function front(): Promise<{ feed: ConnectionFeed; port: number; registered: () => boolean; refuse: (remoteAddress: string) => void }> {
       let accept: ((s: net.Socket) => void) | undefined;
+      let refused: ((remoteAddress: string) => void) | undefined;
       const server = net.createServer({ pauseOnConnect: true }, (s) => (accept === undefined ? s.destroy() : accept(s)));
       fronts.push(server);
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
       const feed: ConnectionFeed = {
-        register: (name, a) => {
+        register: (name, a, r) => {
           expect(name).toBe('line');
           accept = a;
+          refused = r;
           return () => (accept = undefined);
         },
       };
-      return { feed, port: (server.address() as net.AddressInfo).port, registered: () => accept !== undefined };
+      return { feed, port: (server.address() as net.AddressInfo).port, registered: () => accept !== undefined, refuse: (addr) => refused?.(addr) };
     }
 
     it('serves them as its own: lines in, limits applied, the configured port reported; none taken once stopped', async () => {
@@ -289,6 +291,16 @@ describe('StreamListener on real sockets', () => {
       await h.listener.stop(Date.now() + 1000);
       expect(f.registered()).toBe(false);
       expect(h.counters.activeConnections).toBe(0);
+    });
+
+    it('counts and logs a connection the primary refused for it (relay-wide maxConnections), as one it refused itself', async () => {
+      const f = await front();
+      const { log, entries } = captureLog();
+      const h = await start({ maxConnections: 7 }, 'line', log, f.feed);
+      f.refuse('192.0.2.7');
+      expect(h.counters.connectionsRefused).toBe(1);
+      expect(entries.find((e) => e.message === 'connection refused: maxConnections reached')).toMatchObject({ level: 'warn', listener: 'line', peer: '192.0.2.7', maxConnections: 7 });
+      await h.listener.stop(Date.now() + 1000);
     });
 
     it('does the TLS handshake on a fed connection', async () => {
