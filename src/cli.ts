@@ -479,12 +479,11 @@ function keepInspectorClosed(log: Logger): () => void {
  */
 function warnOrphanSpools(dataDir: string | undefined, workers: number, log: Logger): void {
   try {
-    for (const o of orphanSpools(dataDir, workers, { log, now: () => Date.now() })) {
+    for (const o of orphanSpools(dataDir, workers)) {
       log.warn('a spool of a worker this relay no longer runs holds undelivered datapoints: start once with that many workers to deliver them', {
         worker: o.worker,
         dir: o.dir,
-        pendingDatapoints: o.pendingDatapoints ?? 'unknown: another process holds its lock',
-        bytes: o.bytes,
+        pendingBytes: o.pendingBytes,
       });
     }
   } catch (err) {

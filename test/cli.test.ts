@@ -172,7 +172,8 @@ describe('carbon-fanout CLI', () => {
     );
     const warned = (await startAndStop(cfg)).filter((e) => e.level === 'warn' && e.message.includes('no longer runs'));
     expect(warned).toHaveLength(1);
-    expect(warned[0]).toMatchObject({ worker: 2, pendingDatapoints: 3, dir: path.join(workerDataDir(dataDir, 2), 'spool', 'cache') });
+    expect(warned[0]).toMatchObject({ worker: 2, pendingBytes: expect.any(Number), dir: path.join(workerDataDir(dataDir, 2), 'spool', 'cache') });
+    expect(warned[0]!.pendingBytes).toBeGreaterThan(0);
   });
 
   it('start: SIGHUP re-reads the config: a valid change is applied, an invalid one changes nothing and is counted', async () => {

@@ -1,41 +1,64 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { inspectSpool, type CommandDeps } from '../output/spool/inspect';
+import { readCursor } from '../output/spool/cursor';
+import { HEADER_BYTES, parseSegmentName } from '../output/spool/segment';
 import { workerDataDir } from './worker';
 
-/** A spool directory of a worker index the relay no longer runs, with datapoints nobody will replay. */
+/** A spool directory of a worker index the relay no longer runs, with records nobody will replay. */
 export interface OrphanSpool {
   worker: number;
   dir: string;
-  /** undefined: another process holds its lock (a relay still running with the old worker count). */
-  pendingDatapoints: number | undefined;
-  bytes: number;
+  /** Record bytes after the delivery cursor (segment headers not counted). */
+  pendingBytes: number;
 }
 
 /**
- * Spools of workers at index `workers` and above (`dataDir/workers/<i>/spool/*`) that still hold datapoints:
- * after `workers` was lowered nobody replays them, so the primary says so at start instead of leaving them
- * silently on disk. Read-only: nothing is deleted or acknowledged.
+ * Spools of workers at index `workers` and above (`dataDir/workers/<i>/spool/*`) that still hold records past
+ * their delivery cursor: after `workers` was lowered nobody replays them, so the start says so instead of
+ * leaving them silently on disk. Read-only: it lists, stats and reads the cursor file, and never opens a spool
+ * (opening one recovers it: takes its lock, seals, truncates, deletes), since a relay may still be using it.
  */
-export function orphanSpools(dataDir: string | undefined, workers: number, deps: CommandDeps): OrphanSpool[] {
+export function orphanSpools(dataDir: string | undefined, workers: number): OrphanSpool[] {
   if (dataDir === undefined) return [];
-  const root = path.join(dataDir, 'workers');
   const out: OrphanSpool[] = [];
-  for (const entry of readDir(root)) {
+  for (const entry of readDir(path.join(dataDir, 'workers'))) {
     const worker = Number(entry);
     if (!/^\d+$/.test(entry) || worker < workers) continue;
     const spoolRoot = path.join(workerDataDir(dataDir, worker), 'spool');
     for (const name of readDir(spoolRoot)) {
       const dir = path.join(spoolRoot, name);
-      if (!fs.statSync(dir).isDirectory()) continue;
-      // inspection reads; these sizes only matter for writing, which it never does
-      const options = { dir, segmentBytes: 64 * 1024 ** 2, maxBytes: Number.MAX_SAFE_INTEGER, maxAgeMs: 0, minFreeBytes: 0, whenFull: 'drop_oldest' as const };
-      const found = inspectSpool({ destination: name, dir, options }, deps);
-      if (found.pendingDatapoints === 0) continue;
-      out.push({ worker, dir, pendingDatapoints: found.pendingDatapoints, bytes: found.bytes });
+      const pending = pendingBytes(dir);
+      if (pending > 0) out.push({ worker, dir, pendingBytes: pending });
     }
   }
   return out;
+}
+
+/** Bytes of records past the cursor: all of every segment when the cursor is missing or unreadable. 0 for anything else. */
+function pendingBytes(dir: string): number {
+  const segments: { seq: number; name: string }[] = [];
+  for (const name of readDir(dir)) {
+    const seq = parseSegmentName(name);
+    if (seq !== undefined) segments.push({ seq, name });
+  }
+  if (segments.length === 0) return 0;
+  const read = readCursor(dir);
+  const cursor = read.kind === 'ok' ? read.cursor : undefined;
+  let total = 0;
+  for (const s of segments) {
+    if (cursor !== undefined && s.seq < cursor.seq) continue;
+    const from = cursor !== undefined && s.seq === cursor.seq ? Math.max(cursor.offset, HEADER_BYTES) : HEADER_BYTES;
+    total += Math.max(0, fileSize(path.join(dir, s.name)) - from);
+  }
+  return total;
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 function readDir(dir: string): string[] {
