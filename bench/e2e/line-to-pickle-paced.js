@@ -38,10 +38,14 @@ async function run(opts) {
   const total = Math.round(rate * seconds);
   const r = await runRelayScenario(opts, lineSpec(name, total, { rate, note: ` for ${seconds} s`, idleBaselineMs: 3000 }));
   const spec = lineSpec(name, total, { rate });
-  const floor = await readFloor(spec.generator, opts.timeoutMs);
+  // context only: a failure here must not throw away the relay's measurement
+  const floor = await readFloor(spec.generator, opts.timeoutMs).then(
+    (f) => (f.lines > 0 ? f.microsPerLine.toFixed(2) : 'no line read'),
+    (err) => `failed: ${err instanceof Error ? err.message : String(err)}`,
+  );
   r.details = {
     'paced rate (datapoints/s) x seconds': `${rate.toLocaleString('en-US')} x ${seconds}`,
-    'the same paced load into a Node.js server that only reads and discards (bench/lib/read-floor.js): CPU us per datapoint': floor.microsPerLine.toFixed(2),
+    'the same paced load into a Node.js server that only reads and discards (bench/lib/read-floor.js): CPU us per datapoint': floor,
     ...r.details,
   };
   return r;

@@ -77,7 +77,8 @@ function peerComparison(p) {
     const { queue, why } = peerQueue(total, p.stockQueue);
     const queueNote = `${p.peer} ${p.queueKnob} ${int(queue)} ${why}`;
     opts.log(`${p.name}: carbon-fanout first, then ${label} (${queueNote}), ${path}, ${total.toLocaleString('en-US')} datapoints each`);
-    const ours = await runRelayScenario(opts, lineSpec(`carbon-fanout ${path} (vs ${p.peer})`, total, { output: p.output }));
+    // the sink the peer's run needs (the JavaScript one: it reads Python's frames) for ours too: the same harness on the same cores
+    const ours = await runRelayScenario(opts, lineSpec(`carbon-fanout ${path} (vs ${p.peer})`, total, { output: p.output, jsSink: true }));
     const peerTimeoutMs = envNumber('BENCH_PEER_TIMEOUT_S', 600) * 1000;
     const theirs = await runRelayScenario(
       { ...opts, timeoutMs: peerTimeoutMs },

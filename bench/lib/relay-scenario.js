@@ -51,6 +51,7 @@ const STALL_MS = 15_000;
  * @property {'pickle' | 'line'} [output]          the sink destination's protocol (default pickle; the sink counts either)
  * @property {(port: number, sinkPort: number) => Promise<RelayUnderTest>} [relay]
  *   start another relay program listening on `port` and sending to 127.0.0.1:sinkPort instead of ours (`listen` is then unused)
+ * @property {boolean} [jsSink]                   count with the JavaScript sink even for our relay's pickle (a comparison with a peer, which needs it)
  * @property {boolean} [sinkConnectsAtStart]       the relay connects to its destination before any datapoint (default true; we and carbon-relay do)
  * @property {number} [workers]                   the relay's worker processes (default 1; CPU and peak RSS then cover the primary and every worker)
  * @property {number} [idleBaselineMs]             first measure the relay's CPU this long with connections open and nothing sent
@@ -122,7 +123,7 @@ async function runRelayScenario(opts, spec) {
   try {
     // Count only the generator's names: a relay with self-metrics routes its own datapoints to the sink too.
     // the C sink where it can count what arrives (our relay's pickle frames): it leaves the relay more of the cores
-    const native = spec.relay === undefined && output === 'pickle' && process.env.BENCH_SINK !== 'js' ? nativeSinkBinary(opts.log) : undefined;
+    const native = spec.relay === undefined && spec.jsSink !== true && output === 'pickle' && process.env.BENCH_SINK !== 'js' ? nativeSinkBinary(opts.log) : undefined;
     sink = await new CountingSink(NAME_PREFIX, undefined, output, native).start();
     const port = await freePort();
     // with workers, the port accepts once the first worker listens: /ready says when all of them do (round-robin

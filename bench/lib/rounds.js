@@ -8,9 +8,9 @@
  * machine hits both sides of a ratio, and the row shows the median round.
  */
 
-/** @param {number[]} xs @returns {number} the middle value (the lower middle for an even count) */
+/** @param {number[]} xs @returns {number} the middle finite value (the lower middle for an even count); NaN if none */
 function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)] ?? NaN;
 }
 

@@ -2,13 +2,12 @@
 'use strict';
 /**
  * Compiles bench/native/pickle-sink.c once (with the machine's `cc`, -O2) into
- * a directory under the OS temp dir named by the source's hash, and returns the
+ * bench/native/.build/<the source's hash>/ (git-ignored), and returns the
  * binary's path; undefined (with the reason) when there is no C compiler or
  * the build fails: the bench then counts with the JavaScript sink.
  */
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
@@ -18,7 +17,8 @@ const SOURCE = path.join(__dirname, 'pickle-sink.c');
 function nativeSink() {
   const src = fs.readFileSync(SOURCE);
   const hash = crypto.createHash('sha256').update(src).digest('hex').slice(0, 12);
-  const dir = path.join(os.tmpdir(), `carbon-fanout-bench-${hash}`);
+  // beside the source, not in the shared temp dir, where another user could leave a binary of theirs under this name
+  const dir = path.join(__dirname, '.build', hash);
   const bin = path.join(dir, 'pickle-sink');
   if (fs.existsSync(bin)) return { bin };
   try {

@@ -26,6 +26,9 @@ describe('bench rounds', () => {
   it('takes the lower middle of an even count and the middle of an odd one', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2);
+    // a round that delivered nothing has NaN CPU per datapoint: left out, not sorted at random
+    expect(median([NaN, 3, 1])).toBe(1);
+    expect(median([NaN])).toBeNaN();
   });
 
   it('merges rounds: medians of throughput and CPU, highest RSS, summed loss, the median round details', () => {
