@@ -10,9 +10,15 @@
  *   That covers a process that restarts under the same pid (pid 1 in a
  *   container) and a Spool dropped without close() in tests (see Spool.abandon).
  *
- * Limits: a stale lock whose pid was reused by an unrelated live process reads
- * as held (the error names the file to remove); two processes in different
- * pid namespaces sharing one directory cannot see each other's pids.
+ * - on Linux the file also names the owner's boot and start time (boot_id, and
+ *   field 22 of /proc/<pid>/stat): a live pid that booted or started otherwise
+ *   is an unrelated process that reused the pid, so the lock is stale. After a
+ *   power cut every lock is from another boot, and pids from a previous boot
+ *   are soon reused: without this a relay could refuse its own spool.
+ *
+ * Limits: a lock file without that line (older versions, or no /proc) whose pid
+ * was reused reads as held (the error names the file to remove); two processes
+ * in different pid namespaces sharing one directory cannot see each other's pids.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -55,7 +61,7 @@ export class SpoolLock {
     if (heldHere.has(key)) throw new SpoolLockedError(dir, process.pid);
     if (!tryCreate(file)) {
       const owner = readOwner(file);
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) throw new SpoolLockedError(dir, owner);
+      if (owner !== undefined && owner !== process.pid && isAlive(owner) && !reusedPid(file, owner)) throw new SpoolLockedError(dir, owner);
       log.warn('taking over a stale spool lock', { dir, stalePid: owner ?? null });
       try {
         fs.unlinkSync(file);
@@ -98,7 +104,8 @@ function tryCreate(file: string): boolean {
     throw err;
   }
   try {
-    fs.writeSync(fd, `${process.pid}\n${os.hostname()}\n`);
+    const identity = processIdentity(process.pid);
+    fs.writeSync(fd, `${process.pid}\n${os.hostname()}\n${identity === undefined ? '' : `${identity}\n`}`);
   } finally {
     fs.closeSync(fd);
   }
@@ -115,6 +122,32 @@ function readOwner(file: string): number | undefined {
   }
   const pid = Number(text.split('\n', 1)[0]);
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** `<boot id>:<start time in clock ticks>` of a process, or undefined where /proc does not tell (not Linux, gone). */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // the command name (field 2) may hold spaces and parentheses: count fields after its closing one
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return boot !== '' && start !== undefined && /^\d+$/.test(start) ? `${boot}:${start}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lock names a boot and start time, and the live process with its pid has others: the pid was reused. */
+function reusedPid(file: string, pid: number): boolean {
+  let recorded: string | undefined;
+  try {
+    recorded = fs.readFileSync(file, 'latin1').split('\n')[2]?.trim();
+  } catch {
+    return false;
+  }
+  if (recorded === undefined || recorded === '') return false;
+  const now = processIdentity(pid);
+  return now !== undefined && now !== recorded;
 }
 
 function isAlive(pid: number): boolean {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatapointQueue } from '../../../src/output/queue';
 import { SpoolLockedError } from '../../../src/output/spool/spool';
+import { processIdentity } from '../../../src/output/spool/lock';
 import { tempDirsRemovedAfterAll } from '../../helpers/relay';
 import { appendBatches, Clock, drain, expectBalanced, flat, item, items, open, recordItems, segmentFiles, viewOf, type Item } from './spool-helpers';
 
@@ -287,6 +288,28 @@ describe('Spool: lock', () => {
     fs.writeFileSync(path.join(dir, 'lock'), `${process.ppid}\nsomehost\n`);
     expect(() => open(dir, new Clock())).toThrow(new RegExp(`in use by process ${process.ppid}.*${path.join(dir, 'lock')}`));
     expect(fs.readFileSync(path.join(dir, 'lock'), 'latin1')).toBe(`${process.ppid}\nsomehost\n`);
+  });
+
+  it('names its boot and start time, and a live pid whose process booted or started otherwise is a reused pid: taken over', () => {
+    const dir = newDir();
+    const clock = new Clock();
+    const spool = open(dir, clock);
+    const written = fs.readFileSync(path.join(dir, 'lock'), 'latin1').split('\n');
+    expect(written[2]).toBe(processIdentity(process.pid));
+    expect(written[2]).toMatch(/^[0-9a-f-]{36}:\d+$/);
+    spool.close();
+    const parent = processIdentity(process.ppid)!;
+    const [boot, start] = parent.split(':') as [string, string];
+    // the live parent's pid, recorded by a process of another boot, or one that started at another time
+    for (const other of [`00000000-0000-0000-0000-000000000000:${start}`, `${boot}:${Number(start) + 1}`]) {
+      fs.writeFileSync(path.join(dir, 'lock'), `${process.ppid}\nhost\n${other}\n`);
+      const s = open(dir, clock);
+      expect(fs.readFileSync(path.join(dir, 'lock'), 'latin1').split('\n')[0]).toBe(String(process.pid));
+      s.close();
+    }
+    // the same boot and start time: the owner is that very process, still running
+    fs.writeFileSync(path.join(dir, 'lock'), `${process.ppid}\nhost\n${parent}\n`);
+    expect(() => open(dir, clock)).toThrow(SpoolLockedError);
   });
 
   it('a stale lock (dead pid, garbage, or our own pid with no live Spool) is taken over', () => {
