@@ -13,7 +13,7 @@ import { Primary } from './cluster/primary';
 import { workerHandle } from './cluster/worker-handle';
 import { WORKER_ENV } from './cluster/protocol';
 import { runWorker, workerView, type PrimaryChannel } from './cluster/worker';
-import { orphanSpools } from './cluster/orphan-spools';
+import { OrphanDrain } from './cluster/orphan-drain';
 import { buildRouters } from './routing/build';
 import { RouteVerdict } from './routing/router';
 import { packageVersion } from './admin/status';
@@ -413,7 +413,6 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   const config = loaded.config;
   const log = io.log ?? createLogger({ level: logLevel(config, io), file: config.logFile });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
-  warnOrphanSpools(config.dataDir, 1, log);
   if (loaded.fromEnvironment === true) log.info('configured from Backstop environment variables (CARBON_URLS, PREFIXES, API_KEY, BACKSTOP_AUTH, PORT)');
   // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 without authentication: code execution for
   // any local user who can signal us. A listener of our own replaces that handler (Node 20 has no flag to turn it off).
@@ -447,6 +446,9 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
       endpointGroups: open,
     });
   }
+  // spools of workers this relay no longer runs (workers was lowered, here to 1): delivered in the background
+  const orphans = new OrphanDrain(config, 1, log);
+  await orphans.start();
   io.onStarted?.(relay);
   // SIGHUP (and POST /reload on the admin listener) reloads; reloads run one at a time, in order
   const reloadNow = serialized(() => reloadRelay(relay, () => readForReload(read), log));
@@ -459,7 +461,10 @@ async function start(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig):
   const signal = await stopSignal;
   process.off('SIGHUP', onHangup);
   release();
+  // what they cannot deliver by the deadline stays in their spools for the next start
+  const orphansStopped = orphans.stop(Date.now() + config.shutdownTimeoutMs);
   await drainRelay(relay, log, signal, config.shutdownGraceMs);
+  await orphansStopped;
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;
 }
@@ -473,30 +478,11 @@ function keepInspectorClosed(log: Logger): () => void {
   return () => process.off('SIGUSR1', onInspectSignal);
 }
 
-/**
- * Lowering `workers` leaves the higher workers' spools on disk, and no process replays them: say so at every
- * start while they hold datapoints, rather than leave them there unmentioned. Never fails the start.
- */
-function warnOrphanSpools(dataDir: string | undefined, workers: number, log: Logger): void {
-  try {
-    for (const o of orphanSpools(dataDir, workers)) {
-      log.warn('a spool of a worker this relay no longer runs holds undelivered datapoints: start once with that many workers to deliver them', {
-        worker: o.worker,
-        dir: o.dir,
-        pendingBytes: o.pendingBytes,
-      });
-    }
-  } catch (err) {
-    log.warn('could not look for spools of workers this relay no longer runs', { dataDir, error: (err as Error).message });
-  }
-}
-
 /** `workers: N`: this process supervises N worker processes and owns the admin listener. */
 async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedConfig): Promise<number> {
   const config = loaded.config;
   const log = io.log ?? createLogger({ level: logLevel(config, io), file: config.logFile });
   for (const w of loaded.carbon?.warnings ?? []) log.warn(w);
-  warnOrphanSpools(config.dataDir, config.workers, log);
   const release = keepInspectorClosed(log);
   // listening for SIGTERM from the start: a signal while workers start stops them once started, instead of killing us
   const stopSignal = io.shutdown ?? firstStopSignal();
@@ -508,6 +494,9 @@ async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedC
     release();
     return 1;
   }
+  // spools of worker indexes beyond `workers` (it was lowered): delivered in the background, from this process
+  const orphans = new OrphanDrain(config, config.workers, log);
+  await orphans.start();
   const reloadNow = serialized(() => primary.reload(() => readForReload(read)));
   primary.setReloader(reloadNow);
   const onHangup = (): void => void reloadNow();
@@ -521,7 +510,8 @@ async function startPrimary(loaded: LoadedConfig, io: CliIO, read: () => LoadedC
     await new Promise((r) => setTimeout(r, config.shutdownGraceMs));
   }
   log.info('shutting down: workers deliver queued datapoints', { signal, deadlineMs: config.shutdownTimeoutMs });
-  await primary.stop(Date.now() + config.shutdownTimeoutMs);
+  const deadline = Date.now() + config.shutdownTimeoutMs;
+  await Promise.all([primary.stop(deadline), orphans.stop(deadline)]);
   if (io.log === undefined) await new Promise<void>((r) => log.on('finish', r).end());
   return 0;
 }

@@ -6,10 +6,11 @@ import type { Relay } from '../src/relay/relay';
 import { silentLogger } from '../src/telemetry/logger';
 import { Spool } from '../src/output/spool/spool';
 import { workerDataDir } from '../src/cluster/worker';
+import { spoolDirectory } from '../src/output/kinds/spool-queue';
 import { captureIo, type CapturedIo } from './helpers/cli-io';
 import { captureLog, type LogEntry } from './helpers/capture-log';
 import { tempDir } from './helpers/relay';
-import { sendTcp, waitFor } from './helpers/sink';
+import { CaptureServer, sendTcp, waitFor } from './helpers/sink';
 import { freePorts } from './helpers/carbon';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -156,24 +157,46 @@ describe('carbon-fanout CLI', () => {
     expect(await startWith({ host: '::' }, { auth: { allow: ['10.0.0.0/8'] } })).toEqual([]);
   });
 
-  it('start: warns about spools of workers it no longer runs that still hold datapoints (lowering `workers` leaves them)', async () => {
+  it('start: warns about spools of workers it no longer runs that still hold datapoints (lowering `workers` leaves them), and delivers them', async () => {
     const dir = tempDir();
     const dataDir = path.join(dir, 'data');
+    const spoolDir = spoolDirectory(workerDataDir(dataDir, 2), 'cache');
     const orphan = Spool.open(
-      { dir: path.join(workerDataDir(dataDir, 2), 'spool', 'cache'), segmentBytes: 65536, maxBytes: 1024 ** 3, maxAgeMs: 0, minFreeBytes: 0, whenFull: 'drop_oldest' },
+      { dir: spoolDir, segmentBytes: 65536, maxBytes: 1024 ** 3, maxAgeMs: 0, minFreeBytes: 0, whenFull: 'drop_oldest' },
       { log: silentLogger(), now: () => Date.now() },
     );
     orphan.append({ length: 3, nameAt: (k) => `a.b${k}`, timestampAt: () => 1_700_000_000, valueAt: (k) => k }, 0, 3);
     orphan.close();
+    const sink = new CaptureServer('line');
+    const port = await sink.listen();
     const cfg = path.join(dir, 'relay.yaml');
     fs.writeFileSync(
       cfg,
-      YAML.stringify({ dataDir, admin: false, selfMetrics: { interval: 0 }, destinations: [{ name: 'f', file: 'out.txt' }], rules: [{ default: true, destinations: ['f'] }] }),
+      YAML.stringify({
+        dataDir,
+        admin: false,
+        selfMetrics: { interval: 0 },
+        listen: { line: { tcp: { host: '127.0.0.1', port: 0 } } },
+        destinations: [{ name: 'cache', host: '127.0.0.1', port, protocol: 'line', spool: { mode: 'overflow' } }],
+        rules: [{ default: true, destinations: ['cache'] }],
+      }),
     );
-    const warned = (await startAndStop(cfg)).filter((e) => e.level === 'warn' && e.message.includes('no longer runs'));
+    const { log, entries } = captureLog();
+    let stop!: (s: string) => void;
+    let started = false;
+    const exit = main(['start', '-c', cfg], { ...io(), log, shutdown: new Promise((r) => (stop = r)), onStarted: () => (started = true) });
+    try {
+      await waitFor(() => started, 'relay started');
+      await waitFor(() => sink.datapoints.length === 3, 'the orphaned spool delivered');
+      expect(sink.datapoints.map((d) => d.name).sort()).toEqual(['a.b0', 'a.b1', 'a.b2']);
+    } finally {
+      stop('test');
+      expect(await exit).toBe(0);
+      await sink.close();
+    }
+    const warned = entries.filter((e) => e.level === 'warn' && e.message.includes('no longer runs holds undelivered datapoints'));
     expect(warned).toHaveLength(1);
-    expect(warned[0]).toMatchObject({ worker: 2, pendingBytes: expect.any(Number), dir: path.join(workerDataDir(dataDir, 2), 'spool', 'cache') });
-    expect(warned[0]!.pendingBytes).toBeGreaterThan(0);
+    expect(warned[0]).toMatchObject({ worker: 2, pendingBytes: expect.any(Number), dir: spoolDir });
   });
 
   it('start: SIGHUP re-reads the config: a valid change is applied, an invalid one changes nothing and is counted', async () => {
