@@ -51,17 +51,58 @@ describe('OrphanDrain', () => {
     }
   });
 
-  it('with the destination down it waits, and stop() leaves the spool on disk for the next start', async () => {
+  it('waits while the destination is down and delivers once it comes up', async () => {
+    const dataDir = path.join(tempDir(), 'data');
+    leaveSpool(dataDir, 2, 'cache', 100);
+    const [port] = await freePorts(1);
+    const drain = new OrphanDrain(config(dataDir, port!), 1, silentLogger(), 20);
+    const sink = new CaptureServer('line');
+    try {
+      await drain.start();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(orphanSpools(dataDir, 1).map((o) => o.worker)).toEqual([2]);
+      await sink.listen(port);
+      await drain.done;
+      expect(sink.datapoints).toHaveLength(100);
+      expect(orphanSpools(dataDir, 1)).toEqual([]);
+    } finally {
+      await drain.stop(Date.now() + 1000);
+      await sink.close();
+    }
+  });
+
+  it('stopped with the destination down: nothing lost, the spool stays on disk for the next start', async () => {
     const dataDir = path.join(tempDir(), 'data');
     leaveSpool(dataDir, 2, 'cache', 100);
     const [port] = await freePorts(1);
     const drain = new OrphanDrain(config(dataDir, port!), 1, silentLogger(), 20);
     await drain.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
     const report = await drain.stop(Date.now() + 200);
     expect(report.undelivered).toBe(0);
     await drain.done;
-    expect(orphanSpools(dataDir, 1).map((o) => o.worker)).toEqual([2]);
+    const [left] = orphanSpools(dataDir, 1);
+    expect(left).toMatchObject({ worker: 2 });
+    // the same bytes as before: nothing acknowledged that was not sent
+    const again = path.join(tempDir(), 'data');
+    leaveSpool(again, 2, 'cache', 100);
+    expect(left!.pendingBytes).toBe(orphanSpools(again, 1)[0]!.pendingBytes);
+  });
+
+  it('never fails the start: a spool it cannot open (held here) is warned about and skipped', async () => {
+    const dataDir = path.join(tempDir(), 'data');
+    leaveSpool(dataDir, 1, 'cache', 50);
+    const held = open(spoolDirectory(workerDataDir(dataDir, 1), 'cache'), new Clock(Date.now()));
+    const { log, entries } = captureLog();
+    const drain = new OrphanDrain(config(dataDir, 1), 1, log, 20);
+    try {
+      await expect(drain.start()).resolves.toBeUndefined();
+      await drain.done;
+      expect(entries.find((e) => e.message.startsWith('could not start delivering'))).toMatchObject({ level: 'warn', worker: 1 });
+    } finally {
+      held.close();
+      await drain.stop(Date.now());
+    }
   });
 
   it('a spool of a destination no longer in the config is left, and said so', async () => {
