@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readCursor } from '../output/spool/cursor';
-import { HEADER_BYTES, parseSegmentName } from '../output/spool/segment';
+import { HEADER_BYTES } from '../output/spool/segment';
+import { listDir } from '../output/spool/inspect';
 import { workerDataDir } from './worker';
 
 /** A spool directory of a worker index the relay no longer runs, with records nobody will replay. */
@@ -36,10 +37,11 @@ export function orphanSpools(dataDir: string | undefined, workers: number): Orph
 
 /** Bytes of records past the cursor: all of every segment when the cursor is missing or unreadable. 0 for anything else. */
 function pendingBytes(dir: string): number {
-  const segments: { seq: number; name: string }[] = [];
-  for (const name of readDir(dir)) {
-    const seq = parseSegmentName(name);
-    if (seq !== undefined) segments.push({ seq, name });
+  let segments: { seq: number; size: number }[];
+  try {
+    segments = listDir(dir).segments;
+  } catch {
+    return 0; // not a directory, or gone meanwhile
   }
   if (segments.length === 0) return 0;
   const read = readCursor(dir);
@@ -48,17 +50,9 @@ function pendingBytes(dir: string): number {
   for (const s of segments) {
     if (cursor !== undefined && s.seq < cursor.seq) continue;
     const from = cursor !== undefined && s.seq === cursor.seq ? Math.max(cursor.offset, HEADER_BYTES) : HEADER_BYTES;
-    total += Math.max(0, fileSize(path.join(dir, s.name)) - from);
+    total += Math.max(0, s.size - from);
   }
   return total;
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
 }
 
 function readDir(dir: string): string[] {

@@ -36,12 +36,17 @@ interface Slot {
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
   outcome: DrainOutcome | undefined;
-  /** Connections handed to this worker and not yet reported closed. */
-  connections: number;
-  /** The same, per listener: listen.maxConnections counts them across all workers. */
+  /** Connections handed to this worker and not yet reported closed, per listener (listen.maxConnections counts them across workers). */
   readonly byListener: Map<string, number>;
   /** This process's copies of sockets on their way to the worker: closed once sent, or when it dies. */
   readonly handing: Set<Socket>;
+}
+
+/** Connections a worker holds, over its listeners. */
+function held(slot: Slot): number {
+  let n = 0;
+  for (const c of slot.byListener.values()) n += c;
+  return n;
 }
 
 const REQUEST_TIMEOUT_MS = 5000;
@@ -89,7 +94,7 @@ export class Primary {
     this.now = deps.now ?? Date.now;
     this.startedAt = this.now();
     this.hash = configHash(config);
-    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined, connections: 0, byListener: new Map<string, number>(), handing: new Set<Socket>() }));
+    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, handle: undefined, state: 'stopped', restarts: 0, backoff: new Backoff(RESTART_BACKOFF), startedAt: 0, timer: undefined, outcome: undefined, byListener: new Map<string, number>(), handing: new Set<Socket>() }));
     this.balancer = new ConnectionBalancer((listener, socket) => this.handOver(listener, socket), deps.log);
     const registers = [this.registry];
     this.restartsCounter = new Counter({ name: `${PROMETHEUS_PREFIX}worker_restarts_total`, help: 'Worker processes restarted after they died.', registers });
@@ -255,7 +260,6 @@ export class Primary {
       });
       handle.onExit((code, signal) => {
         slot.handle = undefined;
-        slot.connections = 0;
         slot.byListener.clear();
         // sends queued behind a worker that died are never called back: close those sockets here
         for (const socket of slot.handing) socket.destroy();
@@ -293,7 +297,7 @@ export class Primary {
     for (let k = 0; k < n; k++) {
       const s = this.slots[(this.nextPick + k) % n];
       if (s.state !== 'running' || s.handle === undefined) continue;
-      if (best === undefined || s.connections < best.connections) best = s;
+      if (best === undefined || held(s) < held(best)) best = s;
     }
     if (best === undefined) return false;
     const slot = best;
@@ -307,7 +311,6 @@ export class Primary {
       return true;
     }
     this.nextPick = (best.index + 1) % n;
-    slot.connections++;
     slot.byListener.set(listener, (slot.byListener.get(listener) ?? 0) + 1);
     slot.handing.add(socket);
     slot.handle?.sendSocket({ cf: 'connection', listener }, socket, (error) => {
@@ -328,7 +331,6 @@ export class Primary {
 
   /** A handed connection closed (or never reached its worker). */
   private released(slot: Slot, listener: string): void {
-    slot.connections = Math.max(0, slot.connections - 1);
     const n = (slot.byListener.get(listener) ?? 0) - 1;
     if (n > 0) slot.byListener.set(listener, n);
     else slot.byListener.delete(listener);
@@ -394,7 +396,7 @@ export class Primary {
           config: { file: this.config.file, hash: this.hash },
           ready: this.readiness.ready,
           state: this.readiness.reason,
-          workers: this.slots.map((s) => ({ index: s.index, pid: s.handle?.pid ?? null, state: s.state, restarts: s.restarts, received: received.get(s.index) ?? null, connections: s.connections })),
+          workers: this.slots.map((s) => ({ index: s.index, pid: s.handle?.pid ?? null, state: s.state, restarts: s.restarts, received: received.get(s.index) ?? null, connections: held(s) })),
         };
       },
     };

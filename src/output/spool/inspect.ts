@@ -229,7 +229,8 @@ export async function dropSpool(
 }
 
 /** Segment files ascending by sequence with their sizes, and how many `.seg.bad` files sit beside them. */
-function listDir(dir: string): { segments: { seq: number; size: number }[]; bad: number } {
+/** The live segments of a spool directory (by sequence, with sizes) and its quarantined ones, from the files alone. */
+export function listDir(dir: string): { segments: { seq: number; size: number }[]; bad: number } {
   const segments: { seq: number; size: number }[] = [];
   let bad = 0;
   for (const name of fs.readdirSync(dir)) {

@@ -60,8 +60,8 @@ export class SpoolLock {
     const file = path.join(dir, LOCK_FILE);
     if (heldHere.has(key)) throw new SpoolLockedError(dir, process.pid);
     if (!tryCreate(file)) {
-      const owner = readOwner(file);
-      if (owner !== undefined && owner !== process.pid && isAlive(owner) && !reusedPid(file, owner)) throw new SpoolLockedError(dir, owner);
+      const { pid: owner, identity } = readLock(file);
+      if (owner !== undefined && owner !== process.pid && isAlive(owner) && !reusedPid(owner, identity)) throw new SpoolLockedError(dir, owner);
       log.warn('taking over a stale spool lock', { dir, stalePid: owner ?? null });
       try {
         fs.unlinkSync(file);
@@ -112,16 +112,24 @@ function tryCreate(file: string): boolean {
   return true;
 }
 
-/** The pid in a lock file; undefined when the file is gone, empty or garbage (a crash between create and write). */
-function readOwner(file: string): number | undefined {
-  let text: string;
+/**
+ * A lock file's pid (undefined when the file is gone, empty or garbage: a crash between create and write) and the
+ * owner's boot and start time (undefined when it names none: older versions, or no /proc).
+ */
+function readLock(file: string): { pid: number | undefined; identity: string | undefined } {
+  let lines: string[];
   try {
-    text = fs.readFileSync(file, 'latin1');
+    lines = fs.readFileSync(file, 'latin1').split('\n');
   } catch {
-    return undefined;
+    return { pid: undefined, identity: undefined };
   }
-  const pid = Number(text.split('\n', 1)[0]);
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  const pid = Number(lines[0]);
+  const identity = lines[2]?.trim();
+  return { pid: Number.isSafeInteger(pid) && pid > 0 ? pid : undefined, identity: identity === '' ? undefined : identity };
+}
+
+function readOwner(file: string): number | undefined {
+  return readLock(file).pid;
 }
 
 /** `<boot id>:<start time in clock ticks>` of a process, or undefined where /proc does not tell (not Linux, gone). */
@@ -137,15 +145,9 @@ export function processIdentity(pid: number): string | undefined {
   }
 }
 
-/** The lock names a boot and start time, and the live process with its pid has others: the pid was reused. */
-function reusedPid(file: string, pid: number): boolean {
-  let recorded: string | undefined;
-  try {
-    recorded = fs.readFileSync(file, 'latin1').split('\n')[2]?.trim();
-  } catch {
-    return false;
-  }
-  if (recorded === undefined || recorded === '') return false;
+/** The lock names a boot and start time (`recorded`), and the live process with its pid has others: the pid was reused. */
+function reusedPid(pid: number, recorded: string | undefined): boolean {
+  if (recorded === undefined) return false;
   const now = processIdentity(pid);
   return now !== undefined && now !== recorded;
 }
